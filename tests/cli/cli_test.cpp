@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The `selectiv` binary as a user meets it: exit codes, one-line errors, --help, --version, info.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <string>
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string out;
+  std::string err;
+};
+
+Result run_selectiv(const std::string& args) {
+  std::string err_file = ::testing::TempDir() + "/selectiv_cli_stderr.txt";
+  std::string command = std::string(SELECTIV_BINARY) + " " + args + " 2>" + err_file;
+  Result r;
+  std::FILE* pipe = popen(command.c_str(), "r");
+  if (!pipe) return r;
+  char buffer[4096];
+  std::size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) r.out.append(buffer, n);
+  int status = pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (std::FILE* f = std::fopen(err_file.c_str(), "r")) {
+    while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) r.err.append(buffer, n);
+    std::fclose(f);
+  }
+  return r;
+}
+
+int lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+}  // namespace
+
+TEST(Cli, UnknownFlagExitsTwoWithOneLineError) {
+  Result r = run_selectiv("--bogus");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("--bogus"), std::string::npos) << r.err;
+  EXPECT_TRUE(r.out.empty()) << r.out;
+}
+
+TEST(Cli, UnknownSubcommandAndMissingSubcommandExitTwo) {
+  EXPECT_EQ(run_selectiv("frobnicate").code, 2);
+  EXPECT_EQ(run_selectiv("").code, 2);
+  EXPECT_EQ(run_selectiv("info --bogus").code, 2);
+}
+
+TEST(Cli, HelpExitsZeroOnEveryCommand) {
+  for (const char* args : {"--help", "info --help"}) {
+    Result r = run_selectiv(args);
+    EXPECT_EQ(r.code, 0) << args;
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << args << ": " << r.out;
+  }
+}
+
+TEST(Cli, VersionPrintsToolVersionAndGitHash) {
+  Result r = run_selectiv("--version");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out.rfind("selectiv 0.", 0), 0u) << r.out;
+  EXPECT_NE(r.out.find("(git "), std::string::npos) << r.out;
+}
+
+TEST(Cli, InfoShowsBackendDeviceHdf5AndMpi) {
+  Result r = run_selectiv("info");
+  EXPECT_EQ(r.code, 0) << r.err;
+  for (const char* key : {"kokkos ", "backends ", "default space ", "device ", "hdf5 ", "mpi "}) {
+    EXPECT_NE(r.out.find(key), std::string::npos) << key << " missing in:\n" << r.out;
+  }
+#if defined(KOKKOS_ENABLE_CUDA)
+  EXPECT_NE(r.out.find("Cuda"), std::string::npos) << r.out;
+#endif
+}
