@@ -1,0 +1,457 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Tiled causal softmax attention (README.md §2 forward, §3 backward). One team per (batch row, head, tile); the
+// tiles live in team scratch; the step numbers in the comments are the README's.
+#include "kernels/attention/tiled.hpp"
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/common/compat.hpp"
+
+namespace selectiv::attention {
+namespace {
+
+using Policy = Kokkos::TeamPolicy<Exec>;
+using Member = Policy::member_type;
+using ScratchMatrix = Kokkos::View<float**, Kokkos::LayoutRight, Exec::scratch_memory_space, Kokkos::MemoryUnmanaged>;
+using ScratchVector = Kokkos::View<float*, Kokkos::LayoutRight, Exec::scratch_memory_space, Kokkos::MemoryUnmanaged>;
+
+// Below every real score; the running maximum starts here, so the first rescale factor exp(m_old - m_new) is 0.
+constexpr float kNoScoreYet = -3.0e38f;
+
+// Tiles of q, k, v, dO rows are stored with a row stride of D + 1 floats: threads that read the same column of
+// consecutive rows then hit different shared-memory banks. Score tiles likewise use a stride of tile + 1.
+std::size_t fwd_scratch_bytes(int tile, int head_dim) {
+  return 3 * ScratchMatrix::shmem_size(tile, head_dim + 1)  // q (scaled), k, v tiles
+         + ScratchMatrix::shmem_size(tile, tile + 1)        // scores, then probabilities
+         + 3 * ScratchVector::shmem_size(tile);             // running max m, running sum l, rescale factor
+}
+
+std::size_t bwd_scratch_bytes(int tile, int head_dim) {
+  return 4 * ScratchMatrix::shmem_size(tile, head_dim + 1)  // q (scaled), dO, k, v tiles
+         + ScratchMatrix::shmem_size(tile, tile + 1)        // P, then dS
+         + 2 * ScratchVector::shmem_size(tile);             // lse and D = rowsum(dO * O) of the query rows
+}
+
+TilePlan make_plan(int head_dim, int requested_tile, std::size_t (*bytes)(int, int)) {
+  if (head_dim < 0) throw std::invalid_argument("attention tiled: head_dim must be >= 0");
+  const std::size_t level0 = static_cast<std::size_t>(Policy::scratch_size_max(0));
+  const std::size_t level1 = static_cast<std::size_t>(Policy::scratch_size_max(1));
+  auto at = [&](int tile) {
+    const std::size_t need = bytes(tile, head_dim);
+    if (need <= level0) return TilePlan{tile, 0, need};
+    if (need <= level1) return TilePlan{tile, 1, need};
+    throw std::invalid_argument("attention tiled: tile " + std::to_string(tile) + " with head_dim " +
+                                std::to_string(head_dim) + " needs " + std::to_string(need) +
+                                " bytes of team scratch, more than the backend offers");
+  };
+  if (requested_tile > 0) return at(requested_tile);
+  if (requested_tile < 0) throw std::invalid_argument("attention tiled: requested_tile must be >= 0");
+  // On a host backend both scratch levels are ordinary memory: keep the large tile. On a GPU prefer on-chip scratch
+  // and shrink the tile until it fits; very wide heads fall back to level 1.
+  constexpr bool host_backend = Kokkos::SpaceAccessibility<Kokkos::HostSpace, DeviceMem>::accessible;
+  if (host_backend) return at(64);
+  for (int tile : {64, 32, 16}) {
+    const std::size_t need = bytes(tile, head_dim);
+    if (need <= level0) return TilePlan{tile, 0, need};
+  }
+  return at(32);
+}
+
+struct Sizes {
+  int batch, length, heads, head_dim, tile, num_tiles;
+};
+
+Sizes checked_sizes(const CView4& q, const CView4& k, const CView4& v, const CView4& o, const CView3& lse, int tile,
+                    const char* op) {
+  auto same = [&](const CView4& x, const char* name) {
+    for (int r = 0; r < 4; ++r) {
+      if (x.extent(r) != q.extent(r)) {
+        throw std::invalid_argument(std::string(op) + ": " + name + " must have the shape (B, T, H, D) of q");
+      }
+    }
+  };
+  same(k, "k");
+  same(v, "v");
+  same(o, "o");
+  if (lse.extent(0) != q.extent(0) || lse.extent(1) != q.extent(2) || lse.extent(2) != q.extent(1)) {
+    throw std::invalid_argument(std::string(op) + ": lse must have the shape (B, H, T)");
+  }
+  Sizes s{static_cast<int>(q.extent(0)), static_cast<int>(q.extent(1)), static_cast<int>(q.extent(2)),
+          static_cast<int>(q.extent(3)), tile, 0};
+  s.num_tiles = (s.length + tile - 1) / tile;
+  if (static_cast<double>(s.batch) * s.heads * s.num_tiles > 2.0e9) {
+    throw std::invalid_argument(std::string(op) + ": B * H * ceil(T / tile) overflows the league size");
+  }
+  return s;
+}
+
+// --- forward ----------------------------------------------------------------------------------------------------
+
+// Steps 1-6 of README §2 for one (b, h, query tile).
+struct ForwardOnlineSoftmax {
+  View4 o;      // (B, T, H, D)
+  View3 lse;    // (B, H, T)
+  CView4 q;     // (B, T, H, D)
+  CView4 k;     // (B, T, H, D)
+  CView4 v;     // (B, T, H, D)
+  float scale;
+  Sizes n;
+  int level;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
+    const int D = n.head_dim, tile = n.tile;
+    const int league = team.league_rank();
+    const int qt = n.num_tiles - 1 - league % n.num_tiles;  // the longest rows (most key tiles) start first
+    const int b = league / n.num_tiles / n.heads, h = league / n.num_tiles % n.heads;
+    const int q0 = qt * tile;
+    const int rows = kc::min(tile, n.length - q0);
+
+    ScratchMatrix q_tile(team.team_scratch(level), tile, D + 1);
+    ScratchMatrix k_tile(team.team_scratch(level), tile, D + 1);
+    ScratchMatrix v_tile(team.team_scratch(level), tile, D + 1);
+    ScratchMatrix p_tile(team.team_scratch(level), tile, tile + 1);
+    ScratchVector row_max(team.team_scratch(level), tile);
+    ScratchVector row_sum(team.team_scratch(level), tile);
+    ScratchVector rescale(team.team_scratch(level), tile);
+
+    // 1. Load the query tile with the scale folded in; reset m, l and the output rows (the accumulator).
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows * D), [&](const int i) {
+      const int r = i / D, d = i % D;
+      q_tile(r, d) = scale * q(b, q0 + r, h, d);
+      o(b, q0 + r, h, d) = 0.0f;
+    });
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows), [&](const int r) {
+      row_max(r) = kNoScoreYet;
+      row_sum(r) = 0.0f;
+    });
+    team.team_barrier();
+
+    for (int kt = 0; kt <= qt; ++kt) {
+      const int k0 = kt * tile;
+      const int cols = kc::min(tile, n.length - k0);
+      // Key column c is visible from query row r when k0 + c <= q0 + r: the first `visible(r)` columns.
+      auto visible = [&](int r) { return kc::min(cols, q0 + r - k0 + 1); };
+
+      // 2. Load the key and value tiles.
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, cols * D), [&](const int i) {
+        const int c = i / D, d = i % D;
+        k_tile(c, d) = k(b, k0 + c, h, d);
+        v_tile(c, d) = v(b, k0 + c, h, d);
+      });
+      team.team_barrier();
+
+      // 3. Scores S = (scale Q) K^T of the visible pairs.
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows * cols), [&](const int i) {
+        const int r = i / cols, c = i % cols;
+        if (c < visible(r)) {
+          float dot = 0.0f;
+          for (int d = 0; d < D; ++d) dot += q_tile(r, d) * k_tile(c, d);
+          p_tile(r, c) = dot;
+        }
+      });
+      team.team_barrier();
+
+      // 4. Online softmax: new row maximum, probabilities relative to it, rescaled running sum.
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows), [&](const int r) {
+        const int end = visible(r);
+        float m_new = row_max(r);
+        for (int c = 0; c < end; ++c) m_new = kc::fmax(m_new, p_tile(r, c));
+        float sum = 0.0f;
+        for (int c = 0; c < end; ++c) {
+          const float p = kc::exp(p_tile(r, c) - m_new);
+          p_tile(r, c) = p;
+          sum += p;
+        }
+        const float alpha = kc::exp(row_max(r) - m_new);
+        row_sum(r) = alpha * row_sum(r) + sum;
+        row_max(r) = m_new;
+        rescale(r) = alpha;
+      });
+      team.team_barrier();
+
+      // 5. Rescale the output accumulator and add P V.
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows * D), [&](const int i) {
+        const int r = i / D, d = i % D;
+        const int end = visible(r);
+        float acc = rescale(r) * o(b, q0 + r, h, d);
+        for (int c = 0; c < end; ++c) acc += p_tile(r, c) * v_tile(c, d);
+        o(b, q0 + r, h, d) = acc;
+      });
+      team.team_barrier();
+    }
+
+    // 6. Normalise by l and save L = m + log l.
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows * D), [&](const int i) {
+      const int r = i / D, d = i % D;
+      o(b, q0 + r, h, d) /= row_sum(r);
+    });
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows),
+                         [&](const int r) { lse(b, h, q0 + r) = row_max(r) + kc::log(row_sum(r)); });
+  }
+};
+
+// --- backward ---------------------------------------------------------------------------------------------------
+
+// Step 1 of README §3: D_t = dO_t . O_t for every (b, t, h).
+struct RowDot {
+  View3 delta;  // (B, H, T)
+  CView4 do_;   // (B, T, H, D)
+  CView4 o;     // (B, T, H, D)
+  Sizes n;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const int i) const {
+    const int h = i % n.heads, t = i / n.heads % n.length, b = i / n.heads / n.length;
+    float acc = 0.0f;
+    for (int d = 0; d < n.head_dim; ++d) acc += do_(b, t, h, d) * o(b, t, h, d);
+    delta(b, h, t) = acc;
+  }
+};
+
+// Loads the query-side tiles of query tile qt: scale Q, dO, lse and D.
+KOKKOS_INLINE_FUNCTION void load_query_side(const Member& team, const ScratchMatrix& q_tile,
+                                            const ScratchMatrix& do_tile, const ScratchVector& lse_tile,
+                                            const ScratchVector& delta_tile, const CView4& q, const CView4& do_,
+                                            const CView3& lse, const CView3& delta, float scale, int b, int h, int q0,
+                                            int rows, int D) {
+  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows * D), [&](const int i) {
+    const int r = i / D, d = i % D;
+    q_tile(r, d) = scale * q(b, q0 + r, h, d);
+    do_tile(r, d) = do_(b, q0 + r, h, d);
+  });
+  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows), [&](const int r) {
+    lse_tile(r) = lse(b, h, q0 + r);
+    delta_tile(r) = delta(b, h, q0 + r);
+  });
+}
+
+KOKKOS_INLINE_FUNCTION void load_key_side(const Member& team, const ScratchMatrix& k_tile,
+                                          const ScratchMatrix& v_tile, const CView4& k, const CView4& v, int b, int h,
+                                          int k0, int cols, int D) {
+  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, cols * D), [&](const int i) {
+    const int c = i / D, d = i % D;
+    k_tile(c, d) = k(b, k0 + c, h, d);
+    v_tile(c, d) = v(b, k0 + c, h, d);
+  });
+}
+
+// Steps 2-4 of README §3 for one (b, h, key tile): walk the query tiles at and below the diagonal, accumulate
+// dV = P^T dO and dK = scale dS^T Q in the team's own rows of dk and dv.
+struct BackwardKeyValue {
+  View4 dk;      // (B, T, H, D)
+  View4 dv;      // (B, T, H, D)
+  CView4 do_;    // (B, T, H, D)
+  CView3 lse;    // (B, H, T)
+  CView3 delta;  // (B, H, T)
+  CView4 q;      // (B, T, H, D)
+  CView4 k;      // (B, T, H, D)
+  CView4 v;      // (B, T, H, D)
+  float scale;
+  Sizes n;
+  int level;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
+    const int D = n.head_dim, tile = n.tile;
+    const int league = team.league_rank();
+    const int kt = league % n.num_tiles;  // the first key tiles see the most query tiles and start first
+    const int b = league / n.num_tiles / n.heads, h = league / n.num_tiles % n.heads;
+    const int k0 = kt * tile;
+    const int cols = kc::min(tile, n.length - k0);
+
+    ScratchMatrix k_tile(team.team_scratch(level), tile, D + 1);
+    ScratchMatrix v_tile(team.team_scratch(level), tile, D + 1);
+    ScratchMatrix q_tile(team.team_scratch(level), tile, D + 1);
+    ScratchMatrix do_tile(team.team_scratch(level), tile, D + 1);
+    ScratchMatrix p_tile(team.team_scratch(level), tile, tile + 1);
+    ScratchVector lse_tile(team.team_scratch(level), tile);
+    ScratchVector delta_tile(team.team_scratch(level), tile);
+
+    load_key_side(team, k_tile, v_tile, k, v, b, h, k0, cols, D);
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, cols * D), [&](const int i) {
+      const int c = i / D, d = i % D;
+      dk(b, k0 + c, h, d) = 0.0f;
+      dv(b, k0 + c, h, d) = 0.0f;
+    });
+
+    for (int qt = kt; qt < n.num_tiles; ++qt) {
+      const int q0 = qt * tile;
+      const int rows = kc::min(tile, n.length - q0);
+      // Query row r sees key column c when q0 + r >= k0 + c: column c is seen by rows first_row(c) .. rows-1.
+      auto first_row = [&](int c) { return kc::max(0, k0 + c - q0); };
+      auto visible = [&](int r, int c) { return k0 + c <= q0 + r; };
+
+      load_query_side(team, q_tile, do_tile, lse_tile, delta_tile, q, do_, lse, delta, scale, b, h, q0, rows, D);
+      team.team_barrier();
+
+      // 2. Recompute P = exp(scale Q K^T - L).
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows * cols), [&](const int i) {
+        const int r = i / cols, c = i % cols;
+        if (visible(r, c)) {
+          float dot = 0.0f;
+          for (int d = 0; d < D; ++d) dot += q_tile(r, d) * k_tile(c, d);
+          p_tile(r, c) = kc::exp(dot - lse_tile(r));
+        }
+      });
+      team.team_barrier();
+
+      // 3. dV += P^T dO.
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, cols * D), [&](const int i) {
+        const int c = i / D, d = i % D;
+        float acc = dv(b, k0 + c, h, d);
+        for (int r = first_row(c); r < rows; ++r) acc += p_tile(r, c) * do_tile(r, d);
+        dv(b, k0 + c, h, d) = acc;
+      });
+      team.team_barrier();
+
+      // 4a. dS = P * (dO V^T - D), in place of P.
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows * cols), [&](const int i) {
+        const int r = i / cols, c = i % cols;
+        if (visible(r, c)) {
+          float dp = 0.0f;
+          for (int d = 0; d < D; ++d) dp += do_tile(r, d) * v_tile(c, d);
+          p_tile(r, c) = p_tile(r, c) * (dp - delta_tile(r));
+        }
+      });
+      team.team_barrier();
+
+      // 4b. dK += dS^T (scale Q).
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, cols * D), [&](const int i) {
+        const int c = i / D, d = i % D;
+        float acc = dk(b, k0 + c, h, d);
+        for (int r = first_row(c); r < rows; ++r) acc += p_tile(r, c) * q_tile(r, d);
+        dk(b, k0 + c, h, d) = acc;
+      });
+      team.team_barrier();
+    }
+  }
+};
+
+// Step 5 of README §3 for one (b, h, query tile): walk the key tiles up to the diagonal, accumulate dQ = scale dS K
+// in the team's own rows of dq.
+struct BackwardQuery {
+  View4 dq;      // (B, T, H, D)
+  CView4 do_;    // (B, T, H, D)
+  CView3 lse;    // (B, H, T)
+  CView3 delta;  // (B, H, T)
+  CView4 q;      // (B, T, H, D)
+  CView4 k;      // (B, T, H, D)
+  CView4 v;      // (B, T, H, D)
+  float scale;
+  Sizes n;
+  int level;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
+    const int D = n.head_dim, tile = n.tile;
+    const int league = team.league_rank();
+    const int qt = n.num_tiles - 1 - league % n.num_tiles;  // the longest rows start first
+    const int b = league / n.num_tiles / n.heads, h = league / n.num_tiles % n.heads;
+    const int q0 = qt * tile;
+    const int rows = kc::min(tile, n.length - q0);
+
+    ScratchMatrix q_tile(team.team_scratch(level), tile, D + 1);
+    ScratchMatrix do_tile(team.team_scratch(level), tile, D + 1);
+    ScratchMatrix k_tile(team.team_scratch(level), tile, D + 1);
+    ScratchMatrix v_tile(team.team_scratch(level), tile, D + 1);
+    ScratchMatrix ds_tile(team.team_scratch(level), tile, tile + 1);
+    ScratchVector lse_tile(team.team_scratch(level), tile);
+    ScratchVector delta_tile(team.team_scratch(level), tile);
+
+    load_query_side(team, q_tile, do_tile, lse_tile, delta_tile, q, do_, lse, delta, scale, b, h, q0, rows, D);
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows * D), [&](const int i) {
+      const int r = i / D, d = i % D;
+      dq(b, q0 + r, h, d) = 0.0f;
+    });
+
+    for (int kt = 0; kt <= qt; ++kt) {
+      const int k0 = kt * tile;
+      const int cols = kc::min(tile, n.length - k0);
+      auto visible = [&](int r) { return kc::min(cols, q0 + r - k0 + 1); };
+
+      load_key_side(team, k_tile, v_tile, k, v, b, h, k0, cols, D);
+      team.team_barrier();
+
+      // 5a. dS = P * (dO V^T - D), P recomputed from scale Q K^T and L.
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows * cols), [&](const int i) {
+        const int r = i / cols, c = i % cols;
+        if (c < visible(r)) {
+          float dot = 0.0f, dp = 0.0f;
+          for (int d = 0; d < D; ++d) {
+            dot += q_tile(r, d) * k_tile(c, d);
+            dp += do_tile(r, d) * v_tile(c, d);
+          }
+          ds_tile(r, c) = kc::exp(dot - lse_tile(r)) * (dp - delta_tile(r));
+        }
+      });
+      team.team_barrier();
+
+      // 5b. dQ += scale dS K.
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows * D), [&](const int i) {
+        const int r = i / D, d = i % D;
+        const int end = visible(r);
+        float acc = 0.0f;
+        for (int c = 0; c < end; ++c) acc += ds_tile(r, c) * k_tile(c, d);
+        dq(b, q0 + r, h, d) += scale * acc;
+      });
+      team.team_barrier();
+    }
+  }
+};
+
+}  // namespace
+
+TilePlan attention_tiled_fwd_plan(int head_dim, int requested_tile) {
+  return make_plan(head_dim, requested_tile, fwd_scratch_bytes);
+}
+
+TilePlan attention_tiled_bwd_plan(int head_dim, int requested_tile) {
+  return make_plan(head_dim, requested_tile, bwd_scratch_bytes);
+}
+
+float attention_default_scale(int head_dim) { return static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim))); }
+
+void attention_tiled_fwd(const Exec& exec, View4 o, View3 lse, CView4 q, CView4 k, CView4 v, float scale,
+                         int requested_tile) {
+  const TilePlan plan = attention_tiled_fwd_plan(static_cast<int>(q.extent(3)), requested_tile);
+  const Sizes n = checked_sizes(q, k, v, o, lse, plan.tile, "attention_tiled_fwd");
+  const int league = n.batch * n.heads * n.num_tiles;
+  if (league == 0) return;
+  Kokkos::parallel_for("selectiv::attention::tiled_fwd::online_softmax",
+                       Policy(exec, league, Kokkos::AUTO)
+                           .set_scratch_size(plan.scratch_level, Kokkos::PerTeam(plan.scratch_bytes)),
+                       ForwardOnlineSoftmax{o, lse, q, k, v, scale, n, plan.scratch_level});
+}
+
+void attention_tiled_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, CView4 do_, CView4 o, CView3 lse, CView4 q,
+                         CView4 k, CView4 v, float scale, int requested_tile) {
+  const TilePlan plan = attention_tiled_bwd_plan(static_cast<int>(q.extent(3)), requested_tile);
+  const Sizes n = checked_sizes(q, k, v, o, lse, plan.tile, "attention_tiled_bwd");
+  auto same = [&](const CView4& x, const char* name) {
+    for (int r = 0; r < 4; ++r) {
+      if (x.extent(r) != q.extent(r)) {
+        throw std::invalid_argument(std::string("attention_tiled_bwd: ") + name + " must have the shape of q");
+      }
+    }
+  };
+  same(do_, "do_");
+  same(dq, "dq");
+  same(dk, "dk");
+  same(dv, "dv");
+  const int league = n.batch * n.heads * n.num_tiles;
+  if (league == 0) return;
+
+  View3 delta(Kokkos::view_alloc(Kokkos::WithoutInitializing, "selectiv::attention::tiled_bwd::delta"), n.batch,
+              n.heads, n.length);
+  Kokkos::parallel_for("selectiv::attention::tiled_bwd::row_dot",
+                       Kokkos::RangePolicy<Exec>(exec, 0, n.batch * n.length * n.heads), RowDot{delta, do_, o, n});
+  Kokkos::parallel_for("selectiv::attention::tiled_bwd::dk_dv",
+                       Policy(exec, league, Kokkos::AUTO)
+                           .set_scratch_size(plan.scratch_level, Kokkos::PerTeam(plan.scratch_bytes)),
+                       BackwardKeyValue{dk, dv, do_, lse, delta, q, k, v, scale, n, plan.scratch_level});
+  Kokkos::parallel_for("selectiv::attention::tiled_bwd::dq",
+                       Policy(exec, league, Kokkos::AUTO)
+                           .set_scratch_size(plan.scratch_level, Kokkos::PerTeam(plan.scratch_bytes)),
+                       BackwardQuery{dq, do_, lse, delta, q, k, v, scale, n, plan.scratch_level});
+}
+
+}  // namespace selectiv::attention
