@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// LayerNorm, forward next to backward. One team per row for the row statistics, one team per column for the
+// parameter gradients (team reductions: deterministic, no atomics).
+#include "kernels/nn/layer_norm.hpp"
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/common/compat.hpp"
+
+namespace selectiv::nn {
+namespace {
+
+using TeamPolicy = Kokkos::TeamPolicy<Exec>;
+using Member = TeamPolicy::member_type;
+
+void require(bool ok, const char* op, const char* what) {
+  if (!ok) throw std::invalid_argument(std::string("selectiv::nn::") + op + ": " + what);
+}
+
+// One team per reduced row or column: one thread on a CPU; on a GPU a power of two from 32 to 256 threads, so
+// short reductions do not leave most of a wide team idle.
+TeamPolicy reduction_teams(const Exec& exec, int league, std::int64_t width) {
+  constexpr bool on_host = Kokkos::SpaceAccessibility<Kokkos::HostSpace, Exec::memory_space>::accessible;
+  if (on_host) return TeamPolicy(exec, league, 1);
+  int threads = 32;
+  while (threads < width && threads < 256) threads *= 2;
+  return TeamPolicy(exec, league, threads);
+}
+
+}  // namespace
+
+void layer_norm_fwd(const Exec& exec, View2 y, View1 mean, View1 rstd, CView2 x, CView1 w, CView1 b, float eps) {
+  const int rows = static_cast<int>(x.extent(0)), dim = static_cast<int>(x.extent(1));
+  require(y.extent(0) == x.extent(0) && y.extent(1) == x.extent(1), "layer_norm_fwd", "y must be (N, D) like x");
+  require(mean.extent(0) == x.extent(0) && rstd.extent(0) == x.extent(0), "layer_norm_fwd", "mean, rstd must be (N)");
+  require(w.extent(0) == x.extent(1) && b.extent(0) == x.extent(1), "layer_norm_fwd", "w, b must be (D)");
+  if (dim == 0) return;
+  Kokkos::parallel_for(
+      "selectiv::layer_norm::fwd", reduction_teams(exec, rows, dim), KOKKOS_LAMBDA(const Member& team) {
+        const int r = team.league_rank();
+        float sum = 0.0f;
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, dim), [&](int j, float& acc) { acc += x(r, j); }, sum);
+        const float mu = sum / dim;
+        // two passes: the variance from centred values (no cancellation for rows with a large mean)
+        float sq = 0.0f;
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, dim),
+            [&](int j, float& acc) {
+              const float c = x(r, j) - mu;
+              acc += c * c;
+            },
+            sq);
+        const float rs = 1.0f / kc::sqrt(sq / dim + eps);
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, dim),
+                             [&](int j) { y(r, j) = (x(r, j) - mu) * rs * w(j) + b(j); });
+        Kokkos::single(Kokkos::PerTeam(team), [&]() {
+          mean(r) = mu;
+          rstd(r) = rs;
+        });
+      });
+}
+
+void layer_norm_bwd(const Exec& exec, View2 dx, View1 dw, View1 db, CView1 mean, CView1 rstd, CView2 dy, CView2 x,
+                    CView1 w) {
+  const int rows = static_cast<int>(x.extent(0)), dim = static_cast<int>(x.extent(1));
+  require(dx.extent(0) == x.extent(0) && dx.extent(1) == x.extent(1), "layer_norm_bwd", "dx must be (N, D) like x");
+  require(dy.extent(0) == x.extent(0) && dy.extent(1) == x.extent(1), "layer_norm_bwd", "dy must be (N, D) like x");
+  require(mean.extent(0) == x.extent(0) && rstd.extent(0) == x.extent(0), "layer_norm_bwd", "mean, rstd must be (N)");
+  require(w.extent(0) == x.extent(1) && dw.extent(0) == x.extent(1) && db.extent(0) == x.extent(1), "layer_norm_bwd",
+          "w, dw, db must be (D)");
+  if (dim == 0) return;
+  // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * w
+  Kokkos::parallel_for(
+      "selectiv::layer_norm::bwd_input", reduction_teams(exec, rows, dim), KOKKOS_LAMBDA(const Member& team) {
+        const int r = team.league_rank();
+        const float mu = mean(r), rs = rstd(r);
+        float g_sum = 0.0f, gx_sum = 0.0f;
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, dim), [&](int j, float& acc) { acc += dy(r, j) * w(j); }, g_sum);
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, dim),
+            [&](int j, float& acc) { acc += dy(r, j) * w(j) * (x(r, j) - mu) * rs; }, gx_sum);
+        const float g_mean = g_sum / dim, gx_mean = gx_sum / dim;
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, dim), [&](int j) {
+          const float xhat = (x(r, j) - mu) * rs;
+          dx(r, j) = rs * (dy(r, j) * w(j) - g_mean - xhat * gx_mean);
+        });
+      });
+  // dw[j] += sum_r dy[r, j] * xhat[r, j],  db[j] += sum_r dy[r, j]
+  Kokkos::parallel_for(
+      "selectiv::layer_norm::bwd_params", reduction_teams(exec, dim, rows), KOKKOS_LAMBDA(const Member& team) {
+        const int j = team.league_rank();
+        float dw_sum = 0.0f, db_sum = 0.0f;
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, rows), [&](int r, float& acc) { acc += dy(r, j) * (x(r, j) - mean(r)) * rstd(r); },
+            dw_sum);
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, rows), [&](int r, float& acc) { acc += dy(r, j); }, db_sum);
+        Kokkos::single(Kokkos::PerTeam(team), [&]() {
+          dw(j) += dw_sum;
+          db(j) += db_sum;
+        });
+      });
+}
+
+}  // namespace selectiv::nn

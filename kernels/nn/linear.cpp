@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Linear layer, forward next to backward: the products through kc::gemm, the bias with plain kernels.
+#include "kernels/nn/linear.hpp"
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/common/compat_blas.hpp"
+
+namespace selectiv::nn {
+namespace {
+
+using TeamPolicy = Kokkos::TeamPolicy<Exec>;
+using Member = TeamPolicy::member_type;
+
+void require(bool ok, const char* op, const char* what) {
+  if (!ok) throw std::invalid_argument(std::string("selectiv::nn::") + op + ": " + what);
+}
+
+// One team per reduced column: one thread on a CPU; on a GPU a power of two from 32 to 256 threads, so short
+// reductions do not leave most of a wide team idle.
+TeamPolicy reduction_teams(const Exec& exec, int league, std::int64_t width) {
+  constexpr bool on_host = Kokkos::SpaceAccessibility<Kokkos::HostSpace, Exec::memory_space>::accessible;
+  if (on_host) return TeamPolicy(exec, league, 1);
+  int threads = 32;
+  while (threads < width && threads < 256) threads *= 2;
+  return TeamPolicy(exec, league, threads);
+}
+
+}  // namespace
+
+void linear_fwd(const Exec& exec, View2 y, CView2 x, CView2 w, CView1 b) {
+  const auto rows = x.extent(0), in = x.extent(1), out = w.extent(0);
+  require(w.extent(1) == in, "linear_fwd", "w must be (out, in) with in = x.extent(1)");
+  require(y.extent(0) == rows && y.extent(1) == out, "linear_fwd", "y must be (N, out)");
+  const bool has_bias = b.extent(0) != 0;
+  require(!has_bias || b.extent(0) == out, "linear_fwd", "b must be (out) or empty");
+  if (has_bias) {
+    const int cols = static_cast<int>(out);
+    Kokkos::parallel_for(
+        "selectiv::linear::fwd_bias",
+        Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(exec, 0, static_cast<std::int64_t>(rows * out)),
+        KOKKOS_LAMBDA(std::int64_t i) { y(i / cols, i % cols) = b(i % cols); });
+  }
+  // y = x W^T + (b broadcast, or nothing)
+  kc::gemm(exec, "N", "T", 1.0f, x, w, has_bias ? 1.0f : 0.0f, y);
+}
+
+void linear_bwd(const Exec& exec, View2 dx, View2 dw, View1 db, CView2 dy, CView2 x, CView2 w) {
+  const auto rows = x.extent(0), in = x.extent(1), out = w.extent(0);
+  require(w.extent(1) == in, "linear_bwd", "w must be (out, in) with in = x.extent(1)");
+  require(dy.extent(0) == rows && dy.extent(1) == out, "linear_bwd", "dy must be (N, out)");
+  require(dw.extent(0) == out && dw.extent(1) == in, "linear_bwd", "dw must be (out, in)");
+  if (dx.size() != 0) {
+    require(dx.extent(0) == rows && dx.extent(1) == in, "linear_bwd", "dx must be (N, in) or empty");
+    kc::gemm(exec, "N", "N", 1.0f, dy, w, 0.0f, dx);  // dx = dy W
+  }
+  kc::gemm(exec, "T", "N", 1.0f, dy, x, 1.0f, dw);  // dw += dy^T x
+  if (db.size() != 0) {
+    require(db.extent(0) == out, "linear_bwd", "db must be (out) or empty");
+    const int n = static_cast<int>(rows);
+    // db[j] += sum_r dy[r, j]: one team per output feature
+    Kokkos::parallel_for(
+        "selectiv::linear::bwd_bias", reduction_teams(exec, static_cast<int>(out), n),
+        KOKKOS_LAMBDA(const Member& team) {
+          const int j = team.league_rank();
+          float sum = 0.0f;
+          Kokkos::parallel_reduce(
+              Kokkos::TeamThreadRange(team, n), [&](int r, float& acc) { acc += dy(r, j); }, sum);
+          Kokkos::single(Kokkos::PerTeam(team), [&]() { db(j) += sum; });
+        });
+  }
+}
+
+}  // namespace selectiv::nn

@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Short causal depthwise convolution, forward next to backward. Elementwise kernels over (B, T, C) with C
+// fastest (coalesced), and one team per (channel, tap) for the weight and bias gradients.
+#include "kernels/nn/short_conv.hpp"
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include "kernels/nn/activations.hpp"
+
+namespace selectiv::nn {
+namespace {
+
+using TeamPolicy = Kokkos::TeamPolicy<Exec>;
+using Member = TeamPolicy::member_type;
+using FlatPolicy = Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>;
+
+void require(bool ok, const char* op, const char* what) {
+  if (!ok) throw std::invalid_argument(std::string("selectiv::nn::") + op + ": " + what);
+}
+
+// One team per reduced (channel, tap): one thread on a CPU; on a GPU a power of two from 32 to 256 threads, so
+// short reductions do not leave most of a wide team idle.
+TeamPolicy reduction_teams(const Exec& exec, int league, std::int64_t width) {
+  constexpr bool on_host = Kokkos::SpaceAccessibility<Kokkos::HostSpace, Exec::memory_space>::accessible;
+  if (on_host) return TeamPolicy(exec, league, 1);
+  int threads = 32;
+  while (threads < width && threads < 256) threads *= 2;
+  return TeamPolicy(exec, league, threads);
+}
+
+void check_shapes(const char* op, CView3 x, CView2 w, CView1 bias) {
+  require(w.extent(0) == x.extent(2), op, "w must be (C, W) with C = x.extent(2)");
+  require(w.extent(1) > 0, op, "the kernel width W must be positive");
+  require(bias.extent(0) == 0 || bias.extent(0) == x.extent(2), op, "bias must be (C) or empty");
+}
+
+void same_shape(const char* op, const char* name, CView3 a, CView3 x) {
+  if (a.extent(0) != x.extent(0) || a.extent(1) != x.extent(1) || a.extent(2) != x.extent(2)) {
+    throw std::invalid_argument(std::string("selectiv::nn::") + op + ": " + name + " must be (B, T, C) like x");
+  }
+}
+
+// bias[c] + sum_i w[c, i] x[b, t - W + 1 + i, c], the taps before t = 0 left out
+KOKKOS_INLINE_FUNCTION float conv_at(const CView3& x, const CView2& w, const CView1& bias, bool has_bias, int b, int t,
+                                     int c) {
+  const int width = static_cast<int>(w.extent(1));
+  float acc = has_bias ? bias(c) : 0.0f;
+  const int first = t - width + 1;
+  for (int i = first < 0 ? -first : 0; i < width; ++i) acc += w(c, i) * x(b, first + i, c);
+  return acc;
+}
+
+}  // namespace
+
+void short_conv_fwd(const Exec& exec, View3 y, CView3 x, CView2 w, CView1 bias, bool apply_silu) {
+  check_shapes("short_conv_fwd", x, w, bias);
+  same_shape("short_conv_fwd", "y", y, x);
+  const int steps = static_cast<int>(x.extent(1)), channels = static_cast<int>(x.extent(2));
+  const bool has_bias = bias.extent(0) != 0;
+  Kokkos::parallel_for(
+      "selectiv::short_conv::fwd", FlatPolicy(exec, 0, static_cast<std::int64_t>(x.size())),
+      KOKKOS_LAMBDA(std::int64_t k) {
+        const int c = static_cast<int>(k % channels);
+        const std::int64_t bt = k / channels;
+        const int t = static_cast<int>(bt % steps), b = static_cast<int>(bt / steps);
+        const float pre = conv_at(x, w, bias, has_bias, b, t, c);
+        y(b, t, c) = apply_silu ? silu(pre) : pre;
+      });
+}
+
+void short_conv_bwd(const Exec& exec, View3 dx, View2 dw, View1 dbias, CView3 dy, CView3 x, CView2 w, CView1 bias,
+                    bool apply_silu) {
+  check_shapes("short_conv_bwd", x, w, bias);
+  same_shape("short_conv_bwd", "dy", dy, x);
+  require(dw.extent(0) == w.extent(0) && dw.extent(1) == w.extent(1), "short_conv_bwd", "dw must be (C, W) like w");
+  require(dbias.extent(0) == 0 || dbias.extent(0) == x.extent(2), "short_conv_bwd", "dbias must be (C) or empty");
+  const int batch = static_cast<int>(x.extent(0)), steps = static_cast<int>(x.extent(1));
+  const int channels = static_cast<int>(x.extent(2)), width = static_cast<int>(w.extent(1));
+  const bool has_bias = bias.extent(0) != 0;
+
+  // 1. dpre = dy * silu'(pre), pre recomputed; without the SiLU dpre is dy itself.
+  CView3 dpre = dy;
+  if (apply_silu) {
+    View3 buffer(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, "selectiv::short_conv::dpre"), x.extent(0),
+                 x.extent(1), x.extent(2));
+    Kokkos::parallel_for(
+        "selectiv::short_conv::bwd_activation", FlatPolicy(exec, 0, static_cast<std::int64_t>(x.size())),
+        KOKKOS_LAMBDA(std::int64_t k) {
+          const int c = static_cast<int>(k % channels);
+          const std::int64_t bt = k / channels;
+          const int t = static_cast<int>(bt % steps), b = static_cast<int>(bt / steps);
+          buffer(b, t, c) = dy(b, t, c) * silu_grad(conv_at(x, w, bias, has_bias, b, t, c));
+        });
+    dpre = buffer;
+  }
+
+  // 2. dx[b, t, c] = sum_i w[c, i] dpre[b, t + W - 1 - i, c], the taps past the last step left out
+  if (dx.size() != 0) {
+    same_shape("short_conv_bwd", "dx", dx, x);
+    Kokkos::parallel_for(
+        "selectiv::short_conv::bwd_input", FlatPolicy(exec, 0, static_cast<std::int64_t>(x.size())),
+        KOKKOS_LAMBDA(std::int64_t k) {
+          const int c = static_cast<int>(k % channels);
+          const std::int64_t bt = k / channels;
+          const int t = static_cast<int>(bt % steps), b = static_cast<int>(bt / steps);
+          float acc = 0.0f;
+          for (int i = 0; i < width; ++i) {
+            const int tau = t + width - 1 - i;
+            if (tau < steps) acc += w(c, i) * dpre(b, tau, c);
+          }
+          dx(b, t, c) = acc;
+        });
+  }
+
+  // 3. dw[c, i] += sum_{b,t} dpre[b, t, c] x[b, t - W + 1 + i, c]; tap i = W is the bias: dbias[c] += sum dpre
+  const bool want_dbias = dbias.extent(0) != 0;
+  const int taps = want_dbias ? width + 1 : width;
+  const int positions = batch * steps;
+  Kokkos::parallel_for(
+      "selectiv::short_conv::bwd_params", reduction_teams(exec, channels * taps, positions),
+      KOKKOS_LAMBDA(const Member& team) {
+        const int c = team.league_rank() / taps, i = team.league_rank() % taps;
+        const int shift = i - width + 1;  // x is read at t + shift (tap i < W)
+        float sum = 0.0f;
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, positions),
+            [&](int p, float& acc) {
+              const int b = p / steps, t = p % steps;
+              if (i == width) {
+                acc += dpre(b, t, c);
+              } else if (t + shift >= 0) {
+                acc += dpre(b, t, c) * x(b, t + shift, c);
+              }
+            },
+            sum);
+        Kokkos::single(Kokkos::PerTeam(team), [&]() {
+          if (i == width) {
+            dbias(c) += sum;
+          } else {
+            dw(c, i) += sum;
+          }
+        });
+      });
+}
+
+}  // namespace selectiv::nn
