@@ -578,6 +578,35 @@ std::vector<std::string> DataSet::read_strings() const {
                             });
 }
 
+template <class T>
+void DataSet::write_rows(std::int64_t first, std::int64_t count, const std::vector<T>& values) {
+  silence();
+  std::string at = where();
+  hid_t dataset = id();
+  Inspected info = inspect(dataset, at);
+  if (info.dims.empty()) throw Error(ExitCode::kFailure, fmt::format("{}: a scalar has no rows", at));
+  if (first < 0 || count < 0 || first + count > info.dims[0]) {
+    throw Error(ExitCode::kFailure, fmt::format("{}: rows [{}, {}) are outside its {} rows", at, first,
+                                                first + count, info.dims[0]));
+  }
+  std::vector<std::int64_t> block = info.dims;
+  block[0] = count;
+  if (product(block) != static_cast<std::int64_t>(values.size())) {
+    throw Error(ExitCode::kFailure, fmt::format("{}: {} rows need {} values, got {}", at, count, product(block),
+                                                values.size()));
+  }
+  if (count == 0) return;
+  std::vector<hsize_t> start(info.dims.size(), 0), extent = to_hsize(block);
+  start[0] = static_cast<hsize_t>(first);
+  check_status(H5Sselect_hyperslab(info.space->id, H5S_SELECT_SET, start.data(), nullptr, extent.data(), nullptr),
+               ExitCode::kFailure, at, "cannot select the rows");
+  Owned memory = own(check(H5Screate_simple(static_cast<int>(extent.size()), extent.data(), nullptr),
+                           ExitCode::kFailure, at, "cannot make a dataspace"),
+                     H5Sclose);
+  check_status(H5Dwrite(dataset, Native<T>::memory(), memory->id, info.space->id, H5P_DEFAULT, values.data()),
+               ExitCode::kFailure, at, "cannot write the rows");
+}
+
 // ---------------------------------------------------------------------------------------------------- Group
 
 std::string Group::absolute(const std::string& path) const {
@@ -735,17 +764,13 @@ Owned dataspace_of(const std::vector<std::int64_t>& shape, const std::string& at
 }  // namespace
 
 template <class T>
-DataSet Group::write(const std::string& path, const std::vector<std::int64_t>& shape, const std::vector<T>& values,
-                     const DataSetOptions& options) {
+DataSet Group::create(const std::string& path, const std::vector<std::int64_t>& shape,
+                      const DataSetOptions& options) {
   silence();
   std::string full = absolute(path);
   std::string at = fmt::format("{}: {}", m_file, full);
   for (std::int64_t d : shape) {
     if (d < 0) throw Error(ExitCode::kFailure, fmt::format("{}: negative dimension {}", at, d));
-  }
-  if (product(shape) != static_cast<std::int64_t>(values.size())) {
-    throw Error(ExitCode::kFailure, fmt::format("{}: a shape of {} elements cannot hold {} values", at,
-                                                product(shape), values.size()));
   }
   create_parents(*this, full);
   Owned space = dataspace_of(shape, at);
@@ -753,12 +778,23 @@ DataSet Group::write(const std::string& path, const std::vector<std::int64_t>& s
   hid_t dataset = check(H5Dcreate2(id(), full.c_str(), Native<T>::file(), space->id, H5P_DEFAULT, dcpl->id,
                                    H5P_DEFAULT),
                         ExitCode::kFailure, at, "cannot create the dataset");
-  auto handle = std::make_shared<Handle>(dataset, H5Dclose);
-  if (!values.empty()) {
-    check_status(H5Dwrite(dataset, Native<T>::memory(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
-                 ExitCode::kFailure, at, "cannot write the data");
+  return DataSet(std::make_shared<Handle>(dataset, H5Dclose), m_file, full);
+}
+
+template <class T>
+DataSet Group::write(const std::string& path, const std::vector<std::int64_t>& shape, const std::vector<T>& values,
+                     const DataSetOptions& options) {
+  silence();
+  if (product(shape) != static_cast<std::int64_t>(values.size())) {
+    throw Error(ExitCode::kFailure, fmt::format("{}: {}: a shape of {} elements cannot hold {} values", m_file,
+                                                absolute(path), product(shape), values.size()));
   }
-  return DataSet(handle, m_file, full);
+  DataSet dataset = create<T>(path, shape, options);
+  if (!values.empty()) {
+    check_status(H5Dwrite(dataset.id(), Native<T>::memory(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
+                 ExitCode::kFailure, dataset.where(), "cannot write the data");
+  }
+  return dataset;
 }
 
 DataSet Group::write_strings(const std::string& path, const std::vector<std::string>& values) {
@@ -835,6 +871,8 @@ void File::close() {
 #define SELECTIV_H5_INSTANTIATE(T)                                                                             \
   template std::vector<T> DataSet::read<T>() const;                                                           \
   template std::vector<T> DataSet::read_rows<T>(std::int64_t, std::int64_t) const;                            \
+  template void DataSet::write_rows<T>(std::int64_t, std::int64_t, const std::vector<T>&);                     \
+  template DataSet Group::create<T>(const std::string&, const std::vector<std::int64_t>&, const DataSetOptions&); \
   template DataSet Group::write<T>(const std::string&, const std::vector<std::int64_t>&, const std::vector<T>&, \
                                    const DataSetOptions&);
 SELECTIV_H5_INSTANTIATE(float)

@@ -69,6 +69,7 @@ class Object {
   std::string string_attribute(const std::string& key) const;  // a scalar fixed or variable-length string
 
  protected:
+  friend class Group;
   Object() = default;
   Object(std::shared_ptr<detail::Handle> handle, std::string file, std::string name);
   std::int64_t id() const;
@@ -98,6 +99,10 @@ class DataSet : public Object {
   // A 1-D (or scalar) string dataset, fixed or variable length.
   std::vector<std::string> read_strings() const;
 
+  // Writes rows [first, first + count) along dimension 0 of a dataset made by Group::create (row-major values).
+  template <class T>
+  void write_rows(std::int64_t first, std::int64_t count, const std::vector<T>& values);
+
  private:
   friend class Group;
   using Object::Object;
@@ -122,6 +127,9 @@ class Group : public Object {
   template <class T>
   DataSet write(const std::string& path, const std::vector<std::int64_t>& shape, const std::vector<T>& values,
                 const DataSetOptions& options = {});
+  // A new dataset of `shape` whose contents come later, block by block, through DataSet::write_rows.
+  template <class T>
+  DataSet create(const std::string& path, const std::vector<std::int64_t>& shape, const DataSetOptions& options = {});
   // A new 1-D dataset of variable-length UTF-8 strings.
   DataSet write_strings(const std::string& path, const std::vector<std::string>& values);
 
