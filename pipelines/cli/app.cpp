@@ -40,6 +40,7 @@ int run(int argc, char** argv) {
 
   Registry registry;
   add_info_command(app, registry);
+  add_parity_command(app, registry);
 
   // --version must work without a subcommand.
   for (int i = 1; i < argc; ++i) {

@@ -26,5 +26,6 @@ int run(int argc, char** argv);
 
 // One per subcommand file.
 void add_info_command(CLI::App& app, Registry& registry);
+void add_parity_command(CLI::App& app, Registry& registry);
 
 }  // namespace selectiv::cli

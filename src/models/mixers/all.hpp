@@ -1,0 +1,6 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Every mixer class of models/zoo.def.
+#pragma once
+
+#include "models/mixers/gla.hpp"
+#include "models/mixers/transformer.hpp"
