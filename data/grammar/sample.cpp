@@ -14,7 +14,9 @@ constexpr int kMaxTries = 10000;  // SequenceGenerator.n_max_tries = 1e4
 std::vector<int> generate_string(const Grammar& grammar, const SuccessorTable& table, NumpyGenerator& rng,
                                  int max_length) {
   const auto n_start = static_cast<std::int64_t>(grammar.start_states.size());
-  std::vector<int> walk{grammar.start_states[static_cast<std::size_t>(rng.integers(0, n_start))]};
+  std::vector<int> walk;
+  walk.reserve(static_cast<std::size_t>(std::max(max_length, 0)) + 1);
+  walk.push_back(grammar.start_states[static_cast<std::size_t>(rng.integers(0, n_start))]);
   while (walk.back() != grammar.eos_state) {
     const auto state = static_cast<std::size_t>(walk.back());
     const int begin = table.offsets[state], end = table.offsets[state + 1];

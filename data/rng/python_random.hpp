@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // CPython's `random` module as the reference grammar generator uses it: random.seed(int) (MT19937 init_by_array
 // over the int's 32-bit words), getrandbits(k), _randbelow(n) (getrandbits rejection) and random.sample(population,
-// k) (the pool/set algorithm of CPython 3.2-3.13; checked against CPython 3.11).
+// k) (the pool/set algorithm; the same outputs in CPython 3.6 to 3.13, checked).
 #pragma once
 
 #include <cstdint>
