@@ -31,7 +31,8 @@ class SampleGenerator {
   SampleGenerator(const Grammar& grammar, const GrammarSpec& spec);
 
   // Sample idx (>= 0): rng = default_rng(seed * idx); strings (each ending in '#') are concatenated until there
-  // are at least combined_seq_length elements, then cut to exactly that many.
+  // are at least combined_seq_length elements, then cut to exactly that many. Const and free of shared mutable
+  // state: safe to call from several threads at once.
   SymbolSample generate(std::int64_t idx) const;
 
   const SuccessorTable& successor_table() const { return m_table; }
