@@ -764,7 +764,7 @@ Owned dataspace_of(const std::vector<std::int64_t>& shape, const std::string& at
 }  // namespace
 
 template <class T>
-DataSet Group::create(const std::string& path, const std::vector<std::int64_t>& shape,
+DataSet Group::create_dataset(const std::string& path, const std::vector<std::int64_t>& shape,
                       const DataSetOptions& options) {
   silence();
   std::string full = absolute(path);
@@ -789,12 +789,20 @@ DataSet Group::write(const std::string& path, const std::vector<std::int64_t>& s
     throw Error(ExitCode::kFailure, fmt::format("{}: {}: a shape of {} elements cannot hold {} values", m_file,
                                                 absolute(path), product(shape), values.size()));
   }
-  DataSet dataset = create<T>(path, shape, options);
+  DataSet dataset = create_dataset<T>(path, shape, options);
   if (!values.empty()) {
     check_status(H5Dwrite(dataset.id(), Native<T>::memory(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()),
                  ExitCode::kFailure, dataset.where(), "cannot write the data");
   }
   return dataset;
+}
+
+void Group::remove(const std::string& path) {
+  silence();
+  std::string full = absolute(path);
+  std::string at = fmt::format("{}: {}", m_file, full);
+  if (!exists(full)) throw Error(ExitCode::kInvalidInput, fmt::format("{}: missing", at));
+  check_status(H5Ldelete(id(), full.c_str(), H5P_DEFAULT), ExitCode::kFailure, at, "cannot remove");
 }
 
 DataSet Group::write_strings(const std::string& path, const std::vector<std::string>& values) {
@@ -851,6 +859,15 @@ File File::open_read_only(const std::string& path) {
   return File(std::make_shared<Handle>(file, H5Fclose), path, "/");
 }
 
+File File::open_read_write(const std::string& path) {
+  silence();
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) throw Error(ExitCode::kInvalidInput, fmt::format("{}: no such file", path));
+  hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  if (file < 0) fail(ExitCode::kInvalidInput, path, "cannot open as HDF5 for writing");
+  return File(std::make_shared<Handle>(file, H5Fclose), path, "/");
+}
+
 void File::flush() {
   silence();
   check_status(H5Fflush(id(), H5F_SCOPE_GLOBAL), ExitCode::kFailure, m_file, "cannot flush the file");
@@ -872,7 +889,7 @@ void File::close() {
   template std::vector<T> DataSet::read<T>() const;                                                           \
   template std::vector<T> DataSet::read_rows<T>(std::int64_t, std::int64_t) const;                            \
   template void DataSet::write_rows<T>(std::int64_t, std::int64_t, const std::vector<T>&);                     \
-  template DataSet Group::create<T>(const std::string&, const std::vector<std::int64_t>&, const DataSetOptions&); \
+  template DataSet Group::create_dataset<T>(const std::string&, const std::vector<std::int64_t>&, const DataSetOptions&); \
   template DataSet Group::write<T>(const std::string&, const std::vector<std::int64_t>&, const std::vector<T>&, \
                                    const DataSetOptions&);
 SELECTIV_H5_INSTANTIATE(float)

@@ -99,7 +99,8 @@ class DataSet : public Object {
   // A 1-D (or scalar) string dataset, fixed or variable length.
   std::vector<std::string> read_strings() const;
 
-  // Writes rows [first, first + count) along dimension 0 of a dataset made by Group::create (row-major values).
+  // Writes rows [first, first + count) along dimension 0 of a dataset made by Group::create_dataset
+  // (row-major values).
   template <class T>
   void write_rows(std::int64_t first, std::int64_t count, const std::vector<T>& values);
 
@@ -129,7 +130,10 @@ class Group : public Object {
                 const DataSetOptions& options = {});
   // A new dataset of `shape` whose contents come later, block by block, through DataSet::write_rows.
   template <class T>
-  DataSet create(const std::string& path, const std::vector<std::int64_t>& shape, const DataSetOptions& options = {});
+  DataSet create_dataset(const std::string& path, const std::vector<std::int64_t>& shape,
+                         const DataSetOptions& options = {});
+  // Unlinks the object at `path` (its space is not reclaimed inside the file).
+  void remove(const std::string& path);
   // A new 1-D dataset of variable-length UTF-8 strings.
   DataSet write_strings(const std::string& path, const std::vector<std::string>& values);
 
@@ -151,6 +155,8 @@ class File : public Group {
   };
   static File create(const std::string& path, Mode mode = Mode::kCreateExclusive);
   static File open_read_only(const std::string& path);
+  // Opens an existing file to change it in place (tests, repairs); new objects get no timestamps either.
+  static File open_read_write(const std::string& path);
 
   // Writes every buffered change of the file to the OS.
   void flush();

@@ -3,6 +3,7 @@
 #include "data/tasks/task_spec.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <sstream>
 
 #include "core/error.hpp"
@@ -74,6 +75,7 @@ std::vector<SpecProblem> check_task_spec(const TaskSpec& spec) {
   if (g.combined_seq_length < 1 || g.combined_seq_length > 1000000) {
     problem("grammar.combined_seq_length", "must be in [1, 1000000], got " + std::to_string(g.combined_seq_length));
   }
+  if (g.seed > static_cast<std::uint64_t>(INT64_MAX)) problem("seed", "must be in [0, 2^63 - 1]");
   // Sample indices are keyed as 48-bit counters, and seed * idx must not overflow the reference's int64.
   const std::int64_t max_index = std::int64_t{1} << 40;
   if (spec.train_size < 0 || spec.train_size > max_index) problem("splits.train_size", "must be in [0, 2^40]");
