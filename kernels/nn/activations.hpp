@@ -15,21 +15,26 @@ namespace selectiv::nn {
 constexpr float kSoftplusThreshold = 20.0f;
 
 // --- scalar forms, host and device ---------------------------------------------------------------------------
-// sigmoid(x) = 1 / (1 + e^-x), evaluated so that e^t never overflows.
+// sigmoid(x) = 1 / (1 + e^-x). The sigmoid family goes through e = e^-|x| (never overflows) and never forms
+// 1 - sigmoid(x) by subtraction, so tails keep full relative precision.
 KOKKOS_INLINE_FUNCTION float sigmoid(float x) {
-  if (x >= 0.0f) return 1.0f / (1.0f + kc::exp(-x));
-  const float e = kc::exp(x);
-  return e / (1.0f + e);
+  const float e = kc::exp(-kc::fabs(x));
+  return x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
 }
+// sigmoid'(x) = sigmoid(x) sigmoid(-x) = e / (1 + e)^2
 KOKKOS_INLINE_FUNCTION float sigmoid_grad(float x) {
-  const float s = sigmoid(x);
-  return s * (1.0f - s);
+  const float e = kc::exp(-kc::fabs(x));
+  const float d = 1.0f + e;
+  return e / (d * d);
 }
-// silu(x) = x * sigmoid(x)
+// silu(x) = x * sigmoid(x);  silu'(x) = sigmoid(x) (1 + x sigmoid(-x))
 KOKKOS_INLINE_FUNCTION float silu(float x) { return x * sigmoid(x); }
 KOKKOS_INLINE_FUNCTION float silu_grad(float x) {
-  const float s = sigmoid(x);
-  return s * (1.0f + x * (1.0f - s));
+  const float e = kc::exp(-kc::fabs(x));
+  const float inv = 1.0f / (1.0f + e);
+  const float s_pos = x >= 0.0f ? inv : e * inv;  // sigmoid(x)
+  const float s_neg = x >= 0.0f ? e * inv : inv;  // sigmoid(-x)
+  return s_pos * (1.0f + x * s_neg);
 }
 // softplus(x) = log(1 + e^x); x itself above the threshold (as PyTorch)
 KOKKOS_INLINE_FUNCTION float softplus(float x) { return x > kSoftplusThreshold ? x : kc::log1p(kc::exp(x)); }

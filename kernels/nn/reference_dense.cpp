@@ -21,7 +21,8 @@ std::size_t count(int a, int b) { return static_cast<std::size_t>(a) * static_ca
 
 double sigmoid_d(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 double silu_d(double x) { return x * sigmoid_d(x); }
-double silu_grad_d(double x) { return sigmoid_d(x) + x * sigmoid_d(x) * (1.0 - sigmoid_d(x)); }
+// sigmoid(-x) written out instead of 1 - sigmoid(x): the subtraction would lose the tail's digits
+double silu_grad_d(double x) { return sigmoid_d(x) * (1.0 + x * sigmoid_d(-x)); }
 
 }  // namespace
 
@@ -361,7 +362,7 @@ double logsigmoid_d(double x) { return x >= 0.0 ? -std::log1p(std::exp(-x)) : x 
 
 void sigmoid_reference_fwd(HostTensor& y, const HostTensor& x) { map_reference(y, x, sigmoid_d); }
 void sigmoid_reference_bwd(HostTensor& dx, const HostTensor& dy, const HostTensor& x) {
-  map_reference_grad("sigmoid_reference_bwd", dx, dy, x, [](double v) { return sigmoid_d(v) * (1.0 - sigmoid_d(v)); });
+  map_reference_grad("sigmoid_reference_bwd", dx, dy, x, [](double v) { return sigmoid_d(v) * sigmoid_d(-v); });
 }
 void silu_reference_fwd(HostTensor& y, const HostTensor& x) { map_reference(y, x, silu_d); }
 void silu_reference_bwd(HostTensor& dx, const HostTensor& dy, const HostTensor& x) {
