@@ -40,7 +40,10 @@ int run(int argc, char** argv) {
 
   Registry registry;
   add_info_command(app, registry);
+  add_generate_command(app, registry);
   add_parity_command(app, registry);
+  add_train_command(app, registry);
+  add_evaluate_command(app, registry);
 
   // --version must work without a subcommand.
   for (int i = 1; i < argc; ++i) {
