@@ -1,24 +1,28 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "batch/batch_source.hpp"
 
-#include <Random123/philox.h>
-
 #include <algorithm>
 
 #include "core/error.hpp"
+#include "kernels/nn/expand_batch.hpp"
 
 namespace selectiv {
 namespace {
 
-// U[0, 1) noise of input entry (step, channel) of a sample: Philox keyed by (seed; sample, step, channel, split).
-float noise_uniform(std::uint64_t seed, data::Split split, std::int64_t sample, std::int64_t step, int channel) {
-  using Philox = r123::Philox4x32;
-  const Philox::ctr_type counter = {{static_cast<std::uint32_t>(sample), static_cast<std::uint32_t>(step),
-                                     static_cast<std::uint32_t>(channel),
-                                     0x4e000000u | static_cast<std::uint32_t>(split)}};
-  const Philox::key_type key = {{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)}};
-  const Philox::ctr_type bits = Philox()(counter, key);
-  return static_cast<float>(bits.v[0] >> 8) * (1.0f / 16777216.0f);
+template <class T>
+DeviceView1<const T> to_device(const std::vector<T>& host, const char* label) {
+  DeviceView1<T> out(std::string(label), host.size());
+  Kokkos::View<const T*, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> src(host.data(), host.size());
+  Kokkos::deep_copy(out, src);
+  return out;
+}
+
+DeviceView2<const int> to_device(const std::vector<std::int32_t>& host, int rows, int cols, const char* label) {
+  DeviceView2<int> out(std::string(label), rows, cols);
+  Kokkos::View<const int**, Kokkos::LayoutRight, Kokkos::HostSpace, Kokkos::MemoryTraits<Kokkos::Unmanaged>> src(
+      host.data(), rows, cols);
+  Kokkos::deep_copy(out, src);
+  return out;
 }
 
 }  // namespace
@@ -39,53 +43,26 @@ const DeviceBatch& BatchSource::load(std::int64_t first, int count) {
     batch.T = T;
     batch.E = E;
     batch.inputs = View3("selectiv::batch::inputs", B, T, V);
-    batch.targets = IView1("selectiv::batch::targets", static_cast<std::size_t>(B) * T);
-    batch.mask = View1("selectiv::batch::mask", static_cast<std::size_t>(B) * T);
+    batch.targets2 = IView2("selectiv::batch::targets", B, T);
+    batch.mask2 = View2("selectiv::batch::mask", B, T);
+    batch.targets = IView1(batch.targets2.data(), static_cast<std::size_t>(B) * T);
+    batch.mask = View1(batch.mask2.data(), static_cast<std::size_t>(B) * T);
     batch.window_start = IView2("selectiv::batch::window_start", B, E);
     batch.window_length = IView2("selectiv::batch::window_length", B, E);
-    batch.element_target = IView2("selectiv::batch::element_target", B, E);
   }
-  auto inputs = Kokkos::create_mirror_view(batch.inputs);
-  auto targets = Kokkos::create_mirror_view(batch.targets);
-  auto mask = Kokkos::create_mirror_view(batch.mask);
-  auto start = Kokkos::create_mirror_view(batch.window_start);
-  auto length = Kokkos::create_mirror_view(batch.window_length);
-  auto element_target = Kokkos::create_mirror_view(batch.element_target);
-  Kokkos::deep_copy(inputs, 0.0f);
-  Kokkos::deep_copy(targets, 0);
-  Kokkos::deep_copy(mask, 0.0f);
-  const double noise = info.spec.noise;
-  for (int b = 0; b < B; ++b) {
-    int t = 0;
-    std::int64_t distractor = s.distractor_offset[b];
-    for (int e = 0; e < E; ++e) {
-      const std::size_t i = static_cast<std::size_t>(b) * E + e;
-      const int gap = s.gap[i];
-      start(b, e) = t;
-      length(b, e) = 1 + gap;
-      element_target(b, e) = s.target[i];
-      for (int k = 0; k <= gap; ++k, ++t) {
-        int symbol = -1;  // zero step
-        if (k == 0) symbol = s.symbol[i];
-        else if (info.spec.gap_kind == data::GapKind::kDistractors) symbol = s.distractor_symbol[distractor++];
-        if (symbol >= 0) inputs(b, t, symbol) = 1.0f;
-        targets(static_cast<std::size_t>(b) * T + t) = s.target[i];
-        mask(static_cast<std::size_t>(b) * T + t) = 1.0f;
-        if (noise > 0) {
-          for (int c = 0; c < V; ++c) {
-            inputs(b, t, c) += static_cast<float>(noise) *
-                               noise_uniform(info.spec.grammar.seed, info.split, s.index[b], t, c);
-          }
-        }
-      }
-    }
-  }
-  Kokkos::deep_copy(batch.inputs, inputs);
-  Kokkos::deep_copy(batch.targets, targets);
-  Kokkos::deep_copy(batch.mask, mask);
-  Kokkos::deep_copy(batch.window_start, start);
-  Kokkos::deep_copy(batch.window_length, length);
-  Kokkos::deep_copy(batch.element_target, element_target);
+  // The compact arrays are small (B x E ints); the dense series is built on the device.
+  batch.element_target = to_device(s.target, B, E, "selectiv::batch::element_target");
+  nn::ExpandParams params;
+  params.noise = static_cast<float>(info.spec.noise);
+  params.seed = info.spec.grammar.seed;
+  params.split = static_cast<std::uint32_t>(info.split);
+  params.gaps_are_distractors = info.spec.gap_kind == data::GapKind::kDistractors;
+  nn::expand_batch(Exec(), batch.inputs, batch.targets2, batch.mask2, batch.window_start, batch.window_length,
+                   to_device(s.symbol, B, E, "selectiv::batch::symbol"), batch.element_target,
+                   to_device(s.gap, B, E, "selectiv::batch::gap"),
+                   to_device(s.distractor_offset, "selectiv::batch::distractor_offset"),
+                   to_device(s.distractor_symbol, "selectiv::batch::distractor_symbol"),
+                   to_device(s.index, "selectiv::batch::sample_index"), params);
   return batch;
 }
 

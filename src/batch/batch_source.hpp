@@ -16,9 +16,11 @@ struct DeviceBatch {
   View3 inputs;          // (B, T, V) one-hot (+ noise)
   IView1 targets;        // (B * T) class of the element owning each step
   View1 mask;            // (B * T) 1 on real steps, 0 on padding
+  IView2 targets2;       // the same memory as targets, (B, T)
+  View2 mask2;           // the same memory as mask, (B, T)
   IView2 window_start;   // (B, E)
   IView2 window_length;  // (B, E)
-  IView2 element_target; // (B, E)
+  DeviceView2<const int> element_target;  // (B, E)
 };
 
 class BatchSource {

@@ -12,7 +12,7 @@ double batch_accuracy(const Exec& exec, CView3 logits, const DeviceBatch& batch)
   IView2 pred("selectiv::eval::pred", batch.B, batch.E);
   nn::window_vote_fwd(exec, pred, logits, batch.window_start, batch.window_length);
   std::int64_t correct = 0;
-  IView2 target = batch.element_target;
+  DeviceView2<const int> target = batch.element_target;
   const int E = batch.E;
   Kokkos::parallel_reduce(
       "selectiv::eval::count_correct", Kokkos::RangePolicy<Exec>(exec, 0, batch.B * E),
