@@ -41,7 +41,6 @@ int run(int argc, char** argv) {
   Registry registry;
   add_info_command(app, registry);
   add_generate_command(app, registry);
-  add_generate_command(app, registry);
   add_parity_command(app, registry);
   add_train_command(app, registry);
   add_evaluate_command(app, registry);
