@@ -4,7 +4,6 @@
 #pragma once
 
 #include <KokkosBlas3_gemm.hpp>
-
 #include <cstdint>
 #include <sstream>
 #include <stdexcept>
@@ -29,7 +28,8 @@ inline void gemm_scale_only(const selectiv::Exec& exec, float beta, const select
   const int cols = static_cast<int>(c.extent(1));
   const std::int64_t count = static_cast<std::int64_t>(c.extent(0)) * cols;
   Kokkos::parallel_for(
-      "selectiv::gemm::scale_only", Kokkos::RangePolicy<selectiv::Exec, Kokkos::IndexType<std::int64_t>>(exec, 0, count),
+      "selectiv::gemm::scale_only",
+      Kokkos::RangePolicy<selectiv::Exec, Kokkos::IndexType<std::int64_t>>(exec, 0, count),
       KOKKOS_LAMBDA(std::int64_t i) {
         float& value = c(i / cols, i % cols);
         value = beta == 0.0f ? 0.0f : beta * value;

@@ -12,8 +12,8 @@ using FlatPolicy = Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>;
 
 void require_same_length(const char* op, std::size_t a, std::size_t b) {
   if (a != b) {
-    throw std::invalid_argument(std::string("selectiv::nn::") + op + ": length mismatch " + std::to_string(a) +
-                                " vs " + std::to_string(b));
+    throw std::invalid_argument(std::string("selectiv::nn::") + op + ": length mismatch " + std::to_string(a) + " vs " +
+                                std::to_string(b));
   }
 }
 
@@ -21,8 +21,9 @@ void require_same_length(const char* op, std::size_t a, std::size_t b) {
 template <class Fn>
 void map_forward(const Exec& exec, const char* label, const char* op, View1 y, CView1 x, Fn f) {
   require_same_length(op, y.extent(0), x.extent(0));
-  Kokkos::parallel_for(label, FlatPolicy(exec, 0, static_cast<std::int64_t>(x.extent(0))),
-                       KOKKOS_LAMBDA(std::int64_t i) { y(i) = f(x(i)); });
+  Kokkos::parallel_for(
+      label, FlatPolicy(exec, 0, static_cast<std::int64_t>(x.extent(0))),
+      KOKKOS_LAMBDA(std::int64_t i) { y(i) = f(x(i)); });
 }
 
 // dx = dy * f'(x)
@@ -30,8 +31,9 @@ template <class Grad>
 void map_backward(const Exec& exec, const char* label, const char* op, View1 dx, CView1 dy, CView1 x, Grad g) {
   require_same_length(op, dx.extent(0), x.extent(0));
   require_same_length(op, dy.extent(0), x.extent(0));
-  Kokkos::parallel_for(label, FlatPolicy(exec, 0, static_cast<std::int64_t>(x.extent(0))),
-                       KOKKOS_LAMBDA(std::int64_t i) { dx(i) = dy(i) * g(x(i)); });
+  Kokkos::parallel_for(
+      label, FlatPolicy(exec, 0, static_cast<std::int64_t>(x.extent(0))),
+      KOKKOS_LAMBDA(std::int64_t i) { dx(i) = dy(i) * g(x(i)); });
 }
 
 struct Sigmoid {
@@ -68,7 +70,9 @@ void sigmoid_bwd(const Exec& exec, View1 dx, CView1 dy, CView1 x) {
   map_backward(exec, "selectiv::sigmoid::bwd", "sigmoid_bwd", dx, dy, x, SigmoidGrad{});
 }
 
-void silu_fwd(const Exec& exec, View1 y, CView1 x) { map_forward(exec, "selectiv::silu::fwd", "silu_fwd", y, x, Silu{}); }
+void silu_fwd(const Exec& exec, View1 y, CView1 x) {
+  map_forward(exec, "selectiv::silu::fwd", "silu_fwd", y, x, Silu{});
+}
 void silu_bwd(const Exec& exec, View1 dx, CView1 dy, CView1 x) {
   map_backward(exec, "selectiv::silu::bwd", "silu_bwd", dx, dy, x, SiluGrad{});
 }

@@ -40,9 +40,7 @@ KOKKOS_INLINE_FUNCTION float silu_grad(float x) {
 KOKKOS_INLINE_FUNCTION float softplus(float x) { return x > kSoftplusThreshold ? x : kc::log1p(kc::exp(x)); }
 KOKKOS_INLINE_FUNCTION float softplus_grad(float x) { return x > kSoftplusThreshold ? 1.0f : sigmoid(x); }
 // logsigmoid(x) = log(sigmoid(x)) = min(x, 0) - log(1 + e^-|x|): no overflow for any x
-KOKKOS_INLINE_FUNCTION float logsigmoid(float x) {
-  return (x < 0.0f ? x : 0.0f) - kc::log1p(kc::exp(-kc::fabs(x)));
-}
+KOKKOS_INLINE_FUNCTION float logsigmoid(float x) { return (x < 0.0f ? x : 0.0f) - kc::log1p(kc::exp(-kc::fabs(x))); }
 KOKKOS_INLINE_FUNCTION float logsigmoid_grad(float x) { return sigmoid(-x); }
 
 // --- flat entry points: y, x, dx, dy are (n); y may alias x and dx may alias dy --------------------------------

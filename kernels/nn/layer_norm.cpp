@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// LayerNorm, forward next to backward. One team per row for the row statistics, one team per column for the
-// parameter gradients (team reductions: deterministic, no atomics).
+// LayerNorm, forward next to backward. One team per row for the row statistics; the parameter gradients are
+// column sums in two deterministic passes (no atomics).
 #include "kernels/nn/layer_norm.hpp"
 
 #include <cstdint>
@@ -27,6 +27,36 @@ TeamPolicy reduction_teams(const Exec& exec, int league, std::int64_t width) {
   int threads = 32;
   while (threads < width && threads < 256) threads *= 2;
   return TeamPolicy(exec, league, threads);
+}
+
+// sink(col, total) with total = sum over rows r < rows of term(r, col), for every col < cols; deterministic (fixed
+// order, no atomics) and coalesced. Pass 1: one thread per (chunk of kRowsPerChunk rows, col), consecutive threads on
+// consecutive cols, writes a partial sum; pass 2: one team per col adds the partials of all chunks.
+template <class Term, class Sink>
+void column_sums(const Exec& exec, const char* partial_label, const char* total_label, int rows, int cols, Term term,
+                 Sink sink) {
+  constexpr int kRowsPerChunk = 256;
+  const int chunks = (rows + kRowsPerChunk - 1) / kRowsPerChunk;
+  if (cols == 0) return;
+  View2 partial(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, std::string(partial_label)), chunks, cols);
+  Kokkos::parallel_for(
+      partial_label, Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(exec, 0, std::int64_t(chunks) * cols),
+      KOKKOS_LAMBDA(std::int64_t k) {
+        const int chunk = static_cast<int>(k / cols), col = static_cast<int>(k % cols);
+        const int begin = chunk * kRowsPerChunk;
+        const int end = begin + kRowsPerChunk < rows ? begin + kRowsPerChunk : rows;
+        float acc = 0.0f;
+        for (int r = begin; r < end; ++r) acc += term(r, col);
+        partial(chunk, col) = acc;
+      });
+  Kokkos::parallel_for(
+      total_label, reduction_teams(exec, cols, chunks), KOKKOS_LAMBDA(const Member& team) {
+        const int col = team.league_rank();
+        float total = 0.0f;
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, chunks), [&](int chunk, float& acc) { acc += partial(chunk, col); }, total);
+        Kokkos::single(Kokkos::PerTeam(team), [&]() { sink(col, total); });
+      });
 }
 
 }  // namespace
@@ -89,20 +119,19 @@ void layer_norm_bwd(const Exec& exec, View2 dx, View1 dw, View1 db, CView1 mean,
           dx(r, j) = rs * (dy(r, j) * w(j) - g_mean - xhat * gx_mean);
         });
       });
-  // dw[j] += sum_r dy[r, j] * xhat[r, j],  db[j] += sum_r dy[r, j]
-  Kokkos::parallel_for(
-      "selectiv::layer_norm::bwd_params", reduction_teams(exec, dim, rows), KOKKOS_LAMBDA(const Member& team) {
-        const int j = team.league_rank();
-        float dw_sum = 0.0f, db_sum = 0.0f;
-        Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, rows), [&](int r, float& acc) { acc += dy(r, j) * (x(r, j) - mean(r)) * rstd(r); },
-            dw_sum);
-        Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, rows), [&](int r, float& acc) { acc += dy(r, j); }, db_sum);
-        Kokkos::single(Kokkos::PerTeam(team), [&]() {
-          dw(j) += dw_sum;
-          db(j) += db_sum;
-        });
+  // dw[j] += sum_r dy[r, j] * xhat[r, j] (column j < D),  db[j] += sum_r dy[r, j] (column D + j)
+  column_sums(
+      exec, "selectiv::layer_norm::bwd_params_partial", "selectiv::layer_norm::bwd_params", rows, 2 * dim,
+      KOKKOS_LAMBDA(int r, int col) {
+        const int j = col < dim ? col : col - dim;
+        return col < dim ? dy(r, j) * (x(r, j) - mean(r)) * rstd(r) : dy(r, j);
+      },
+      KOKKOS_LAMBDA(int col, float total) {
+        if (col < dim) {
+          dw(col) += total;
+        } else {
+          db(col - dim) += total;
+        }
       });
 }
 

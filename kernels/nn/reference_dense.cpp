@@ -86,8 +86,8 @@ void layer_norm_reference_fwd(HostTensor& y, HostTensor& mean, HostTensor& rstd,
   }
 }
 
-void layer_norm_reference_bwd(HostTensor& dx, HostTensor& dw, HostTensor& db, const HostTensor& dy,
-                              const HostTensor& x, const HostTensor& w, int rows, int dim, double eps) {
+void layer_norm_reference_bwd(HostTensor& dx, HostTensor& dw, HostTensor& db, const HostTensor& dy, const HostTensor& x,
+                              const HostTensor& w, int rows, int dim, double eps) {
   require_size("layer_norm_reference_bwd", "dy", dy, count(rows, dim));
   require_size("layer_norm_reference_bwd", "x", x, count(rows, dim));
   require_size("layer_norm_reference_bwd", "w", w, static_cast<std::size_t>(dim));
@@ -105,7 +105,8 @@ void layer_norm_reference_bwd(HostTensor& dx, HostTensor& dw, HostTensor& db, co
     for (int j = 0; j < dim; ++j) var += (xr[j] - mu) * (xr[j] - mu);
     var /= dim;
     const double rs = 1.0 / std::sqrt(var + eps);
-    // chain rule through xhat = (x - mu) rs:  dvar = sum g (x - mu) * (-1/2) rs^3,  dmu = -sum g rs + dvar * (-2/D) sum (x - mu)
+    // chain rule through xhat = (x - mu) rs:  dvar = sum g (x - mu) * (-1/2) rs^3,  dmu = -sum g rs + dvar * (-2/D) sum
+    // (x - mu)
     double dvar = 0.0, dmu = 0.0, centred_sum = 0.0;
     for (int j = 0; j < dim; ++j) {
       xhat[j] = (xr[j] - mu) * rs;
@@ -125,9 +126,9 @@ void layer_norm_reference_bwd(HostTensor& dx, HostTensor& dw, HostTensor& db, co
 namespace {
 
 struct RmsGroupStats {
-  double ms;     // mean of v^2
-  double r;      // the factor: y = v r w (gate aside)
-  double dr_dms; // d r / d ms
+  double ms;      // mean of v^2
+  double r;       // the factor: y = v r w (gate aside)
+  double dr_dms;  // d r / d ms
 };
 
 RmsGroupStats rms_stats(const double* v, int group, const RmsNormSpec& spec) {

@@ -26,8 +26,8 @@ void linear_reference_bwd(HostTensor& dx, HostTensor& dw, HostTensor& db, const 
 void layer_norm_reference_fwd(HostTensor& y, HostTensor& mean, HostTensor& rstd, const HostTensor& x,
                               const HostTensor& w, const HostTensor& b, int rows, int dim, double eps);
 // Recomputes the statistics from x.
-void layer_norm_reference_bwd(HostTensor& dx, HostTensor& dw, HostTensor& db, const HostTensor& dy,
-                              const HostTensor& x, const HostTensor& w, int rows, int dim, double eps);
+void layer_norm_reference_bwd(HostTensor& dx, HostTensor& dw, HostTensor& db, const HostTensor& dy, const HostTensor& x,
+                              const HostTensor& w, int rows, int dim, double eps);
 
 // --- rms_norm over groups of spec.group_size of (N, D), weight (G); rstd (N, D / G) ----------------------------
 // gate empty: plain RMSNorm (order ignored); else the swish gate in the given order.

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // RMSNorm (plain, eps outside the sqrt, swish-gated either order), forward next to backward. One implementation
-// serves every variant: a team per (row, group) for the norm, a team per weight channel for dw.
+// serves every variant: a team per (row, group) for the norm, two deterministic passes for dw.
 #include "kernels/nn/rms_norm.hpp"
 
 #include <cstdint>
@@ -30,6 +30,36 @@ TeamPolicy reduction_teams(const Exec& exec, int league, std::int64_t width) {
   int threads = 32;
   while (threads < width && threads < 256) threads *= 2;
   return TeamPolicy(exec, league, threads);
+}
+
+// sink(col, total) with total = sum over rows r < rows of term(r, col), for every col < cols; deterministic (fixed
+// order, no atomics) and coalesced. Pass 1: one thread per (chunk of kRowsPerChunk rows, col), consecutive threads on
+// consecutive cols, writes a partial sum; pass 2: one team per col adds the partials of all chunks.
+template <class Term, class Sink>
+void column_sums(const Exec& exec, const char* partial_label, const char* total_label, int rows, int cols, Term term,
+                 Sink sink) {
+  constexpr int kRowsPerChunk = 256;
+  const int chunks = (rows + kRowsPerChunk - 1) / kRowsPerChunk;
+  if (cols == 0) return;
+  View2 partial(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, std::string(partial_label)), chunks, cols);
+  Kokkos::parallel_for(
+      partial_label, Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(exec, 0, std::int64_t(chunks) * cols),
+      KOKKOS_LAMBDA(std::int64_t k) {
+        const int chunk = static_cast<int>(k / cols), col = static_cast<int>(k % cols);
+        const int begin = chunk * kRowsPerChunk;
+        const int end = begin + kRowsPerChunk < rows ? begin + kRowsPerChunk : rows;
+        float acc = 0.0f;
+        for (int r = begin; r < end; ++r) acc += term(r, col);
+        partial(chunk, col) = acc;
+      });
+  Kokkos::parallel_for(
+      total_label, reduction_teams(exec, cols, chunks), KOKKOS_LAMBDA(const Member& team) {
+        const int col = team.league_rank();
+        float total = 0.0f;
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, chunks), [&](int chunk, float& acc) { acc += partial(chunk, col); }, total);
+        Kokkos::single(Kokkos::PerTeam(team), [&]() { sink(col, total); });
+      });
 }
 
 int gate_mode(GateOrder order) { return order == GateOrder::norm_then_gate ? kGateAfterNorm : kGateBeforeNorm; }
@@ -131,22 +161,15 @@ void backward(const Exec& exec, View2 dx, View2 dgate, View1 dw, CView2 rstd, CV
         });
       });
   // dw[j] += sum over rows and groups of dy * v * r * (silu(g) after the norm, else 1)
-  const int entries = rows * groups;
-  Kokkos::parallel_for(
-      "selectiv::rms_norm::bwd_weight", reduction_teams(exec, group, entries), KOKKOS_LAMBDA(const Member& team) {
-        const int j = team.league_rank();
-        float sum = 0.0f;
-        Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, entries),
-            [&](int k, float& acc) {
-              const int r = k / groups, gi = k % groups, col = gi * group + j;
-              const float vj = mode == kGateBeforeNorm ? x(r, col) * silu(gate(r, col)) : x(r, col);
-              const float term = dy(r, col) * vj * rstd(r, gi);
-              acc += mode == kGateAfterNorm ? term * silu(gate(r, col)) : term;
-            },
-            sum);
-        Kokkos::single(Kokkos::PerTeam(team), [&]() { dw(j) += sum; });
-      });
+  column_sums(
+      exec, "selectiv::rms_norm::bwd_weight_partial", "selectiv::rms_norm::bwd_weight", rows * groups, group,
+      KOKKOS_LAMBDA(int k, int j) {
+        const int r = k / groups, gi = k % groups, col = gi * group + j;
+        const float vj = mode == kGateBeforeNorm ? x(r, col) * silu(gate(r, col)) : x(r, col);
+        const float term = dy(r, col) * vj * rstd(r, gi);
+        return mode == kGateAfterNorm ? term * silu(gate(r, col)) : term;
+      },
+      KOKKOS_LAMBDA(int j, float total) { dw(j) += total; });
 }
 
 }  // namespace
@@ -166,8 +189,8 @@ void rms_norm_bwd(const Exec& exec, View2 dx, View1 dw, CView2 rstd, CView2 dy, 
   backward(exec, dx, View2(), dw, rstd, dy, x, CView2(), w, spec, kNoGate);
 }
 
-void gated_rms_norm_fwd(const Exec& exec, View2 y, View2 rstd, CView2 x, CView2 gate, CView1 w,
-                        const RmsNormSpec& spec, GateOrder order) {
+void gated_rms_norm_fwd(const Exec& exec, View2 y, View2 rstd, CView2 x, CView2 gate, CView1 w, const RmsNormSpec& spec,
+                        GateOrder order) {
   check_shapes("gated_rms_norm_fwd", x, rstd, w, spec);
   same_shape("gated_rms_norm_fwd", "y", y, x);
   same_shape("gated_rms_norm_fwd", "gate", gate, x);

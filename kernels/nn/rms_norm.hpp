@@ -37,10 +37,10 @@ struct RmsNormSpec {
 };
 
 void rms_norm_fwd(const Exec& exec,
-                  View2 y,      // (N, D)
-                  View2 rstd,   // (N, D / G) saved for the backward
-                  CView2 x,     // (N, D)
-                  CView1 w,     // (G)
+                  View2 y,     // (N, D)
+                  View2 rstd,  // (N, D / G) saved for the backward
+                  CView2 x,    // (N, D)
+                  CView1 w,    // (G)
                   const RmsNormSpec& spec);
 
 // dx assigned, dw += (reduced over rows and groups).
@@ -54,23 +54,23 @@ void rms_norm_bwd(const Exec& exec,
                   const RmsNormSpec& spec);
 
 void gated_rms_norm_fwd(const Exec& exec,
-                        View2 y,       // (N, D)
-                        View2 rstd,    // (N, D / G) saved for the backward
-                        CView2 x,      // (N, D)
-                        CView2 gate,   // (N, D)
-                        CView1 w,      // (G)
+                        View2 y,      // (N, D)
+                        View2 rstd,   // (N, D / G) saved for the backward
+                        CView2 x,     // (N, D)
+                        CView2 gate,  // (N, D)
+                        CView1 w,     // (G)
                         const RmsNormSpec& spec, GateOrder order);
 
 // dx and dgate assigned, dw +=.
 void gated_rms_norm_bwd(const Exec& exec,
-                        View2 dx,      // (N, D)
-                        View2 dgate,   // (N, D)
-                        View1 dw,      // (G)
-                        CView2 rstd,   // (N, D / G) from the forward
-                        CView2 dy,     // (N, D)
-                        CView2 x,      // (N, D)
-                        CView2 gate,   // (N, D)
-                        CView1 w,      // (G)
+                        View2 dx,     // (N, D)
+                        View2 dgate,  // (N, D)
+                        View1 dw,     // (G)
+                        CView2 rstd,  // (N, D / G) from the forward
+                        CView2 dy,    // (N, D)
+                        CView2 x,     // (N, D)
+                        CView2 gate,  // (N, D)
+                        CView1 w,     // (G)
                         const RmsNormSpec& spec, GateOrder order);
 
 }  // namespace selectiv::nn

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Short causal depthwise convolution, forward next to backward. Elementwise kernels over (B, T, C) with C
-// fastest (coalesced), and one team per (channel, tap) for the weight and bias gradients.
+// fastest (coalesced); the weight and bias gradients are column sums in two deterministic passes.
 #include "kernels/nn/short_conv.hpp"
 
 #include <cstdint>
@@ -28,6 +28,36 @@ TeamPolicy reduction_teams(const Exec& exec, int league, std::int64_t width) {
   int threads = 32;
   while (threads < width && threads < 256) threads *= 2;
   return TeamPolicy(exec, league, threads);
+}
+
+// sink(col, total) with total = sum over rows r < rows of term(r, col), for every col < cols; deterministic (fixed
+// order, no atomics) and coalesced. Pass 1: one thread per (chunk of kRowsPerChunk rows, col), consecutive threads on
+// consecutive cols, writes a partial sum; pass 2: one team per col adds the partials of all chunks.
+template <class Term, class Sink>
+void column_sums(const Exec& exec, const char* partial_label, const char* total_label, int rows, int cols, Term term,
+                 Sink sink) {
+  constexpr int kRowsPerChunk = 256;
+  const int chunks = (rows + kRowsPerChunk - 1) / kRowsPerChunk;
+  if (cols == 0) return;
+  View2 partial(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, std::string(partial_label)), chunks, cols);
+  Kokkos::parallel_for(
+      partial_label, Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(exec, 0, std::int64_t(chunks) * cols),
+      KOKKOS_LAMBDA(std::int64_t k) {
+        const int chunk = static_cast<int>(k / cols), col = static_cast<int>(k % cols);
+        const int begin = chunk * kRowsPerChunk;
+        const int end = begin + kRowsPerChunk < rows ? begin + kRowsPerChunk : rows;
+        float acc = 0.0f;
+        for (int r = begin; r < end; ++r) acc += term(r, col);
+        partial(chunk, col) = acc;
+      });
+  Kokkos::parallel_for(
+      total_label, reduction_teams(exec, cols, chunks), KOKKOS_LAMBDA(const Member& team) {
+        const int col = team.league_rank();
+        float total = 0.0f;
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, chunks), [&](int chunk, float& acc) { acc += partial(chunk, col); }, total);
+        Kokkos::single(Kokkos::PerTeam(team), [&]() { sink(col, total); });
+      });
 }
 
 void check_shapes(const char* op, CView3 x, CView2 w, CView1 bias) {
@@ -114,34 +144,27 @@ void short_conv_bwd(const Exec& exec, View3 dx, View2 dw, View1 dbias, CView3 dy
         });
   }
 
-  // 3. dw[c, i] += sum_{b,t} dpre[b, t, c] x[b, t - W + 1 + i, c]; tap i = W is the bias: dbias[c] += sum dpre
+  // 3. dw[c, i] += sum_{b,t} dpre[b, t, c] x[b, t - W + 1 + i, c]; tap i = W is the bias: dbias[c] += sum dpre.
+  //    Column tap * C + c, so that neighbouring threads read neighbouring channels.
   const bool want_dbias = dbias.extent(0) != 0;
   const int taps = want_dbias ? width + 1 : width;
-  const int positions = batch * steps;
-  Kokkos::parallel_for(
-      "selectiv::short_conv::bwd_params", reduction_teams(exec, channels * taps, positions),
-      KOKKOS_LAMBDA(const Member& team) {
-        const int c = team.league_rank() / taps, i = team.league_rank() % taps;
-        const int shift = i - width + 1;  // x is read at t + shift (tap i < W)
-        float sum = 0.0f;
-        Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, positions),
-            [&](int p, float& acc) {
-              const int b = p / steps, t = p % steps;
-              if (i == width) {
-                acc += dpre(b, t, c);
-              } else if (t + shift >= 0) {
-                acc += dpre(b, t, c) * x(b, t + shift, c);
-              }
-            },
-            sum);
-        Kokkos::single(Kokkos::PerTeam(team), [&]() {
-          if (i == width) {
-            dbias(c) += sum;
-          } else {
-            dw(c, i) += sum;
-          }
-        });
+  column_sums(
+      exec, "selectiv::short_conv::bwd_params_partial", "selectiv::short_conv::bwd_params", batch * steps,
+      taps * channels,
+      KOKKOS_LAMBDA(int p, int col) {
+        const int c = col % channels, i = col / channels;
+        const int b = p / steps, t = p % steps;
+        if (i == width) return dpre(b, t, c);
+        const int tau = t + i - width + 1;
+        return tau >= 0 ? dpre(b, t, c) * x(b, tau, c) : 0.0f;
+      },
+      KOKKOS_LAMBDA(int col, float total) {
+        const int c = col % channels, i = col / channels;
+        if (i == width) {
+          dbias(c) += total;
+        } else {
+          dw(c, i) += total;
+        }
       });
 }
 

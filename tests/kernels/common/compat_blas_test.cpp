@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // kc::gemm against a host triple loop in double: all four transpose combinations on odd shapes (including one-row,
 // one-column and empty inner dimension), beta = 0 overwriting C, and shape errors.
+#include "kernels/common/compat_blas.hpp"
+
 #include <gtest/gtest.h>
 
 #include <random>
 #include <stdexcept>
 #include <vector>
 
-#include "kernels/common/compat_blas.hpp"
 #include "support/testing.hpp"
 
 namespace selectiv {
@@ -44,8 +45,9 @@ struct GemmCase {
 };
 
 // C = alpha op(A) op(B) + beta C on the host; A stored (k, m) when transposed, B stored (n, k) when transposed.
-std::vector<double> host_gemm(bool ta, bool tb, double alpha, const std::vector<double>& a, const std::vector<double>& b,
-                              double beta, const std::vector<double>& c, const GemmCase& s) {
+std::vector<double> host_gemm(bool ta, bool tb, double alpha, const std::vector<double>& a,
+                              const std::vector<double>& b, double beta, const std::vector<double>& c,
+                              const GemmCase& s) {
   std::vector<double> out(c.size());
   for (int i = 0; i < s.m; ++i) {
     for (int j = 0; j < s.n; ++j) {
@@ -62,8 +64,8 @@ std::vector<double> host_gemm(bool ta, bool tb, double alpha, const std::vector<
 }
 
 void check_gemm(bool ta, bool tb, const GemmCase& s, double alpha, double beta, double c_fill) {
-  SCOPED_TRACE(::testing::Message() << "trans " << (ta ? 'T' : 'N') << (tb ? 'T' : 'N') << " m=" << s.m
-                                    << " n=" << s.n << " k=" << s.k << " beta=" << beta);
+  SCOPED_TRACE(::testing::Message() << "trans " << (ta ? 'T' : 'N') << (tb ? 'T' : 'N') << " m=" << s.m << " n=" << s.n
+                                    << " k=" << s.k << " beta=" << beta);
   const auto a = float_values(static_cast<std::size_t>(s.m) * s.k, 1 + s.m);
   const auto b = float_values(static_cast<std::size_t>(s.k) * s.n, 2 + s.n);
   auto c = float_values(static_cast<std::size_t>(s.m) * s.n, 3 + s.k);

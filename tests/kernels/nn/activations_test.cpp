@@ -2,6 +2,8 @@
 // Activations (sigmoid, silu, softplus with PyTorch's threshold, logsigmoid): finite differences check the host
 // reference backward; the reference checks the device forward and backward elementwise over a range that includes
 // |x| up to 1000, the softplus threshold and zero; the outputs stay finite there.
+#include "kernels/nn/activations.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,7 +13,6 @@
 #include <vector>
 
 #include "kernels/common/compat.hpp"
-#include "kernels/nn/activations.hpp"
 #include "kernels/nn/reference_dense.hpp"
 #include "support/testing.hpp"
 

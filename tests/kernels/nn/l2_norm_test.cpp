@@ -2,6 +2,8 @@
 // L2 normalisation per group: finite differences check the host reference backward; the reference checks the
 // device forward (output and saved rstd) and backward on awkward shapes, including group size 1, one row, an
 // all-zero group and the eps value itself.
+#include "kernels/nn/l2_norm.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,7 +12,6 @@
 #include <vector>
 
 #include "kernels/common/compat.hpp"
-#include "kernels/nn/l2_norm.hpp"
 #include "kernels/nn/reference_dense.hpp"
 #include "support/testing.hpp"
 
@@ -89,8 +90,8 @@ TEST(L2NormReference, UsesEpsInsideTheSqrtOfTheSum) {
 }
 
 TEST(L2Norm, DeviceMatchesReference) {
-  for (const L2Case& s : {L2Case{1, 16, 16}, L2Case{9, 15, 5}, L2Case{4, 12, 1}, L2Case{5, 512, 128},
-                          L2Case{7, 6, 3}}) {
+  for (const L2Case& s :
+       {L2Case{1, 16, 16}, L2Case{9, 15, 5}, L2Case{4, 12, 1}, L2Case{5, 512, 128}, L2Case{7, 6, 3}}) {
     SCOPED_TRACE(::testing::Message() << "rows=" << s.rows << " dim=" << s.dim << " group=" << s.group);
     auto x = float_values(s.rows * s.dim, 11, 2.0);
     for (int j = 0; j < s.group; ++j) x[j] = 0.0;  // an all-zero group: y = 0, rstd = eps^-1/2, dx = rstd dy

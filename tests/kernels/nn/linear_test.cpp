@@ -2,6 +2,8 @@
 // Linear layer: finite differences check the host reference backward; the reference checks the device forward and
 // backward (dx assigned, dw and db accumulated, empty dx / db skipped) on awkward shapes; as_matrix views a
 // (B, T, d) tensor as (B*T, d) without copying.
+#include "kernels/nn/linear.hpp"
+
 #include <gtest/gtest.h>
 
 #include <random>
@@ -9,7 +11,6 @@
 #include <vector>
 
 #include "kernels/common/compat.hpp"
-#include "kernels/nn/linear.hpp"
 #include "kernels/nn/reference_dense.hpp"
 #include "support/testing.hpp"
 
@@ -90,8 +91,7 @@ TEST(LinearReference, BackwardMatchesFiniteDifferences) {
 
 TEST(Linear, DeviceMatchesReference) {
   for (const LinearCase& s : kCases) {
-    SCOPED_TRACE(::testing::Message() << "rows=" << s.rows << " in=" << s.in << " out=" << s.out
-                                      << " bias=" << s.bias);
+    SCOPED_TRACE(::testing::Message() << "rows=" << s.rows << " in=" << s.in << " out=" << s.out << " bias=" << s.bias);
     const auto x = float_values(s.rows * s.in, 11);
     const auto w = float_values(s.out * s.in, 12);
     const auto b = s.bias ? float_values(s.out, 13) : std::vector<double>();

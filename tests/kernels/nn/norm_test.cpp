@@ -83,7 +83,8 @@ TEST(LayerNormReference, BackwardMatchesFiniteDifferences) {
 }
 
 TEST(LayerNorm, DeviceMatchesReference) {
-  for (const LayerNormCase& s : {LayerNormCase{1, 5}, LayerNormCase{17, 33}, LayerNormCase{6, 1}, LayerNormCase{3, 300}}) {
+  for (const LayerNormCase& s : {LayerNormCase{1, 5}, LayerNormCase{17, 33}, LayerNormCase{6, 1}, LayerNormCase{3, 300},
+                                 LayerNormCase{600, 7}}) {  // 600 rows: dw, db sum several row chunks
     SCOPED_TRACE(::testing::Message() << "rows=" << s.rows << " dim=" << s.dim);
     // rows with a large common offset: the variance must come from centred values
     const auto x = float_values(s.rows * s.dim, 11, 1.5, 4.0);
@@ -137,6 +138,7 @@ const std::vector<RmsCase> kRmsCases = {
     {"gated gate then norm, per group", 3, 14, RmsNormSpec::standard(7), true, GateOrder::gate_then_norm},
     {"gated, eps outside", 2, 8, RmsNormSpec::eps_outside_sqrt(4), true, GateOrder::gate_then_norm},
     {"wide groups", 3, 600, RmsNormSpec::standard(300), true, GateOrder::norm_then_gate},
+    {"many rows (dw sums several row chunks)", 300, 8, RmsNormSpec::standard(4), true, GateOrder::norm_then_gate},
 };
 
 }  // namespace
@@ -163,9 +165,9 @@ TEST(RmsNormReference, BackwardMatchesFiniteDifferences) {
         err_ratio(finite_difference_gradient([&](const std::vector<double>& v) { return loss(x, gate, v); }, w), dw),
         kFiniteDifferenceErrRatio);
     if (s.gated) {
-      EXPECT_LE(
-          err_ratio(finite_difference_gradient([&](const std::vector<double>& v) { return loss(x, v, w); }, gate), dgate),
-          kFiniteDifferenceErrRatio);
+      EXPECT_LE(err_ratio(finite_difference_gradient([&](const std::vector<double>& v) { return loss(x, v, w); }, gate),
+                          dgate),
+                kFiniteDifferenceErrRatio);
     } else {
       EXPECT_TRUE(dgate.empty());
     }

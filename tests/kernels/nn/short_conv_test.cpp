@@ -2,6 +2,8 @@
 // Short causal depthwise convolution (+ SiLU): finite differences check the host reference backward; the reference
 // checks the device forward and backward (dx assigned, dw and dbias accumulated, empty dx / dbias skipped) for
 // T < W, T = 1, widths 1, 3, 4 and 5, with and without bias and SiLU; one hand-computed causal output.
+#include "kernels/nn/short_conv.hpp"
+
 #include <gtest/gtest.h>
 
 #include <random>
@@ -10,7 +12,6 @@
 
 #include "kernels/common/compat.hpp"
 #include "kernels/nn/reference_dense.hpp"
-#include "kernels/nn/short_conv.hpp"
 #include "support/testing.hpp"
 
 namespace selectiv::nn {
@@ -69,10 +70,10 @@ const std::vector<ConvCase> kCases = {
 }  // namespace
 
 TEST(ShortConvReference, BackwardMatchesFiniteDifferences) {
-  for (const ConvCase& s : {ConvCase{2, 5, 3, 4, true, true}, ConvCase{1, 2, 2, 4, false, false},
-                            ConvCase{1, 6, 2, 3, true, false}}) {
-    SCOPED_TRACE(::testing::Message() << "B=" << s.batch << " T=" << s.steps << " C=" << s.channels
-                                      << " W=" << s.width << " bias=" << s.bias << " silu=" << s.silu);
+  for (const ConvCase& s :
+       {ConvCase{2, 5, 3, 4, true, true}, ConvCase{1, 2, 2, 4, false, false}, ConvCase{1, 6, 2, 3, true, false}}) {
+    SCOPED_TRACE(::testing::Message() << "B=" << s.batch << " T=" << s.steps << " C=" << s.channels << " W=" << s.width
+                                      << " bias=" << s.bias << " silu=" << s.silu);
     const std::size_t n = static_cast<std::size_t>(s.batch) * s.steps * s.channels;
     const auto x = float_values(n, 1, 2.0), w = float_values(s.channels * s.width, 2);
     const auto bias = s.bias ? float_values(s.channels, 3) : std::vector<double>();
@@ -91,9 +92,9 @@ TEST(ShortConvReference, BackwardMatchesFiniteDifferences) {
         err_ratio(finite_difference_gradient([&](const std::vector<double>& v) { return loss(x, v, bias); }, w), dw),
         kFiniteDifferenceErrRatio);
     if (s.bias) {
-      EXPECT_LE(
-          err_ratio(finite_difference_gradient([&](const std::vector<double>& v) { return loss(x, w, v); }, bias), dbias),
-          kFiniteDifferenceErrRatio);
+      EXPECT_LE(err_ratio(finite_difference_gradient([&](const std::vector<double>& v) { return loss(x, w, v); }, bias),
+                          dbias),
+                kFiniteDifferenceErrRatio);
     }
   }
 }
@@ -108,8 +109,8 @@ TEST(ShortConvReference, IsCausalWithTheCurrentStepOnTheLastTap) {
 
 TEST(ShortConv, DeviceMatchesReference) {
   for (const ConvCase& s : kCases) {
-    SCOPED_TRACE(::testing::Message() << "B=" << s.batch << " T=" << s.steps << " C=" << s.channels
-                                      << " W=" << s.width << " bias=" << s.bias << " silu=" << s.silu);
+    SCOPED_TRACE(::testing::Message() << "B=" << s.batch << " T=" << s.steps << " C=" << s.channels << " W=" << s.width
+                                      << " bias=" << s.bias << " silu=" << s.silu);
     const std::size_t n = static_cast<std::size_t>(s.batch) * s.steps * s.channels;
     const auto x = float_values(n, 11, 2.0), w = float_values(s.channels * s.width, 12);
     const auto bias = s.bias ? float_values(s.channels, 13) : std::vector<double>();
