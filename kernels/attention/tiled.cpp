@@ -23,7 +23,7 @@ constexpr float kNoScoreYet = -3.0e38f;
 // Tiles of q, k, v, dO rows are stored with a row stride of D + 1 floats: threads that read the same column of
 // consecutive rows then hit different shared-memory banks. Score tiles likewise use a stride of tile + 1.
 std::size_t fwd_scratch_bytes(int tile, int head_dim) {
-  return 3 * ScratchMatrix::shmem_size(tile, head_dim + 1)  // q (scaled), k, v tiles
+  return 2 * ScratchMatrix::shmem_size(tile, head_dim + 1)  // q (scaled) tile; k tile, then v tile
          + ScratchMatrix::shmem_size(tile, tile + 1)        // scores, then probabilities
          + 3 * ScratchVector::shmem_size(tile);             // running max m, running sum l, rescale factor
 }
@@ -48,15 +48,16 @@ TilePlan make_plan(int head_dim, int requested_tile, std::size_t (*bytes)(int, i
   };
   if (requested_tile > 0) return at(requested_tile);
   if (requested_tile < 0) throw std::invalid_argument("attention tiled: requested_tile must be >= 0");
-  // On a host backend both scratch levels are ordinary memory: keep the large tile. On a GPU prefer on-chip scratch
-  // and shrink the tile until it fits; very wide heads fall back to level 1.
+  // On a host backend both scratch levels are ordinary memory: keep the large tile. On a GPU take the largest tile
+  // whose scratch fits on chip (level 0); only heads too wide for a 16-row tile go to level 1 (README, Tiles and
+  // scratch, has the H200 timings behind this).
   constexpr bool host_backend = Kokkos::SpaceAccessibility<Kokkos::HostSpace, DeviceMem>::accessible;
   if (host_backend) return at(64);
   for (int tile : {64, 32, 16}) {
     const std::size_t need = bytes(tile, head_dim);
     if (need <= level0) return TilePlan{tile, 0, need};
   }
-  return at(32);
+  return at(64);
 }
 
 struct Sizes {
@@ -87,6 +88,57 @@ Sizes checked_sizes(const CView4& q, const CView4& k, const CView4& v, const CVi
   return s;
 }
 
+// --- the team's small matrix products ----------------------------------------------------------------------------
+
+// For i < M, j < N: store(i, j, sum_{x<K} a(i, x) * b(j, x)), each thread owning Block x Block outputs in registers,
+// so every operand it loads from scratch feeds Block multiply-adds instead of one (the products are bound by scratch
+// loads, not arithmetic). A thread's outputs are interleaved, rows i0, i0 + M/Block, ..., so neighbouring threads
+// read neighbouring rows of b (distinct banks) and store neighbouring columns (coalesced). Every operand index stays
+// inside [0, M) x [0, K) and [0, N) x [0, K).
+template <int Block, class OperandA, class OperandB, class Store>
+KOKKOS_INLINE_FUNCTION void blocked_product(const Member& team, int M, int N, int K, const OperandA& a,
+                                            const OperandB& b, const Store& store) {
+  const int row_groups = (M + Block - 1) / Block, col_groups = (N + Block - 1) / Block;
+  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, row_groups * col_groups), [&](const int group) {
+    const int i0 = group / col_groups, j0 = group % col_groups;
+    int rows[Block], cols[Block];
+    for (int u = 0; u < Block; ++u) {
+      rows[u] = kc::min(i0 + u * row_groups, M - 1);
+      cols[u] = kc::min(j0 + u * col_groups, N - 1);
+    }
+    float acc[Block][Block] = {};
+    for (int x = 0; x < K; ++x) {
+      float a_x[Block], b_x[Block];
+      for (int u = 0; u < Block; ++u) a_x[u] = a(rows[u], x);
+      for (int u = 0; u < Block; ++u) b_x[u] = b(cols[u], x);
+      for (int u = 0; u < Block; ++u)
+        for (int w = 0; w < Block; ++w) acc[u][w] += a_x[u] * b_x[w];
+    }
+    for (int u = 0; u < Block; ++u) {
+      const int i = i0 + u * row_groups;
+      if (i >= M) continue;
+      for (int w = 0; w < Block; ++w) {
+        const int j = j0 + w * col_groups;
+        if (j < N) store(i, j, acc[u][w]);
+      }
+    }
+  });
+}
+
+// The largest register block (4 or 2) that still gives every thread of the team an output group; 1 otherwise.
+template <class OperandA, class OperandB, class Store>
+KOKKOS_INLINE_FUNCTION void team_product(const Member& team, int M, int N, int K, const OperandA& a,
+                                         const OperandB& b, const Store& store) {
+  const int threads = team.team_size();
+  if (((M + 3) / 4) * ((N + 3) / 4) >= threads) {
+    blocked_product<4>(team, M, N, K, a, b, store);
+  } else if (((M + 1) / 2) * ((N + 1) / 2) >= threads) {
+    blocked_product<2>(team, M, N, K, a, b, store);
+  } else {
+    blocked_product<1>(team, M, N, K, a, b, store);
+  }
+}
+
 // --- forward ----------------------------------------------------------------------------------------------------
 
 // Steps 1-6 of README §2 for one (b, h, query tile).
@@ -109,8 +161,7 @@ struct ForwardOnlineSoftmax {
     const int rows = kc::min(tile, n.length - q0);
 
     ScratchMatrix q_tile(team.team_scratch(level), tile, D + 1);
-    ScratchMatrix k_tile(team.team_scratch(level), tile, D + 1);
-    ScratchMatrix v_tile(team.team_scratch(level), tile, D + 1);
+    ScratchMatrix kv_tile(team.team_scratch(level), tile, D + 1);  // K for step 3, then V for step 5
     ScratchMatrix p_tile(team.team_scratch(level), tile, tile + 1);
     ScratchVector row_max(team.team_scratch(level), tile);
     ScratchVector row_sum(team.team_scratch(level), tile);
@@ -134,24 +185,24 @@ struct ForwardOnlineSoftmax {
       // Key column c is visible from query row r when k0 + c <= q0 + r: the first `visible(r)` columns.
       auto visible = [&](int r) { return kc::min(cols, q0 + r - k0 + 1); };
 
-      // 2. Load the key and value tiles.
+      // 2. Load the key tile (the value tile follows in step 4, into the same scratch).
       Kokkos::parallel_for(Kokkos::TeamThreadRange(team, cols * D), [&](const int i) {
         const int c = i / D, d = i % D;
-        k_tile(c, d) = k(b, k0 + c, h, d);
-        v_tile(c, d) = v(b, k0 + c, h, d);
+        kv_tile(c, d) = k(b, k0 + c, h, d);
       });
       team.team_barrier();
 
-      // 3. Scores S = (scale Q) K^T of the visible pairs.
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows * cols), [&](const int i) {
-        const int r = i / cols, c = i % cols;
-        if (c < visible(r)) {
-          float dot = 0.0f;
-          for (int d = 0; d < D; ++d) dot += q_tile(r, d) * k_tile(c, d);
-          p_tile(r, c) = dot;
-        }
-      });
+      // 3. Scores S = (scale Q) K^T (the masked ones are overwritten in step 4).
+      team_product(
+          team, rows, cols, D, [&](int r, int d) { return q_tile(r, d); }, [&](int c, int d) { return kv_tile(c, d); },
+          [&](int r, int c, float dot) { p_tile(r, c) = dot; });
       team.team_barrier();
+
+      // 2'. The key tile is no longer needed: load the value tile in its place, alongside step 4.
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, cols * D), [&](const int i) {
+        const int c = i / D, d = i % D;
+        kv_tile(c, d) = v(b, k0 + c, h, d);
+      });
 
       // 4. Online softmax: new row maximum, probabilities relative to it, rescaled running sum.
       Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows), [&](const int r) {
@@ -164,6 +215,7 @@ struct ForwardOnlineSoftmax {
           p_tile(r, c) = p;
           sum += p;
         }
+        for (int c = end; c < cols; ++c) p_tile(r, c) = 0.0f;  // masked: no weight in step 5
         const float alpha = kc::exp(row_max(r) - m_new);
         row_sum(r) = alpha * row_sum(r) + sum;
         row_max(r) = m_new;
@@ -172,13 +224,9 @@ struct ForwardOnlineSoftmax {
       team.team_barrier();
 
       // 5. Rescale the output accumulator and add P V.
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows * D), [&](const int i) {
-        const int r = i / D, d = i % D;
-        const int end = visible(r);
-        float acc = rescale(r) * o(b, q0 + r, h, d);
-        for (int c = 0; c < end; ++c) acc += p_tile(r, c) * v_tile(c, d);
-        o(b, q0 + r, h, d) = acc;
-      });
+      team_product(
+          team, rows, D, cols, [&](int r, int c) { return p_tile(r, c); }, [&](int d, int c) { return kv_tile(c, d); },
+          [&](int r, int d, float pv) { o(b, q0 + r, h, d) = rescale(r) * o(b, q0 + r, h, d) + pv; });
       team.team_barrier();
     }
 
@@ -277,51 +325,34 @@ struct BackwardKeyValue {
     for (int qt = kt; qt < n.num_tiles; ++qt) {
       const int q0 = qt * tile;
       const int rows = kc::min(tile, n.length - q0);
-      // Query row r sees key column c when q0 + r >= k0 + c: column c is seen by rows first_row(c) .. rows-1.
-      auto first_row = [&](int c) { return kc::max(0, k0 + c - q0); };
+      // Query row r sees key column c when q0 + r >= k0 + c.
       auto visible = [&](int r, int c) { return k0 + c <= q0 + r; };
 
       load_query_side(team, q_tile, do_tile, lse_tile, delta_tile, q, do_, lse, delta, scale, b, h, q0, rows, D);
       team.team_barrier();
 
-      // 2. Recompute P = exp(scale Q K^T - L).
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows * cols), [&](const int i) {
-        const int r = i / cols, c = i % cols;
-        if (visible(r, c)) {
-          float dot = 0.0f;
-          for (int d = 0; d < D; ++d) dot += q_tile(r, d) * k_tile(c, d);
-          p_tile(r, c) = kc::exp(dot - lse_tile(r));
-        }
-      });
+      // 2. Recompute P = exp(scale Q K^T - L); masked pairs get P = 0 (and so dS = 0).
+      team_product(
+          team, rows, cols, D, [&](int r, int d) { return q_tile(r, d); }, [&](int c, int d) { return k_tile(c, d); },
+          [&](int r, int c, float dot) { p_tile(r, c) = visible(r, c) ? kc::exp(dot - lse_tile(r)) : 0.0f; });
       team.team_barrier();
 
       // 3. dV += P^T dO.
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, cols * D), [&](const int i) {
-        const int c = i / D, d = i % D;
-        float acc = dv(b, k0 + c, h, d);
-        for (int r = first_row(c); r < rows; ++r) acc += p_tile(r, c) * do_tile(r, d);
-        dv(b, k0 + c, h, d) = acc;
-      });
+      team_product(
+          team, cols, D, rows, [&](int c, int r) { return p_tile(r, c); }, [&](int d, int r) { return do_tile(r, d); },
+          [&](int c, int d, float pg) { dv(b, k0 + c, h, d) += pg; });
       team.team_barrier();
 
-      // 4a. dS = P * (dO V^T - D), in place of P.
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows * cols), [&](const int i) {
-        const int r = i / cols, c = i % cols;
-        if (visible(r, c)) {
-          float dp = 0.0f;
-          for (int d = 0; d < D; ++d) dp += do_tile(r, d) * v_tile(c, d);
-          p_tile(r, c) = p_tile(r, c) * (dp - delta_tile(r));
-        }
-      });
+      // 4a. dS = P * (dO V^T - D), in place of P (each entry is read and written by the thread that computes it).
+      team_product(
+          team, rows, cols, D, [&](int r, int d) { return do_tile(r, d); }, [&](int c, int d) { return v_tile(c, d); },
+          [&](int r, int c, float dp) { p_tile(r, c) = p_tile(r, c) * (dp - delta_tile(r)); });
       team.team_barrier();
 
       // 4b. dK += dS^T (scale Q).
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, cols * D), [&](const int i) {
-        const int c = i / D, d = i % D;
-        float acc = dk(b, k0 + c, h, d);
-        for (int r = first_row(c); r < rows; ++r) acc += p_tile(r, c) * q_tile(r, d);
-        dk(b, k0 + c, h, d) = acc;
-      });
+      team_product(
+          team, cols, D, rows, [&](int c, int r) { return p_tile(r, c); }, [&](int d, int r) { return q_tile(r, d); },
+          [&](int c, int d, float dsq) { dk(b, k0 + c, h, d) += dsq; });
       team.team_barrier();
     }
   }
@@ -366,33 +397,25 @@ struct BackwardQuery {
     for (int kt = 0; kt <= qt; ++kt) {
       const int k0 = kt * tile;
       const int cols = kc::min(tile, n.length - k0);
-      auto visible = [&](int r) { return kc::min(cols, q0 + r - k0 + 1); };
+      auto visible = [&](int r, int c) { return k0 + c <= q0 + r; };
 
       load_key_side(team, k_tile, v_tile, k, v, b, h, k0, cols, D);
       team.team_barrier();
 
-      // 5a. dS = P * (dO V^T - D), P recomputed from scale Q K^T and L.
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows * cols), [&](const int i) {
-        const int r = i / cols, c = i % cols;
-        if (c < visible(r)) {
-          float dot = 0.0f, dp = 0.0f;
-          for (int d = 0; d < D; ++d) {
-            dot += q_tile(r, d) * k_tile(c, d);
-            dp += do_tile(r, d) * v_tile(c, d);
-          }
-          ds_tile(r, c) = kc::exp(dot - lse_tile(r)) * (dp - delta_tile(r));
-        }
-      });
+      // 5a. P recomputed from scale Q K^T and L (0 where masked), then dS = P * (dO V^T - D) in place.
+      team_product(
+          team, rows, cols, D, [&](int r, int d) { return q_tile(r, d); }, [&](int c, int d) { return k_tile(c, d); },
+          [&](int r, int c, float dot) { ds_tile(r, c) = visible(r, c) ? kc::exp(dot - lse_tile(r)) : 0.0f; });
+      team.team_barrier();
+      team_product(
+          team, rows, cols, D, [&](int r, int d) { return do_tile(r, d); }, [&](int c, int d) { return v_tile(c, d); },
+          [&](int r, int c, float dp) { ds_tile(r, c) = ds_tile(r, c) * (dp - delta_tile(r)); });
       team.team_barrier();
 
       // 5b. dQ += scale dS K.
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows * D), [&](const int i) {
-        const int r = i / D, d = i % D;
-        const int end = visible(r);
-        float acc = 0.0f;
-        for (int c = 0; c < end; ++c) acc += ds_tile(r, c) * k_tile(c, d);
-        dq(b, q0 + r, h, d) += scale * acc;
-      });
+      team_product(
+          team, rows, D, cols, [&](int r, int c) { return ds_tile(r, c); }, [&](int d, int c) { return k_tile(c, d); },
+          [&](int r, int d, float dsk) { dq(b, q0 + r, h, d) += scale * dsk; });
       team.team_barrier();
     }
   }
