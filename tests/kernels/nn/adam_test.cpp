@@ -22,7 +22,9 @@ using selectiv::testing::err_ratio;
 
 // Declared tolerances against the double reference.
 constexpr double kTotalNormRelative = 1e-12;  // squares of floats summed in double, any order
-constexpr double kAdamStateErrRatio = 1e-5;   // m, v and the parameter displacement after several float steps
+// m, v and the parameter displacement after several float steps. The displacement carries the float rounding of
+// parameters of size ~0.5 (3e-8) against moves of ~1e-2, so it is measured near 2e-6 here.
+constexpr double kAdamStateErrRatio = 1e-5;
 constexpr double kOneStepErrRatio = 1e-6;     // one step from p = m = v = 0 against the analytic value
 
 std::vector<double> float_values(std::size_t n, double scale, unsigned seed) {
