@@ -47,6 +47,7 @@ void expand_batch(const Exec& exec, View3 inputs, IView2 targets, View2 mask, IV
   //    kInvalid when a sample has a negative gap, a symbol outside [0, V) or distractors that do not match.
   const bool distractors = params.gaps_are_distractors;
   const std::int64_t M = static_cast<std::int64_t>(distractor_symbol.extent(0));
+  const std::int64_t invalid = kInvalid;
   std::int64_t longest = 0;
   Kokkos::parallel_reduce(
       "selectiv::expand_batch::windows", Kokkos::RangePolicy<Exec>(exec, 0, B),
@@ -66,7 +67,7 @@ void expand_batch(const Exec& exec, View3 inputs, IView2 targets, View2 mask, IV
           ok = ok && first >= 0 && last <= M && last - first == start - E;
           for (std::int64_t k = first; ok && k < last; ++k) ok = distractor_symbol(k) >= 0 && distractor_symbol(k) < V;
         }
-        const std::int64_t value = ok ? start : kInvalid;
+        const std::int64_t value = ok ? start : invalid;
         if (value > worst) worst = value;
       },
       Kokkos::Max<std::int64_t>(longest));
