@@ -77,9 +77,8 @@ double softmax_cross_entropy_rows(const Exec& exec, View2 dlogits, CView2 logits
             dlogits(n, c) = (probability - (c == target ? 1.0f : 0.0f)) * gradient_scale;
           });
         }
-        Kokkos::single(Kokkos::PerTeam(team), [&]() {
-          row_loss_sum += static_cast<double>(log_sum_exp) - static_cast<double>(target_logit);
-        });
+        Kokkos::single(Kokkos::PerTeam(team),
+                       [&]() { row_loss_sum += static_cast<double>(log_sum_exp) - static_cast<double>(target_logit); });
       },
       loss_sum);
   return loss_sum;

@@ -35,7 +35,7 @@ void apply_dropout_mask(const Exec& exec, const char* label, View1 out, CView1 i
         const auto bits = detail::dropout_block_bits(seed, stream, static_cast<std::uint64_t>(block));
         for (int word = 0; word < 4; ++word) {
           const std::int64_t i = 4 * block + word;
-          if (i < n) out(i) = static_cast<std::uint64_t>(bits.v[word]) >= drop_below ? in(i) * keep_scale : 0.0f;
+          if (i < n) out(i) = static_cast<std::uint64_t>(bits.v[word]) >= drop_below ? in(i)*keep_scale : 0.0f;
         }
       });
 }

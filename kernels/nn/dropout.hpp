@@ -39,11 +39,10 @@ namespace detail {
 
 // The 4 x 32 random bits of mask block `block` (elements 4*block .. 4*block+3) of the call (seed, stream).
 KOKKOS_INLINE_FUNCTION r123::Philox4x32::ctr_type dropout_block_bits(std::uint64_t seed, std::uint64_t stream,
-                                                                      std::uint64_t block) {
-  const r123::Philox4x32::ctr_type counter = {{static_cast<std::uint32_t>(block),
-                                               static_cast<std::uint32_t>(block >> 32),
-                                               static_cast<std::uint32_t>(stream),
-                                               static_cast<std::uint32_t>(stream >> 32)}};
+                                                                     std::uint64_t block) {
+  const r123::Philox4x32::ctr_type counter = {
+      {static_cast<std::uint32_t>(block), static_cast<std::uint32_t>(block >> 32), static_cast<std::uint32_t>(stream),
+       static_cast<std::uint32_t>(stream >> 32)}};
   const r123::Philox4x32::key_type key = {{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)}};
   return r123::Philox4x32()(counter, key);
 }

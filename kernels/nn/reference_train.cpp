@@ -51,8 +51,7 @@ double cross_entropy_reference(std::vector<double>* dlogits, const std::vector<d
 }  // namespace
 
 double cross_entropy_reference_fwd(const std::vector<double>& logits, const std::vector<int>& targets,
-                                   const std::vector<double>& mask, int n_rows, int n_classes,
-                                   std::int64_t* n_valid) {
+                                   const std::vector<double>& mask, int n_rows, int n_classes, std::int64_t* n_valid) {
   return cross_entropy_reference(nullptr, logits, targets, mask, n_rows, n_classes, n_valid);
 }
 

@@ -20,7 +20,7 @@ double cross_entropy_reference_fwd(const std::vector<double>& logits,  // (N, C)
                                    const std::vector<double>& mask,    // (N)
                                    int n_rows, int n_classes, std::int64_t* n_valid = nullptr);
 // Also dlogits = d mean / d logits: (softmax - onehot) / n_valid on valid rows, 0 elsewhere.
-double cross_entropy_reference_fwd_bwd(std::vector<double>& dlogits,     // (N, C)
+double cross_entropy_reference_fwd_bwd(std::vector<double>& dlogits,       // (N, C)
                                        const std::vector<double>& logits,  // (N, C)
                                        const std::vector<int>& targets,    // (N)
                                        const std::vector<double>& mask,    // (N)
@@ -59,8 +59,8 @@ void swiglu_reference_fwd(std::vector<double>& out,      // (N, F)
                           const std::vector<double>& u,  // (N, 2F)
                           double beta, int n_rows, int n_features);
 // du is assigned, *dbeta is accumulated (+=).
-void swiglu_reference_bwd(std::vector<double>& du,        // (N, 2F)
-                          double* dbeta,                  // scalar
+void swiglu_reference_bwd(std::vector<double>& du,          // (N, 2F)
+                          double* dbeta,                    // scalar
                           const std::vector<double>& dout,  // (N, F)
                           const std::vector<double>& u,     // (N, 2F)
                           double beta, int n_rows, int n_features);

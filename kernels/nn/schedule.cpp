@@ -10,9 +10,9 @@ namespace selectiv::nn {
 
 double warmup_cosine_factor(std::int64_t updates_done, std::int64_t warmup_updates, std::int64_t total_updates) {
   if (updates_done < 0 || warmup_updates < 0 || total_updates <= warmup_updates) {
-    throw std::invalid_argument("warmup_cosine_factor: need updates_done >= 0 and 0 <= warmup < total, got s=" +
-                                std::to_string(updates_done) + " W=" + std::to_string(warmup_updates) +
-                                " S=" + std::to_string(total_updates));
+    throw std::invalid_argument(
+        "warmup_cosine_factor: need updates_done >= 0 and 0 <= warmup < total, got s=" + std::to_string(updates_done) +
+        " W=" + std::to_string(warmup_updates) + " S=" + std::to_string(total_updates));
   }
   const double s = static_cast<double>(updates_done);
   const double warmup = static_cast<double>(warmup_updates);

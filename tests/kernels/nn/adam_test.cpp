@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Global-norm clipping and Adam over a flat arena: the device kernels against the double host reference over several
 // steps, one step against its hand-derived value, and the clipping cases (no clip, clip, non-finite gradients).
+#include "kernels/nn/adam.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,7 +13,6 @@
 #include <vector>
 
 #include "kernels/common/compat.hpp"
-#include "kernels/nn/adam.hpp"
 #include "kernels/nn/reference_train.hpp"
 #include "support/testing.hpp"
 
@@ -25,7 +26,7 @@ constexpr double kTotalNormRelative = 1e-12;  // squares of floats summed in dou
 // m, v and the parameter displacement after several float steps. The displacement carries the float rounding of
 // parameters of size ~0.5 (3e-8) against moves of ~1e-2, so it is measured near 2e-6 here.
 constexpr double kAdamStateErrRatio = 1e-5;
-constexpr double kOneStepErrRatio = 1e-6;     // one step from p = m = v = 0 against the analytic value
+constexpr double kOneStepErrRatio = 1e-6;  // one step from p = m = v = 0 against the analytic value
 
 std::vector<double> float_values(std::size_t n, double scale, unsigned seed) {
   std::mt19937_64 rng(seed);

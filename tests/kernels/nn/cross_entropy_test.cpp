@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Fused softmax cross-entropy: finite differences check the host reference's gradient, analytic values check its
 // loss, and the reference checks the device kernel (loss, n_valid, dlogits) on awkward shapes and masks.
+#include "kernels/nn/cross_entropy.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,7 +12,6 @@
 #include <vector>
 
 #include "kernels/common/compat.hpp"
-#include "kernels/nn/cross_entropy.hpp"
 #include "kernels/nn/reference_train.hpp"
 #include "support/testing.hpp"
 
@@ -149,7 +150,7 @@ TEST(CrossEntropyDevice, MatchesReferenceOnAwkwardShapes) {
   expect_device_matches_reference(make_problem(37, 1601, 3.0, 0.7, 2));  // 1600 classes + 1, partial mask
   expect_device_matches_reference(make_problem(64, 5, 1.0, 1.0, 3));     // every row valid
   expect_device_matches_reference(make_problem(129, 41, 4.0, 0.5, 4));
-  expect_device_matches_reference(make_problem(3, 257, 1e3, 1.0, 5));    // large logits: needs the max shift
+  expect_device_matches_reference(make_problem(3, 257, 1e3, 1.0, 5));  // large logits: needs the max shift
 }
 
 TEST(CrossEntropyDevice, SingleClassHasZeroLossAndGradient) {
@@ -157,8 +158,8 @@ TEST(CrossEntropyDevice, SingleClassHasZeroLossAndGradient) {
   const View2 logits = device_matrix(p.logits, p.n_rows, p.n_classes);
   View2 dlogits("dlogits", p.n_rows, 1);
   Kokkos::deep_copy(dlogits, 5.0f);
-  const CrossEntropyLoss loss = cross_entropy_fwd_bwd(Exec(), dlogits, logits, device_ints(p.targets),
-                                                      device_vector(p.mask));
+  const CrossEntropyLoss loss =
+      cross_entropy_fwd_bwd(Exec(), dlogits, logits, device_ints(p.targets), device_vector(p.mask));
   EXPECT_EQ(loss.n_valid, 7);
   EXPECT_EQ(loss.mean, 0.0);
   for (const double d : host_values(dlogits)) EXPECT_EQ(d, 0.0);
@@ -182,8 +183,8 @@ TEST(CrossEntropyDevice, NoValidRowGivesNanMeanAndZeroGradient) {
   const View2 logits = device_matrix(p.logits, p.n_rows, p.n_classes);
   View2 dlogits("dlogits", p.n_rows, p.n_classes);
   Kokkos::deep_copy(dlogits, -7.0f);
-  const CrossEntropyLoss loss = cross_entropy_fwd_bwd(Exec(), dlogits, logits, device_ints(p.targets),
-                                                      device_vector(p.mask));
+  const CrossEntropyLoss loss =
+      cross_entropy_fwd_bwd(Exec(), dlogits, logits, device_ints(p.targets), device_vector(p.mask));
   EXPECT_EQ(loss.n_valid, 0);
   EXPECT_TRUE(std::isnan(loss.mean));
   EXPECT_EQ(loss.sum, 0.0);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Dropout with a regenerated Philox mask: Philox known answers computed on the device, the device mask against
 // the per-element host reference, keep-rate statistics, forward/backward consistency and recomputation.
+#include "kernels/nn/dropout.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,7 +12,6 @@
 #include <vector>
 
 #include "kernels/common/compat.hpp"
-#include "kernels/nn/dropout.hpp"
 #include "kernels/nn/reference_train.hpp"
 #include "support/testing.hpp"
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // RoPE in both conventions: analytic rotations check the host reference's forward, finite differences its backward,
 // and the reference checks the device forward and backward on awkward (B, T, H, hd), long T included.
+#include "kernels/nn/rope.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,7 +12,6 @@
 
 #include "kernels/common/compat.hpp"
 #include "kernels/nn/reference_train.hpp"
-#include "kernels/nn/rope.hpp"
 #include "support/testing.hpp"
 
 namespace selectiv::nn {
@@ -149,25 +150,24 @@ void expect_device_matches_reference(int B, int T, int H, int hd, float base, Ro
 
 TEST(RopeDevice, MatchesReferenceOnAwkwardShapes) {
   for (const RopeConvention convention : kConventions) {
-    expect_device_matches_reference(1, 1, 1, 2, 1000.0f, convention);     // t = 0 only
-    expect_device_matches_reference(2, 7, 3, 6, 1000.0f, convention);     // odd number of pairs
-    expect_device_matches_reference(3, 33, 4, 16, 1000.0f, convention);   // the golden transformer's hd
-    expect_device_matches_reference(1, 17, 2, 80, 10000.0f, convention);  // d = 1280, H = 16 transformer remap
-    expect_device_matches_reference(1, 2049, 1, 16, 1000.0f, convention); // long T: angles up to 2048 rad
+    expect_device_matches_reference(1, 1, 1, 2, 1000.0f, convention);      // t = 0 only
+    expect_device_matches_reference(2, 7, 3, 6, 1000.0f, convention);      // odd number of pairs
+    expect_device_matches_reference(3, 33, 4, 16, 1000.0f, convention);    // the golden transformer's hd
+    expect_device_matches_reference(1, 17, 2, 80, 10000.0f, convention);   // d = 1280, H = 16 transformer remap
+    expect_device_matches_reference(1, 2049, 1, 16, 1000.0f, convention);  // long T: angles up to 2048 rad
   }
 }
 
 TEST(RopeDevice, RejectsBadShapes) {
   const View1 inv_freq("inv_freq", 3);
-  EXPECT_THROW(rope_fwd(Exec(), View4("y", 1, 2, 1, 6), View4("x", 1, 2, 1, 6), View1("short", 2),
-                        RopeConvention::rotate_half),
+  EXPECT_THROW(
+      rope_fwd(Exec(), View4("y", 1, 2, 1, 6), View4("x", 1, 2, 1, 6), View1("short", 2), RopeConvention::rotate_half),
+      std::invalid_argument);
+  EXPECT_THROW(rope_fwd(Exec(), View4("y", 1, 2, 1, 7), View4("x", 1, 2, 1, 7), inv_freq, RopeConvention::rotate_half),
                std::invalid_argument);
-  EXPECT_THROW(rope_fwd(Exec(), View4("y", 1, 2, 1, 7), View4("x", 1, 2, 1, 7), inv_freq,
-                        RopeConvention::rotate_half),
-               std::invalid_argument);
-  EXPECT_THROW(rope_bwd(Exec(), View4("y", 1, 3, 1, 6), View4("x", 1, 2, 1, 6), inv_freq,
-                        RopeConvention::reference_transformer),
-               std::invalid_argument);
+  EXPECT_THROW(
+      rope_bwd(Exec(), View4("y", 1, 3, 1, 6), View4("x", 1, 2, 1, 6), inv_freq, RopeConvention::reference_transformer),
+      std::invalid_argument);
 }
 
 }  // namespace selectiv::nn

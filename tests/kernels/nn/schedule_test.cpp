@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Warmup + cosine schedule: its key values against the analytic formula of reference-spec §4.
+#include "kernels/nn/schedule.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdint>
 #include <stdexcept>
-
-#include "kernels/nn/schedule.hpp"
 
 namespace selectiv::nn {
 namespace {
@@ -15,13 +15,13 @@ constexpr double kExact = 1e-15;  // double arithmetic on a handful of operation
 
 TEST(WarmupCosineSchedule, KeyValuesOfASmallSchedule) {
   // W = 4 warmup updates, S = 12 updates in all.
-  EXPECT_EQ(warmup_cosine_factor(0, 4, 12), 0.0);                          // the first update has lr 0
+  EXPECT_EQ(warmup_cosine_factor(0, 4, 12), 0.0);  // the first update has lr 0
   EXPECT_NEAR(warmup_cosine_factor(1, 4, 12), 0.25, kExact);
-  EXPECT_NEAR(warmup_cosine_factor(2, 4, 12), 0.5, kExact);                // W / 2
-  EXPECT_NEAR(warmup_cosine_factor(4, 4, 12), 1.0, kExact);                // end of warmup: cos(0)
+  EXPECT_NEAR(warmup_cosine_factor(2, 4, 12), 0.5, kExact);                         // W / 2
+  EXPECT_NEAR(warmup_cosine_factor(4, 4, 12), 1.0, kExact);                         // end of warmup: cos(0)
   EXPECT_NEAR(warmup_cosine_factor(6, 4, 12), 0.5 + std::sqrt(2.0) / 4.0, kExact);  // a quarter: cos(pi / 4)
-  EXPECT_NEAR(warmup_cosine_factor(8, 4, 12), 0.5, kExact);                // midpoint of the decay: cos(pi / 2)
-  EXPECT_NEAR(warmup_cosine_factor(12, 4, 12), 0.0, kExact);               // S: cos(pi)
+  EXPECT_NEAR(warmup_cosine_factor(8, 4, 12), 0.5, kExact);   // midpoint of the decay: cos(pi / 2)
+  EXPECT_NEAR(warmup_cosine_factor(12, 4, 12), 0.0, kExact);  // S: cos(pi)
 }
 
 TEST(WarmupCosineSchedule, ReferenceSweepValues) {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // SwiGLU with learned beta: finite differences check the host reference's du and dbeta, analytic values its forward,
 // and the reference checks the device forward and backward (dbeta accumulated) on awkward shapes.
+#include "kernels/nn/swiglu.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -10,7 +12,6 @@
 
 #include "kernels/common/compat.hpp"
 #include "kernels/nn/reference_train.hpp"
-#include "kernels/nn/swiglu.hpp"
 #include "support/testing.hpp"
 
 namespace selectiv::nn {
@@ -19,8 +20,8 @@ namespace {
 using selectiv::testing::err_ratio;
 
 constexpr double kReferenceGradVsFiniteDifferences = 1e-8;
-constexpr double kDeviceVsReference = 1e-6;        // out and du
-constexpr double kDeviceDbetaRelative = 1e-5;      // a float-product sum of N*F terms, accumulated in double
+constexpr double kDeviceVsReference = 1e-6;    // out and du
+constexpr double kDeviceDbetaRelative = 1e-5;  // a float-product sum of N*F terms, accumulated in double
 
 std::vector<double> float_values(std::size_t n, double scale, unsigned seed) {
   std::mt19937_64 rng(seed);
