@@ -3,4 +3,5 @@
 #pragma once
 
 #include "models/mixers/gla.hpp"
+#include "models/mixers/mamba.hpp"
 #include "models/mixers/transformer.hpp"
