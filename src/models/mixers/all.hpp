@@ -5,3 +5,4 @@
 #include "models/mixers/gla.hpp"
 #include "models/mixers/mamba.hpp"
 #include "models/mixers/transformer.hpp"
+#include "models/mixers/mamba2.hpp"
