@@ -6,3 +6,6 @@
 #include "models/mixers/mamba.hpp"
 #include "models/mixers/transformer.hpp"
 #include "models/mixers/mamba2.hpp"
+#include "models/mixers/delta_net.hpp"
+#include "models/mixers/gated_delta_net.hpp"
+#include "models/mixers/gated_delta_product.hpp"

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "models/mixers/delta_common.hpp"
+
+#include <KokkosBlas1_axpby.hpp>
+#include <KokkosBlas1_scal.hpp>
+
+#include <cmath>
+
+#include "core/error.hpp"
+#include "kernels/delta_rule/decay_gate.hpp"
+#include "kernels/delta_rule/recurrent.hpp"
+#include "kernels/nn/activations.hpp"
+#include "kernels/nn/l2_norm.hpp"
+#include "kernels/nn/linear.hpp"
+#include "kernels/nn/rms_norm.hpp"
+#include "kernels/nn/short_conv.hpp"
+#include "models/mixers/reshape.hpp"
+
+namespace selectiv::models {
+namespace {
+
+constexpr int kConvWidth = 4;
+
+// (B, T, n * H * D) seen as (B, T * n, H, D): the sub-step rows of the recurrence.
+View4 substeps(const View3& x, int n, int H) {
+  return View4(x.data(), x.extent(0), x.extent(1) * n, H, x.extent(2) / (n * H));
+}
+CView4 substeps(const CView3& x, int n, int H) {
+  return CView4(x.data(), x.extent(0), x.extent(1) * n, H, x.extent(2) / (n * H));
+}
+// (B, T, n * H) seen as (B, T * n, H).
+View3 per_head(const View3& x, int n, int H) { return View3(x.data(), x.extent(0), x.extent(1) * n, H); }
+CView3 per_head(const CView3& x, int n, int H) { return CView3(x.data(), x.extent(0), x.extent(1) * n, H); }
+
+}  // namespace
+
+DeltaFamilyMixer::DeltaFamilyMixer(const ModelDims& dims, std::string prefix, const DeltaVariant& variant)
+    : m_variant(variant), m_d(dims.d_model), m_H(dims.n_heads), m_K(dims.d_model / dims.n_heads),
+      m_V(2 * dims.d_model / dims.n_heads), m_n(variant.householder), m_prefix(std::move(prefix)) {
+  SELECTIV_REQUIRE(m_d % m_H == 0, ExitCode::kInvalidInput, "delta rule: d_model {} is not a multiple of {} heads",
+                   m_d, m_H);
+  SELECTIV_REQUIRE(m_K <= delta_rule::kMaxKeyDim, ExitCode::kInvalidInput,
+                   "delta rule: head dim {} above the kernel's limit {}", m_K, delta_rule::kMaxKeyDim);
+}
+
+void DeltaFamilyMixer::declare(ParamTable& t) {
+  const double in = 1.0 / std::sqrt(m_d), conv = 1.0 / std::sqrt(double(kConvWidth));
+  const int n = m_n;
+  if (m_variant.gated) {
+    t.add(name("A_log"), {m_H}, init_log_uniform(0.0, 16.0));
+    t.add(name("dt_bias"), {m_H}, init_dt_bias());
+  }
+  t.add(name("q_proj.weight"), {m_d, m_d}, init_uniform(in));
+  t.add(name("k_proj.weight"), {n * m_d, m_d}, init_uniform(in));
+  t.add(name("v_proj.weight"), {2 * n * m_d, m_d}, init_uniform(in));
+  if (m_variant.gated && m_variant.a_proj_first) t.add(name("a_proj.weight"), {m_H, m_d}, init_uniform(in));
+  t.add(name("b_proj.weight"), {n * m_H, m_d}, init_uniform(in));
+  if (m_variant.gated && !m_variant.a_proj_first) t.add(name("a_proj.weight"), {m_H, m_d}, init_uniform(in));
+  t.add(name("q_conv1d.weight"), {m_d, 1, kConvWidth}, init_uniform(conv));
+  t.add(name("k_conv1d.weight"), {n * m_d, 1, kConvWidth}, init_uniform(conv));
+  t.add(name("v_conv1d.weight"), {2 * n * m_d, 1, kConvWidth}, init_uniform(conv));
+  if (m_variant.gated) t.add(name("g_proj.weight"), {2 * m_d, m_d}, init_uniform(in));
+  t.add(name("o_norm.weight"), {m_V}, init_constant(1.0));
+  t.add(name("o_proj.weight"), {m_d, 2 * m_d}, init_uniform(1.0 / std::sqrt(2.0 * m_d)));
+}
+
+void DeltaFamilyMixer::ensure_workspace(int B, int T) {
+  if (B == m_B && T == m_T) return;
+  m_B = B;
+  m_T = T;
+  const int n = m_n, d = m_d, H = m_H;
+  const std::size_t rows = static_cast<std::size_t>(B) * T;
+  auto make = [B, T](const char* label, int channels) { return View3(std::string(label), B, T, channels); };
+  m_qp = make("selectiv::delta_mixer::qp", d);
+  m_kp = make("selectiv::delta_mixer::kp", n * d);
+  m_vp = make("selectiv::delta_mixer::vp", 2 * n * d);
+  m_qc = make("selectiv::delta_mixer::qc", d);
+  m_kc = make("selectiv::delta_mixer::kc", n * d);
+  m_q = make("selectiv::delta_mixer::q", d);
+  m_k = make("selectiv::delta_mixer::k", n * d);
+  m_v = make("selectiv::delta_mixer::v", 2 * n * d);
+  m_q_rstd = View2("selectiv::delta_mixer::q_rstd", rows, H);
+  m_k_rstd = View2("selectiv::delta_mixer::k_rstd", rows, n * H);
+  m_beta_logit = make("selectiv::delta_mixer::beta_logit", n * H);
+  m_beta = make("selectiv::delta_mixer::beta", n * H);
+  m_o = make("selectiv::delta_mixer::o", 2 * d);
+  m_norm_rstd = View2("selectiv::delta_mixer::norm_rstd", rows, H);
+  m_on = make("selectiv::delta_mixer::on", 2 * d);
+  m_checkpoints = delta_rule::delta_allocate_checkpoints(B, T, H, m_K, m_V);
+  m_d_on = make("selectiv::delta_mixer::d_on", 2 * d);
+  m_do = make("selectiv::delta_mixer::do", 2 * d);
+  m_dq = make("selectiv::delta_mixer::dq", d);
+  m_dk = make("selectiv::delta_mixer::dk", n * d);
+  m_dv = make("selectiv::delta_mixer::dv", 2 * n * d);
+  m_dqc = make("selectiv::delta_mixer::dqc", d);
+  m_dkc = make("selectiv::delta_mixer::dkc", n * d);
+  m_dqp = make("selectiv::delta_mixer::dqp", d);
+  m_dkp = make("selectiv::delta_mixer::dkp", n * d);
+  m_dvp = make("selectiv::delta_mixer::dvp", 2 * n * d);
+  m_dbeta = make("selectiv::delta_mixer::dbeta", n * H);
+  m_dbeta_logit = make("selectiv::delta_mixer::dbeta_logit", n * H);
+  m_dh_part = make("selectiv::delta_mixer::dh_part", d);
+  if (m_variant.gated) {
+    m_gate_logit = make("selectiv::delta_mixer::gate_logit", H);
+    m_g = make("selectiv::delta_mixer::g", H);
+    m_out_gate = make("selectiv::delta_mixer::out_gate", 2 * d);
+    m_dout_gate = make("selectiv::delta_mixer::dout_gate", 2 * d);
+    m_dg = make("selectiv::delta_mixer::dg", H);
+    m_dgate_logit = make("selectiv::delta_mixer::dgate_logit", H);
+  }
+}
+
+void DeltaFamilyMixer::forward(const Exec& exec, const ParamTable& p, View3 z, CView3 h, const DropoutMode&) {
+  const int B = static_cast<int>(h.extent(0)), T = static_cast<int>(h.extent(1));
+  ensure_workspace(B, T);
+  const CView2 x = nn::as_matrix(h);
+  // 1. projections, short conv + SiLU, l2norm of q and k per head
+  nn::linear_fwd(exec, nn::as_matrix(m_qp), x, p.value2(name("q_proj.weight")), CView1());
+  nn::linear_fwd(exec, nn::as_matrix(m_kp), x, p.value2(name("k_proj.weight")), CView1());
+  nn::linear_fwd(exec, nn::as_matrix(m_vp), x, p.value2(name("v_proj.weight")), CView1());
+  nn::short_conv_fwd(exec, m_qc, m_qp, p.value2(name("q_conv1d.weight")), CView1(), true);
+  nn::short_conv_fwd(exec, m_kc, m_kp, p.value2(name("k_conv1d.weight")), CView1(), true);
+  nn::short_conv_fwd(exec, m_v, m_vp, p.value2(name("v_conv1d.weight")), CView1(), true);
+  nn::l2_norm_fwd(exec, nn::as_matrix(m_q), m_q_rstd, nn::as_matrix(CView3(m_qc)), m_K);
+  nn::l2_norm_fwd(exec, nn::as_matrix(m_k), m_k_rstd, nn::as_matrix(CView3(m_kc)), m_K);
+  // 2. write strengths beta, decay g
+  nn::linear_fwd(exec, nn::as_matrix(m_beta_logit), x, p.value2(name("b_proj.weight")), CView1());
+  nn::sigmoid_fwd(exec, flat(m_beta), flat(CView3(m_beta_logit)));
+  if (m_variant.beta_max != 1.0f) KokkosBlas::scal(flat(m_beta), m_variant.beta_max, flat(m_beta));
+  if (m_variant.gated) {
+    nn::linear_fwd(exec, nn::as_matrix(m_gate_logit), x, p.value2(name("a_proj.weight")), CView1());
+    delta_rule::decay_gate_fwd(exec, nn::as_matrix(m_g), nn::as_matrix(CView3(m_gate_logit)), p.value1(name("A_log")),
+                               p.value1(name("dt_bias")));
+  }
+  // 3. the recurrence
+  delta_rule::delta_recurrent_fwd(exec, heads(m_o, m_H), View4(), m_checkpoints, heads(CView3(m_q), m_H),
+                                  substeps(CView3(m_k), m_n, m_H), substeps(CView3(m_v), m_n, m_H),
+                                  per_head(CView3(m_beta), m_n, m_H),
+                                  m_variant.gated ? CView3(m_g) : CView3(), CView4(), 1.0f / std::sqrt(float(m_K)));
+  // 4. per-head (gated) RMSNorm, output projection
+  if (m_variant.gated) {
+    nn::linear_fwd(exec, nn::as_matrix(m_out_gate), x, p.value2(name("g_proj.weight")), CView1());
+    nn::gated_rms_norm_fwd(exec, nn::as_matrix(m_on), m_norm_rstd, nn::as_matrix(CView3(m_o)),
+                           nn::as_matrix(CView3(m_out_gate)), p.value1(name("o_norm.weight")),
+                           nn::RmsNormSpec::standard(m_V), nn::GateOrder::norm_then_gate);
+  } else {
+    nn::rms_norm_fwd(exec, nn::as_matrix(m_on), m_norm_rstd, nn::as_matrix(CView3(m_o)),
+                     p.value1(name("o_norm.weight")), nn::RmsNormSpec::standard(m_V));
+  }
+  nn::linear_fwd(exec, nn::as_matrix(z), nn::as_matrix(CView3(m_on)), p.value2(name("o_proj.weight")), CView1());
+}
+
+void DeltaFamilyMixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CView3 dz, CView3 h) {
+  const CView2 x = nn::as_matrix(h);
+  bool dh_assigned = false;
+  // dh (+)= dy W for one input projection y = h W^T: the first one assigns dh, the others add.
+  auto add_input_grad = [&](const View3& dy, const char* weight) {
+    const View3 target = dh_assigned ? m_dh_part : dh;
+    nn::linear_bwd(exec, nn::as_matrix(target), p.grad2(name(weight)), View1(), nn::as_matrix(CView3(dy)), x,
+                   p.value2(name(weight)));
+    if (dh_assigned) KokkosBlas::axpy(1.0f, flat(m_dh_part), flat(dh));
+    dh_assigned = true;
+  };
+  // 4. output projection, (gated) norm
+  nn::linear_bwd(exec, nn::as_matrix(m_d_on), p.grad2(name("o_proj.weight")), View1(), nn::as_matrix(dz),
+                 nn::as_matrix(CView3(m_on)), p.value2(name("o_proj.weight")));
+  if (m_variant.gated) {
+    nn::gated_rms_norm_bwd(exec, nn::as_matrix(m_do), nn::as_matrix(m_dout_gate), p.grad1(name("o_norm.weight")),
+                           m_norm_rstd, nn::as_matrix(CView3(m_d_on)), nn::as_matrix(CView3(m_o)),
+                           nn::as_matrix(CView3(m_out_gate)), p.value1(name("o_norm.weight")),
+                           nn::RmsNormSpec::standard(m_V), nn::GateOrder::norm_then_gate);
+    add_input_grad(m_dout_gate, "g_proj.weight");
+  } else {
+    nn::rms_norm_bwd(exec, nn::as_matrix(m_do), p.grad1(name("o_norm.weight")), m_norm_rstd,
+                     nn::as_matrix(CView3(m_d_on)), nn::as_matrix(CView3(m_o)), p.value1(name("o_norm.weight")),
+                     nn::RmsNormSpec::standard(m_V));
+  }
+  // 3. the recurrence
+  delta_rule::delta_recurrent_bwd(exec, heads(m_dq, m_H), substeps(m_dk, m_n, m_H), substeps(m_dv, m_n, m_H),
+                                  per_head(m_dbeta, m_n, m_H), m_variant.gated ? m_dg : View3(), View4(),
+                                  m_checkpoints, heads(CView3(m_do), m_H), CView4(), heads(CView3(m_q), m_H),
+                                  substeps(CView3(m_k), m_n, m_H), substeps(CView3(m_v), m_n, m_H),
+                                  per_head(CView3(m_beta), m_n, m_H), m_variant.gated ? CView3(m_g) : CView3(),
+                                  1.0f / std::sqrt(float(m_K)));
+  // 2. decay and write strengths
+  if (m_variant.gated) {
+    delta_rule::decay_gate_bwd(exec, nn::as_matrix(m_dgate_logit), p.grad1(name("A_log")), p.grad1(name("dt_bias")),
+                               nn::as_matrix(CView3(m_dg)), nn::as_matrix(CView3(m_gate_logit)),
+                               p.value1(name("A_log")), p.value1(name("dt_bias")));
+    add_input_grad(m_dgate_logit, "a_proj.weight");
+  }
+  if (m_variant.beta_max != 1.0f) KokkosBlas::scal(flat(m_dbeta), m_variant.beta_max, flat(m_dbeta));
+  nn::sigmoid_bwd(exec, flat(m_dbeta_logit), flat(CView3(m_dbeta)), flat(CView3(m_beta_logit)));
+  add_input_grad(m_dbeta_logit, "b_proj.weight");
+  // 1. l2norms, convs and projections of q, k, v
+  nn::l2_norm_bwd(exec, nn::as_matrix(m_dqc), m_q_rstd, nn::as_matrix(CView3(m_dq)), nn::as_matrix(CView3(m_qc)), m_K);
+  nn::l2_norm_bwd(exec, nn::as_matrix(m_dkc), m_k_rstd, nn::as_matrix(CView3(m_dk)), nn::as_matrix(CView3(m_kc)), m_K);
+  nn::short_conv_bwd(exec, m_dqp, p.grad2(name("q_conv1d.weight")), View1(), CView3(m_dqc), CView3(m_qp),
+                     p.value2(name("q_conv1d.weight")), CView1(), true);
+  nn::short_conv_bwd(exec, m_dkp, p.grad2(name("k_conv1d.weight")), View1(), CView3(m_dkc), CView3(m_kp),
+                     p.value2(name("k_conv1d.weight")), CView1(), true);
+  nn::short_conv_bwd(exec, m_dvp, p.grad2(name("v_conv1d.weight")), View1(), CView3(m_dv), CView3(m_vp),
+                     p.value2(name("v_conv1d.weight")), CView1(), true);
+  add_input_grad(m_dqp, "q_proj.weight");
+  add_input_grad(m_dkp, "k_proj.weight");
+  add_input_grad(m_dvp, "v_proj.weight");
+}
+
+}  // namespace selectiv::models

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The three delta-rule mixers in one implementation (golden/README.md §4.3-§4.5, reference-spec §5.6-§5.8), with
+// n Householder sub-steps per token (1 for DeltaNet / Gated DeltaNet, 4 for Gated DeltaProduct), K = d/H, V = 2d/H:
+//   q = l2norm(silu(conv(h Wq^T)))                          (B, T, H, K)
+//   k = l2norm(silu(conv(h Wk^T))),  v = silu(conv(h Wv^T)) (B, T * n, H, K / V): channel (j H + head) K + e
+//   beta = beta_max * sigmoid(h Wb^T)                       (B, T * n, H), beta_max 1, or 2 for the product
+//   g = -exp(A_log) softplus(h Wa^T + dt_bias)              (B, T, H), gated variants only
+//   o = delta rule (kernels/delta_rule), scale K^-1/2
+//   z = (RMSNorm_V(o) * w) Wo^T                              (DeltaNet: o_norm, no gate)
+//   z = (RMSNorm_V(o) * w * silu(h Wg^T)) Wo^T               (gated variants)
+#pragma once
+
+#include "models/mixer.hpp"
+
+namespace selectiv::models {
+
+// What distinguishes the three models.
+struct DeltaVariant {
+  bool gated = false;      // scalar decay (A_log, dt_bias, a_proj) and output gate (g_proj)
+  int householder = 1;     // sub-steps per token
+  float beta_max = 1.0f;   // beta = beta_max * sigmoid(.)
+  bool a_proj_first = true;  // state_dict order: a_proj before b_proj (Gated DeltaNet) or after (DeltaProduct)
+};
+
+class DeltaFamilyMixer : public Mixer {
+ public:
+  DeltaFamilyMixer(const ModelDims& dims, std::string prefix, const DeltaVariant& variant);
+  void declare(ParamTable& table) override;
+  void forward(const Exec& exec, const ParamTable& params, View3 z, CView3 h, const DropoutMode& mode) override;
+  void backward(const Exec& exec, const ParamTable& params, View3 dh, CView3 dz, CView3 h) override;
+
+ private:
+  void ensure_workspace(int B, int T);
+  std::string name(const char* suffix) const { return m_prefix + suffix; }
+
+  DeltaVariant m_variant;
+  int m_d, m_H, m_K, m_V, m_n;  // model dim, heads, key and value dims per head, sub-steps per token
+  std::string m_prefix;
+  int m_B = 0, m_T = 0;
+  // Saved by forward, (B, T, channels) row-major:
+  View3 m_qp, m_kp, m_vp;  // projections: d, n d, 2 n d
+  View3 m_qc, m_kc;        // after conv + SiLU, before the l2norm
+  View3 m_q, m_k, m_v;     // inputs of the recurrence
+  View2 m_q_rstd, m_k_rstd;  // l2norm factors (B T, H), (B T, n H)
+  View3 m_beta_logit, m_beta;  // n H
+  View3 m_gate_logit, m_g;     // H (gated only)
+  View3 m_o;               // 2d, recurrence output
+  View3 m_out_gate;        // 2d, h Wg^T (gated only)
+  View2 m_norm_rstd;       // (B T, H)
+  View3 m_on;              // 2d, normed output
+  View4 m_checkpoints;     // recurrence states saved by the forward
+  // Backward scratch.
+  View3 m_d_on, m_do, m_dout_gate, m_dq, m_dk, m_dv, m_dqc, m_dkc, m_dqp, m_dkp, m_dvp, m_dbeta, m_dbeta_logit, m_dg,
+      m_dgate_logit, m_dh_part;
+};
+
+}  // namespace selectiv::models
