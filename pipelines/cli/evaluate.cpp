@@ -11,6 +11,7 @@
 #include "batch/batch_source.hpp"
 #include "core/error.hpp"
 #include "eval/evaluate.hpp"
+#include "eval/selectivity.hpp"
 #include "models/recnet.hpp"
 #include "pipelines/cli/command.hpp"
 #include "train/checkpoint.hpp"
@@ -43,7 +44,8 @@ void add_evaluate_command(CLI::App& app, Registry& registry) {
       train::load_checkpoint(args->checkpoint, net, false);
       if (!args->out.empty()) std::filesystem::create_directories(args->out);
       Exec exec;
-      fmt::print("{:<40} {:>9} {:>9} {:>8}\n", "dataset", "accuracy", "loss", "samples");
+      fmt::print("{:<40} {:>9} {:>9} {:>8} {:>9} {:>10}\n", "dataset", "accuracy", "loss", "samples", "oracle",
+                 "memoryless");
       for (const auto& path : args->data) {
         BatchSource source(path);
         SELECTIV_REQUIRE(source.info().n_symbols == info.dims.input_size &&
@@ -51,14 +53,20 @@ void add_evaluate_command(CLI::App& app, Registry& registry) {
                          ExitCode::kInvalidInput, "{}: {} symbols / {} classes, the checkpoint's model has {} / {}",
                          path, source.info().n_symbols, source.info().n_classes, info.dims.input_size,
                          info.dims.n_classes);
-        eval::SplitMetrics m = eval::evaluate_split(exec, net, source, args->batch_size);
-        fmt::print("{:<40} {:>9.4f} {:>9.4f} {:>8}\n", std::filesystem::path(path).filename().string(), m.accuracy,
-                   m.loss, m.samples);
+        std::vector<int> predictions;
+        eval::SplitMetrics m = eval::evaluate_split(exec, net, source, args->batch_size, &predictions);
+        data::DatasetReader reader(path);
+        eval::SelectivityProfile profile =
+            eval::build_profile(reader.read_grammar(), reader.read(0, reader.info().n_samples), predictions,
+                                reader.info().spec.gap_kind == data::GapKind::kDistractors);
+        fmt::print("{:<40} {:>9.4f} {:>9.4f} {:>8} {:>9.4f} {:>10.4f}\n", std::filesystem::path(path).filename().string(),
+                   m.accuracy, m.loss, m.samples, profile.oracle_accuracy, profile.memoryless_accuracy);
         if (!args->out.empty()) {
           nlohmann::json j = {{"checkpoint", args->checkpoint}, {"checkpoint_step", info.step},
                               {"dataset", path},               {"accuracy", m.accuracy},
                               {"loss", m.loss},                {"samples", m.samples},
-                              {"elements", m.elements},        {"steps", m.steps}};
+                              {"elements", m.elements},        {"steps", m.steps},
+                              {"selectivity", profile.to_json()}};
           std::string target =
               args->out + "/" + std::filesystem::path(path).stem().string() + ".metrics.json";
           std::string tmp = target + ".tmp";

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Errors and exit codes (DESIGN.md "Errors and exit codes"): one exception type that carries the exit code the
-// process should end with, and one checking macro that adds the source location.
+// process should end with, and one checking macro that adds the source location. Header-only (with fmt): the one
+// header of src/ that every layer, data/ included, may use, so a bad input file fails with exit code 2 wherever it
+// is detected.
 #pragma once
 
 #include <fmt/format.h>
@@ -19,7 +21,16 @@ enum class ExitCode : int {
   kInterrupted = 75,  // SIGTERM/SIGINT after a resumable checkpoint was written
 };
 
-const char* exit_code_name(ExitCode code);
+inline const char* exit_code_name(ExitCode code) {
+  switch (code) {
+    case ExitCode::kOk: return "ok";
+    case ExitCode::kFailure: return "failure";
+    case ExitCode::kInvalidInput: return "invalid input";
+    case ExitCode::kDiverged: return "diverged";
+    case ExitCode::kInterrupted: return "interrupted";
+  }
+  return "unknown";
+}
 
 class Error : public std::runtime_error {
  public:
@@ -31,7 +42,13 @@ class Error : public std::runtime_error {
 };
 
 namespace detail {
-[[noreturn]] void throw_error(ExitCode code, const char* file, int line, const char* function, const std::string& message);
+[[noreturn]] inline void throw_error(ExitCode code, const char* file, int line, const char* function,
+                                     const std::string& message) {
+  if (code == ExitCode::kFailure) {
+    throw Error(code, fmt::format("{} [{} at {}:{}]", message, function, file, line));
+  }
+  throw Error(code, message);
+}
 }  // namespace detail
 
 }  // namespace selectiv

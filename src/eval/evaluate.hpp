@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "models/recnet.hpp"
 #include "batch/batch_source.hpp"
@@ -20,8 +21,11 @@ struct SplitMetrics {
 };
 
 // Accuracy of one batch's logits: fraction of (b, e) whose window vote equals element_target(b, e).
-double batch_accuracy(const Exec& exec, CView3 logits, const DeviceBatch& batch);
+// When `predictions` is given it receives the predicted class of every element, (B, E) row-major.
+double batch_accuracy(const Exec& exec, CView3 logits, const DeviceBatch& batch, std::vector<int>* predictions = nullptr);
 
-SplitMetrics evaluate_split(const Exec& exec, models::RecNet& net, BatchSource& source, int batch_size);
+// When `predictions` is given it receives the predicted class of every element of the file, (N, E) row-major.
+SplitMetrics evaluate_split(const Exec& exec, models::RecNet& net, BatchSource& source, int batch_size,
+                            std::vector<int>* predictions = nullptr);
 
 }  // namespace selectiv::eval
