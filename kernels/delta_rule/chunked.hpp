@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The (gated) delta rule in chunkwise-parallel WY / UT form on the interleaved sub-step sequence (README.md §5):
+// forward kernels. The backward of the mixers is still the token-by-token one (recurrent.hpp).
+#pragma once
+
+#include "kernels/common/views.hpp"
+
+namespace selectiv::delta_rule {
+
+// Rows (sub-steps) per chunk of the interleaved sequence of R = T * n rows; the last chunk may be shorter.
+constexpr int kChunkRows = 64;
+
+// NR = ceil(R / kChunkRows).
+int delta_num_row_chunks(int rows);
+
+// states (B, H, NR * K, V): states(b, h, c * K + e, v) = S[e, v] before row chunk c (S before chunk 0 = h0).
+View4 delta_allocate_chunk_states(int B, int rows, int H, int K, int V);
+
+// The same maths as delta_recurrent_fwd (recurrent.hpp), computed chunk by chunk: per chunk of rows with
+// cumulative log-decay b (the token's g sits on its sub-step 0), A = (I + strict_tril(diag(beta) (K K^T . Gamma)))^-1,
+// W = A diag(beta exp(b)) K, U = A diag(beta) V, V_new = U - W S, S <- exp(b_last) S + (K . exp(b_last - b))^T V_new,
+// o = scale (exp(b) Q S + (tril(Q K^T) . Gamma) V_new) on the last sub-step row of every token.
+// Writes the chunk-start states. ht skipped when empty. Runs asynchronously on exec.
+void delta_chunked_fwd(const Exec& exec,
+                       View4 o,        // (B, T, H, V)
+                       View4 ht,       // (B, H, K, V) or empty
+                       View4 states,   // (B, H, NR * K, V)
+                       CView4 q,       // (B, T, H, K)
+                       CView4 k,       // (B, T * n, H, K)
+                       CView4 v,       // (B, T * n, H, V)
+                       CView3 beta,    // (B, T * n, H)
+                       CView3 g,       // (B, T, H) log-decay <= 0, or empty
+                       CView4 h0,      // (B, H, K, V) or empty
+                       float scale);
+
+}  // namespace selectiv::delta_rule

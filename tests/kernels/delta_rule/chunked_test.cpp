@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// The chunked WY / UT forward of the delta rule against the fp64 host reference: o and ht on awkward shapes
+// (T = 1, 63, 64, 65, 130 with n = 1; T = 1, 15, 16, 17, 65 with n = 4, and with n = 3 where tokens straddle the
+// 64-row chunks; odd K and V; K = 64, V = 128), without a gate and with two gate regimes, with and without h0.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "delta_inputs.hpp"
+#include "kernels/common/views.hpp"
+#include "kernels/delta_rule/chunked.hpp"
+#include "kernels/delta_rule/reference.hpp"
+#include "support/testing.hpp"
+
+namespace selectiv::delta_rule {
+namespace {
+
+using testing::DeltaInputs;
+using testing::Gate;
+using ::selectiv::testing::err_ratio;
+
+// fp32 chunked forward against the fp64 reference on the same fp32 inputs.
+constexpr double kChunkedTolerance = 1e-5;
+
+template <class ViewType>
+ViewType to_device(const std::vector<float>& x, ViewType out) {
+  auto host = Kokkos::create_mirror_view(out);
+  for (std::size_t i = 0; i < x.size(); ++i) host.data()[i] = x[i];
+  Kokkos::deep_copy(out, host);
+  return out;
+}
+
+template <class ViewType>
+std::vector<double> to_host(const ViewType& x) {
+  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
+  return std::vector<double>(host.data(), host.data() + host.size());
+}
+
+void check_against_reference(const DeltaSizes& n, Gate gate, bool with_h0, double beta_max, unsigned seed) {
+  const DeltaInputs in = testing::make_inputs(n, gate, with_h0, false, beta_max, seed);
+  const int R = n.T * n.n;
+  const View4 q = to_device(in.q, View4("q", n.B, n.T, n.H, n.K));
+  const View4 k = to_device(in.k, View4("k", n.B, R, n.H, n.K));
+  const View4 v = to_device(in.v, View4("v", n.B, R, n.H, n.V));
+  const View3 beta = to_device(in.beta, View3("beta", n.B, R, n.H));
+  const View3 g = in.g.empty() ? View3() : to_device(in.g, View3("g", n.B, n.T, n.H));
+  const View4 h0 = in.h0.empty() ? View4() : to_device(in.h0, View4("h0", n.B, n.H, n.K, n.V));
+  View4 o("o", n.B, n.T, n.H, n.V), ht("ht", n.B, n.H, n.K, n.V);
+  View4 states = delta_allocate_chunk_states(n.B, R, n.H, n.K, n.V);
+  const Exec exec;
+  delta_chunked_fwd(exec, o, ht, states, q, k, v, beta, g, h0, in.scale);
+  exec.fence();
+
+  std::vector<double> ref_o, ref_ht;
+  const auto qd = testing::widen(in.q), kd = testing::widen(in.k), vd = testing::widen(in.v);
+  const auto bd = testing::widen(in.beta), gd = testing::widen(in.g), h0d = testing::widen(in.h0);
+  delta_reference_fwd(ref_o, ref_ht, qd, kd, vd, bd, gd, h0d, in.scale, n);
+  std::ostringstream where;
+  where << "B " << n.B << " T " << n.T << " H " << n.H << " K " << n.K << " V " << n.V << " n " << n.n << " gate "
+        << testing::gate_name(gate) << " h0 " << with_h0;
+  EXPECT_LE(err_ratio(ref_o, to_host(o)), kChunkedTolerance) << "o " << where.str();
+  EXPECT_LE(err_ratio(ref_ht, to_host(ht)), kChunkedTolerance) << "ht " << where.str();
+}
+
+TEST(DeltaRuleChunked, DeltaNetShapes) {
+  unsigned seed = 500;
+  for (int T : {1, 63, 64, 65, 130}) check_against_reference({2, T, 2, 5, 7, 1}, Gate::kNone, false, 1.0, ++seed);
+}
+
+TEST(DeltaRuleChunked, GatedDeltaNetShapes) {
+  unsigned seed = 600;
+  for (int T : {1, 64, 65, 130}) {
+    check_against_reference({2, T, 3, 16, 32, 1}, Gate::kLayer, true, 1.0, ++seed);
+    check_against_reference({1, T, 2, 7, 5, 1}, Gate::kStrong, true, 1.0, ++seed);
+  }
+}
+
+TEST(DeltaRuleChunked, GatedDeltaProductShapes) {
+  unsigned seed = 700;
+  for (int T : {1, 15, 16, 17, 65}) {
+    check_against_reference({2, T, 2, 16, 32, 4}, Gate::kLayer, false, 2.0, ++seed);
+    check_against_reference({1, T, 3, 9, 6, 3}, Gate::kStrong, true, 2.0, ++seed);  // tokens straddle chunks
+  }
+}
+
+TEST(DeltaRuleChunked, LargeHeadDims) {
+  check_against_reference({1, 100, 2, 64, 128, 1}, Gate::kLayer, true, 1.0, 801u);
+}
+
+}  // namespace
+}  // namespace selectiv::delta_rule
