@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // The (gated) delta rule in chunkwise-parallel WY / UT form on the interleaved sub-step sequence (README.md §5):
-// forward kernels. The backward of the mixers is still the token-by-token one (recurrent.hpp).
+// forward kernels. No chunked backward yet: the mixers run the token-by-token kernels (recurrent.hpp) both ways.
 #pragma once
 
 #include "kernels/common/views.hpp"
