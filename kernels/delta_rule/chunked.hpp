@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // The (gated) delta rule in chunkwise-parallel WY / UT form on the interleaved sub-step sequence (README.md §5):
-// forward kernels. No chunked backward yet: the mixers run the token-by-token kernels (recurrent.hpp) both ways.
+// forward and backward kernels.
 #pragma once
 
 #include "kernels/common/views.hpp"
@@ -31,6 +31,25 @@ void delta_chunked_fwd(const Exec& exec,
                        CView3 beta,    // (B, T * n, H)
                        CView3 g,       // (B, T, H) log-decay <= 0, or empty
                        CView4 h0,      // (B, H, K, V) or empty
+                       float scale);
+
+// Gradients given do (and dht, empty for zero): dq, dk, dv, dbeta, dg (skipped when g is empty) and dh0 (skipped
+// when empty) are assigned. states are the forward's; W, U, V_new and the log-decays are recomputed.
+void delta_chunked_bwd(const Exec& exec,
+                       View4 dq,       // (B, T, H, K)
+                       View4 dk,       // (B, T * n, H, K)
+                       View4 dv,       // (B, T * n, H, V)
+                       View3 dbeta,    // (B, T * n, H)
+                       View3 dg,       // (B, T, H) or empty (must be empty when g is)
+                       View4 dh0,      // (B, H, K, V) or empty
+                       CView4 states,  // (B, H, NR * K, V) from delta_chunked_fwd
+                       CView4 do_,     // (B, T, H, V)
+                       CView4 dht,     // (B, H, K, V) or empty
+                       CView4 q,       // (B, T, H, K)
+                       CView4 k,       // (B, T * n, H, K)
+                       CView4 v,       // (B, T * n, H, V)
+                       CView3 beta,    // (B, T * n, H)
+                       CView3 g,       // (B, T, H) or empty
                        float scale);
 
 }  // namespace selectiv::delta_rule

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// The chunked WY / UT forward of the delta rule against the fp64 host reference: o and ht on awkward shapes
-// (T = 1, 63, 64, 65, 130 with n = 1; T = 1, 15, 16, 17, 65 with n = 4, and with n = 3 where tokens straddle the
-// 64-row chunks; odd K and V; K = 64, V = 128), without a gate and with two gate regimes, with and without h0.
+// The chunked WY / UT kernels of the delta rule against the fp64 host reference: o, ht, dq, dk, dv, dbeta, dg, dh0
+// on awkward shapes (T = 1, 63, 64, 65, 130 with n = 1; T = 1, 15, 16, 17, 65 with n = 4, and with n = 3 where
+// tokens straddle the 64-row chunks; odd K and V; K = 64, V = 128), without a gate and with two gate regimes, with
+// and without h0 / dht.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -40,7 +41,8 @@ std::vector<double> to_host(const ViewType& x) {
 }
 
 void check_against_reference(const DeltaSizes& n, Gate gate, bool with_h0, double beta_max, unsigned seed) {
-  const DeltaInputs in = testing::make_inputs(n, gate, with_h0, false, beta_max, seed);
+  const bool with_dht = with_h0;  // the cases with h0 also get an upstream dht
+  const DeltaInputs in = testing::make_inputs(n, gate, with_h0, with_dht, beta_max, seed);
   const int R = n.T * n.n;
   const View4 q = to_device(in.q, View4("q", n.B, n.T, n.H, n.K));
   const View4 k = to_device(in.k, View4("k", n.B, R, n.H, n.K));
@@ -50,19 +52,34 @@ void check_against_reference(const DeltaSizes& n, Gate gate, bool with_h0, doubl
   const View4 h0 = in.h0.empty() ? View4() : to_device(in.h0, View4("h0", n.B, n.H, n.K, n.V));
   View4 o("o", n.B, n.T, n.H, n.V), ht("ht", n.B, n.H, n.K, n.V);
   View4 states = delta_allocate_chunk_states(n.B, R, n.H, n.K, n.V);
+  const View4 do_ = to_device(in.do_, View4("do", n.B, n.T, n.H, n.V));
+  const View4 dht = in.dht.empty() ? View4() : to_device(in.dht, View4("dht", n.B, n.H, n.K, n.V));
+  View4 dq("dq", n.B, n.T, n.H, n.K), dk("dk", n.B, R, n.H, n.K), dv("dv", n.B, R, n.H, n.V);
+  View4 dh0("dh0", n.B, n.H, n.K, n.V);
+  View3 dbeta("dbeta", n.B, R, n.H), dg = in.g.empty() ? View3() : View3("dg", n.B, n.T, n.H);
   const Exec exec;
   delta_chunked_fwd(exec, o, ht, states, q, k, v, beta, g, h0, in.scale);
+  delta_chunked_bwd(exec, dq, dk, dv, dbeta, dg, dh0, states, do_, dht, q, k, v, beta, g, in.scale);
   exec.fence();
 
   std::vector<double> ref_o, ref_ht;
   const auto qd = testing::widen(in.q), kd = testing::widen(in.k), vd = testing::widen(in.v);
   const auto bd = testing::widen(in.beta), gd = testing::widen(in.g), h0d = testing::widen(in.h0);
   delta_reference_fwd(ref_o, ref_ht, qd, kd, vd, bd, gd, h0d, in.scale, n);
+  std::vector<double> ref_dq, ref_dk, ref_dv, ref_dbeta, ref_dg, ref_dh0;
+  delta_reference_bwd(ref_dq, ref_dk, ref_dv, ref_dbeta, ref_dg, ref_dh0, testing::widen(in.do_),
+                      testing::widen(in.dht), qd, kd, vd, bd, gd, h0d, in.scale, n);
   std::ostringstream where;
   where << "B " << n.B << " T " << n.T << " H " << n.H << " K " << n.K << " V " << n.V << " n " << n.n << " gate "
         << testing::gate_name(gate) << " h0 " << with_h0;
   EXPECT_LE(err_ratio(ref_o, to_host(o)), kChunkedTolerance) << "o " << where.str();
   EXPECT_LE(err_ratio(ref_ht, to_host(ht)), kChunkedTolerance) << "ht " << where.str();
+  EXPECT_LE(err_ratio(ref_dq, to_host(dq)), kChunkedTolerance) << "dq " << where.str();
+  EXPECT_LE(err_ratio(ref_dk, to_host(dk)), kChunkedTolerance) << "dk " << where.str();
+  EXPECT_LE(err_ratio(ref_dv, to_host(dv)), kChunkedTolerance) << "dv " << where.str();
+  EXPECT_LE(err_ratio(ref_dbeta, to_host(dbeta)), kChunkedTolerance) << "dbeta " << where.str();
+  EXPECT_LE(err_ratio(ref_dh0, to_host(dh0)), kChunkedTolerance) << "dh0 " << where.str();
+  if (gate != Gate::kNone) EXPECT_LE(err_ratio(ref_dg, to_host(dg)), kChunkedTolerance) << "dg " << where.str();
 }
 
 TEST(DeltaRuleChunked, DeltaNetShapes) {
