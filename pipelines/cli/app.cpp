@@ -41,6 +41,8 @@ int run(int argc, char** argv) {
   Registry registry;
   add_info_command(app, registry);
   add_generate_command(app, registry);
+  add_run_command(app, registry);
+  add_bench_command(app, registry);
   add_parity_command(app, registry);
   add_train_command(app, registry);
   add_evaluate_command(app, registry);
@@ -68,15 +70,19 @@ int run(int argc, char** argv) {
   }
   log::set_level(verbose ? log::Level::kDebug : quiet ? log::Level::kWarn : log::Level::kInfo);
 
+  int code = 0;
   try {
-    return static_cast<int>(registry.action());
+    code = static_cast<int>(registry.action());
   } catch (const Error& e) {
     log::error("{}", e.what());
-    return static_cast<int>(e.code());
+    code = static_cast<int>(e.code());
   } catch (const std::exception& e) {
     log::error("internal error: {}", e.what());
-    return static_cast<int>(ExitCode::kFailure);
+    code = static_cast<int>(ExitCode::kFailure);
   }
+  // Finalise Kokkos here, not during static destruction (after the OpenMP/CUDA runtimes may be gone).
+  g_kokkos.reset();
+  return code;
 }
 
 }  // namespace selectiv::cli

@@ -27,6 +27,8 @@ int run(int argc, char** argv);
 // One per subcommand file.
 void add_info_command(CLI::App& app, Registry& registry);
 void add_generate_command(CLI::App& app, Registry& registry);
+void add_run_command(CLI::App& app, Registry& registry);
+void add_bench_command(CLI::App& app, Registry& registry);
 void add_parity_command(CLI::App& app, Registry& registry);
 void add_train_command(CLI::App& app, Registry& registry);
 void add_evaluate_command(CLI::App& app, Registry& registry);

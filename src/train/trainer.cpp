@@ -96,6 +96,8 @@ TrainResult run_training(const TrainConfig& cfg, const TrainPaths& paths) {
                    paths.train_data, N, cfg.batch_size);
   const std::int64_t batches_per_pass = N / cfg.batch_size;
   const std::int64_t total_steps = cfg.steps > 0 ? cfg.steps : batches_per_pass;
+  SELECTIV_REQUIRE(cfg.warmup < total_steps, ExitCode::kInvalidInput,
+                   "warmup = {} updates must be fewer than the run's {} updates", cfg.warmup, total_steps);
 
   models::RecNet net(cfg.model_dims(static_cast<int>(info.n_symbols), static_cast<int>(info.n_classes)));
   net.params().allocate(cfg.seed);

@@ -1,35 +1,18 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // The `selectiv` binary as a user meets it: exit codes, one-line errors, --help, --version, info.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <string>
 
+#include "support/testing.hpp"
+
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
+using Result = selectiv::testing::CommandResult;
 
 Result run_selectiv(const std::string& args) {
-  std::string err_file = ::testing::TempDir() + "/selectiv_cli_stderr.txt";
-  std::string command = std::string(SELECTIV_BINARY) + " " + args + " 2>" + err_file;
-  Result r;
-  std::FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return r;
-  char buffer[4096];
-  std::size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) r.out.append(buffer, n);
-  int status = pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  if (std::FILE* f = std::fopen(err_file.c_str(), "r")) {
-    while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) r.err.append(buffer, n);
-    std::fclose(f);
-  }
-  return r;
+  return selectiv::testing::run_command(std::string(SELECTIV_BINARY) + " " + args);
 }
 
 int lines(const std::string& s) {

@@ -14,33 +14,19 @@
 
 #include "core/hash.hpp"
 #include "data/dataset/reader.hpp"
+#include "support/testing.hpp"
 
 namespace {
-
-struct Result {
-  int code = -1;
-  std::string out;
-  std::string err;
-};
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+using Result = selectiv::testing::CommandResult;
+
 Result run_selectiv(const std::string& args) {
-  std::string err_file = ::testing::TempDir() + "/selectiv_generate_stderr_" + std::to_string(::getpid()) + ".txt";
-  std::string command = std::string(SELECTIV_BINARY) + " " + args + " 2>" + err_file;
-  Result r;
-  std::FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) return r;
-  char buffer[4096];
-  std::size_t n;
-  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) r.out.append(buffer, n);
-  int status = pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.err = read_file(err_file);
-  return r;
+  return selectiv::testing::run_command(std::string(SELECTIV_BINARY) + " " + args);
 }
 
 std::string fresh_dir(const std::string& name) {

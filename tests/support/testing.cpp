@@ -2,11 +2,16 @@
 #include "testing.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <atomic>
+#include <cstdio>
 #include <fstream>
+#include <iterator>
 
 namespace selectiv::testing {
 
@@ -51,6 +56,24 @@ std::string golden_path(const std::string& relative) {
     return "";
   }
   return path;
+}
+
+CommandResult run_command(const std::string& command) {
+  static std::atomic<int> counter{0};
+  const std::string err_file = ::testing::TempDir() + "/selectiv_stderr_" + std::to_string(::getpid()) + "_" +
+                               std::to_string(counter++) + ".txt";
+  CommandResult r;
+  std::FILE* pipe = popen((command + " 2>" + err_file).c_str(), "r");
+  if (!pipe) return r;
+  char buffer[4096];
+  std::size_t n;
+  while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) r.out.append(buffer, n);
+  const int status = pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream err(err_file, std::ios::binary);
+  r.err.assign(std::istreambuf_iterator<char>(err), std::istreambuf_iterator<char>());
+  std::remove(err_file.c_str());
+  return r;
 }
 
 }  // namespace selectiv::testing

@@ -26,3 +26,16 @@ std::string golden_path(const std::string& relative);
 #define SELECTIV_GOLDEN(var, relative)                         \
   std::string var = ::selectiv::testing::golden_path(relative); \
   ASSERT_FALSE(var.empty()) << "golden file missing: " << relative
+
+namespace selectiv::testing {
+
+struct CommandResult {
+  int code = -1;     // exit status (-1 when the process did not exit normally)
+  std::string out;   // stdout
+  std::string err;   // stderr
+};
+
+// Runs `command` through the shell and captures its exit status, stdout and stderr.
+CommandResult run_command(const std::string& command);
+
+}  // namespace selectiv::testing

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// `selectiv bench --model M --d D --T L --batch B --layers N`: milliseconds per training step (forward, fused
+// cross-entropy, backward, clipping, Adam) and per forward pass alone on synthetic one-hot inputs, as the median of
+// --steps fenced steps after --warmup steps, plus tokens/s. The shapes of performance.md §3.3 are the defaults.
+#include <Kokkos_Core.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <random>
+
+#include "kernels/common/compat.hpp"
+#include "kernels/nn/adam.hpp"
+#include "kernels/nn/cross_entropy.hpp"
+#include "models/recnet.hpp"
+#include "pipelines/cli/command.hpp"
+
+namespace selectiv::cli {
+namespace {
+
+struct BenchArgs {
+  std::string model = "gla";
+  int d = 256, T = 400, batch = 64, layers = 8, heads = 0, d_state = 128, V = 41, C = 1601;
+  int warmup = 3, steps = 10;
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+ExitCode run_bench(const BenchArgs& a) {
+  ensure_kokkos();
+  models::ModelDims dims;
+  dims.mixer = a.model;
+  dims.input_size = a.V;
+  dims.n_classes = a.C;
+  dims.d_model = a.d;
+  dims.n_heads = a.heads > 0 ? a.heads : models::reference_num_heads(a.d);
+  dims.layers = a.layers;
+  dims.d_state = a.d_state;
+  models::RecNet net(dims);
+  net.params().allocate(1);
+
+  // Synthetic batch: one-hot symbols, random targets, every step valid.
+  const std::size_t rows = static_cast<std::size_t>(a.batch) * a.T;
+  View3 input("selectiv::bench::input", a.batch, a.T, a.V);
+  IView1 targets("selectiv::bench::targets", rows);
+  View1 mask("selectiv::bench::mask", rows);
+  {
+    auto h_input = Kokkos::create_mirror_view(input);
+    auto h_targets = Kokkos::create_mirror_view(targets);
+    std::mt19937 rng(7);
+    for (std::size_t r = 0; r < rows; ++r) {
+      h_input.data()[r * a.V + rng() % a.V] = 1.0f;
+      h_targets(r) = static_cast<int>(rng() % a.C);
+    }
+    Kokkos::deep_copy(input, h_input);
+    Kokkos::deep_copy(targets, h_targets);
+    Kokkos::deep_copy(mask, 1.0f);
+  }
+  View2 dlogits("selectiv::bench::dlogits", rows, a.C);
+  Exec exec;
+  Kokkos::Timer timer;
+  std::vector<double> step_ms, forward_ms;
+  for (int i = 0; i < a.warmup + a.steps; ++i) {
+    kc::fence("selectiv::bench::start");
+    timer.reset();
+    CView3 logits = net.forward(exec, input);
+    kc::fence("selectiv::bench::forward");
+    const double fwd = timer.seconds();
+    nn::cross_entropy_fwd_bwd(exec, dlogits, CView2(logits.data(), rows, a.C), targets, mask);
+    net.params().zero_grads();
+    net.backward(exec, CView3(dlogits.data(), a.batch, a.T, a.C));
+    nn::clip_grad_norm(exec, net.params().grads(), 1.0);
+    nn::adam_update(exec, net.params().values(), net.params().adam_m(), net.params().adam_v(), net.params().grads(),
+                    1e-4, i + 1);
+    kc::fence("selectiv::bench::step");
+    const double step = timer.seconds();
+    if (i >= a.warmup) {
+      step_ms.push_back(1e3 * step);
+      forward_ms.push_back(1e3 * fwd);
+    }
+  }
+  const double step = median(step_ms), fwd = median(forward_ms);
+  fmt::print("model {} d {} T {} batch {} layers {} heads {} params {}: step {:.2f} ms, forward {:.2f} ms, "
+             "{:.0f} tokens/s (median of {}, {} warm-up)\n",
+             a.model, a.d, a.T, a.batch, a.layers, dims.n_heads, net.params().trainable_count(), step, fwd,
+             rows / (step / 1e3), a.steps, a.warmup);
+  return ExitCode::kOk;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app, Registry& registry) {
+  CLI::App* cmd = app.add_subcommand("bench", "Time training steps of a model at a given shape");
+  auto a = std::make_shared<BenchArgs>();
+  cmd->add_option("--model", a->model, "Model name from the model list");
+  cmd->add_option("--d", a->d, "d_model")->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--T", a->T, "Sequence length (time steps)")->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--batch", a->batch, "Batch size")->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--layers", a->layers, "Layers")->check(CLI::Range(1, 1024));
+  cmd->add_option("--heads", a->heads, "Heads (0: the reference's rule)")->check(CLI::Range(0, 4096));
+  cmd->add_option("--d-state", a->d_state, "Mamba/Mamba2 state size")->check(CLI::Range(1, 4096));
+  cmd->add_option("--vocab", a->V, "Input size V")->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--classes", a->C, "Output classes C")->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--warmup", a->warmup, "Untimed steps first")->check(CLI::Range(0, 1000));
+  cmd->add_option("--steps", a->steps, "Timed steps (median reported)")->check(CLI::Range(1, 100000));
+  cmd->callback([&registry, a]() {
+    registry.action = [a]() {
+      if (!models::is_mixer(a->model)) {
+        throw Error(ExitCode::kInvalidInput, fmt::format("--model {}: not in the model list", a->model));
+      }
+      return run_bench(*a);
+    };
+  });
+}
+
+}  // namespace selectiv::cli
