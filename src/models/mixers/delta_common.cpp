@@ -8,7 +8,6 @@
 
 #include "core/error.hpp"
 #include "kernels/delta_rule/decay_gate.hpp"
-#include "kernels/delta_rule/chunked.hpp"
 #include "kernels/delta_rule/recurrent.hpp"
 #include "kernels/nn/activations.hpp"
 #include "kernels/nn/l2_norm.hpp"
@@ -29,12 +28,6 @@ View4 substeps(const View3& x, int n, int H) {
 CView4 substeps(const CView3& x, int n, int H) {
   return CView4(x.data(), x.extent(0), x.extent(1) * n, H, x.extent(2) / (n * H));
 }
-// The chunked WY / UT kernels parallelise over chunks and pay off on GPUs; on CPU execution spaces the
-// token-by-token kernels do less work (learning test of gated_delta_net, Serial, on the loaded 2-core dev machine:
-// 43 s token by token, 65 s chunked).
-// Both are tested against the same fp64 reference, and both pass the golden parity files.
-constexpr bool kUseChunkedKernels = !Kokkos::SpaceAccessibility<Kokkos::HostSpace, DeviceMem>::accessible;
-
 // (B, T, n * H) seen as (B, T * n, H).
 View3 per_head(const View3& x, int n, int H) { return View3(x.data(), x.extent(0), x.extent(1) * n, H); }
 CView3 per_head(const CView3& x, int n, int H) { return CView3(x.data(), x.extent(0), x.extent(1) * n, H); }
@@ -93,8 +86,7 @@ void DeltaFamilyMixer::ensure_workspace(int B, int T) {
   m_o = make("selectiv::delta_mixer::o", 2 * d);
   m_norm_rstd = View2("selectiv::delta_mixer::norm_rstd", rows, H);
   m_on = make("selectiv::delta_mixer::on", 2 * d);
-  m_states = kUseChunkedKernels ? delta_rule::delta_allocate_chunk_states(B, T * n, H, m_K, m_V)
-                                : delta_rule::delta_allocate_checkpoints(B, T, H, m_K, m_V);
+  m_checkpoints = delta_rule::delta_allocate_checkpoints(B, T, H, m_K, m_V);
   m_d_on = make("selectiv::delta_mixer::d_on", 2 * d);
   m_do = make("selectiv::delta_mixer::do", 2 * d);
   m_dq = make("selectiv::delta_mixer::dq", d);
@@ -141,17 +133,10 @@ void DeltaFamilyMixer::forward(const Exec& exec, const ParamTable& p, View3 z, C
                                p.value1(name("dt_bias")));
   }
   // 3. the recurrence
-  const float scale = 1.0f / std::sqrt(float(m_K));
-  const CView3 g = m_variant.gated ? CView3(m_g) : CView3();
-  if (kUseChunkedKernels) {
-    delta_rule::delta_chunked_fwd(exec, heads(m_o, m_H), View4(), m_states, heads(CView3(m_q), m_H),
+  delta_rule::delta_recurrent_fwd(exec, heads(m_o, m_H), View4(), m_checkpoints, heads(CView3(m_q), m_H),
                                   substeps(CView3(m_k), m_n, m_H), substeps(CView3(m_v), m_n, m_H),
-                                  per_head(CView3(m_beta), m_n, m_H), g, CView4(), scale);
-  } else {
-    delta_rule::delta_recurrent_fwd(exec, heads(m_o, m_H), View4(), m_states, heads(CView3(m_q), m_H),
-                                    substeps(CView3(m_k), m_n, m_H), substeps(CView3(m_v), m_n, m_H),
-                                    per_head(CView3(m_beta), m_n, m_H), g, CView4(), scale);
-  }
+                                  per_head(CView3(m_beta), m_n, m_H),
+                                  m_variant.gated ? CView3(m_g) : CView3(), CView4(), 1.0f / std::sqrt(float(m_K)));
   // 4. per-head (gated) RMSNorm, output projection
   if (m_variant.gated) {
     nn::linear_fwd(exec, nn::as_matrix(m_out_gate), x, p.value2(name("g_proj.weight")), CView1());
@@ -191,20 +176,12 @@ void DeltaFamilyMixer::backward(const Exec& exec, const ParamTable& p, View3 dh,
                      nn::RmsNormSpec::standard(m_V));
   }
   // 3. the recurrence
-  const float scale = 1.0f / std::sqrt(float(m_K));
-  const CView3 g = m_variant.gated ? CView3(m_g) : CView3();
-  const View3 dg = m_variant.gated ? m_dg : View3();
-  if (kUseChunkedKernels) {
-    delta_rule::delta_chunked_bwd(exec, heads(m_dq, m_H), substeps(m_dk, m_n, m_H), substeps(m_dv, m_n, m_H),
-                                  per_head(m_dbeta, m_n, m_H), dg, View4(), m_states, heads(CView3(m_do), m_H),
-                                  CView4(), heads(CView3(m_q), m_H), substeps(CView3(m_k), m_n, m_H),
-                                  substeps(CView3(m_v), m_n, m_H), per_head(CView3(m_beta), m_n, m_H), g, scale);
-  } else {
-    delta_rule::delta_recurrent_bwd(exec, heads(m_dq, m_H), substeps(m_dk, m_n, m_H), substeps(m_dv, m_n, m_H),
-                                    per_head(m_dbeta, m_n, m_H), dg, View4(), m_states, heads(CView3(m_do), m_H),
-                                    CView4(), heads(CView3(m_q), m_H), substeps(CView3(m_k), m_n, m_H),
-                                    substeps(CView3(m_v), m_n, m_H), per_head(CView3(m_beta), m_n, m_H), g, scale);
-  }
+  delta_rule::delta_recurrent_bwd(exec, heads(m_dq, m_H), substeps(m_dk, m_n, m_H), substeps(m_dv, m_n, m_H),
+                                  per_head(m_dbeta, m_n, m_H), m_variant.gated ? m_dg : View3(), View4(),
+                                  m_checkpoints, heads(CView3(m_do), m_H), CView4(), heads(CView3(m_q), m_H),
+                                  substeps(CView3(m_k), m_n, m_H), substeps(CView3(m_v), m_n, m_H),
+                                  per_head(CView3(m_beta), m_n, m_H), m_variant.gated ? CView3(m_g) : CView3(),
+                                  1.0f / std::sqrt(float(m_K)));
   // 2. decay and write strengths
   if (m_variant.gated) {
     delta_rule::decay_gate_bwd(exec, nn::as_matrix(m_dgate_logit), p.grad1(name("A_log")), p.grad1(name("dt_bias")),

@@ -5,7 +5,7 @@
 //   k = l2norm(silu(conv(h Wk^T))),  v = silu(conv(h Wv^T)) (B, T * n, H, K / V): channel (j H + head) K + e
 //   beta = beta_max * sigmoid(h Wb^T)                       (B, T * n, H), beta_max 1, or 2 for the product
 //   g = -exp(A_log) softplus(h Wa^T + dt_bias)              (B, T, H), gated variants only
-//   o = delta rule (kernels/delta_rule: chunked WY / UT kernels on GPUs, token by token on CPUs), scale K^-1/2
+//   o = delta rule (kernels/delta_rule, token-by-token kernels: README.md §6 there says why), scale K^-1/2
 //   z = (RMSNorm_V(o) * w) Wo^T                              (DeltaNet: o_norm, no gate)
 //   z = (RMSNorm_V(o) * w * silu(h Wg^T)) Wo^T               (gated variants)
 #pragma once
@@ -48,7 +48,7 @@ class DeltaFamilyMixer : public Mixer {
   View3 m_out_gate;        // 2d, h Wg^T (gated only)
   View2 m_norm_rstd;       // (B T, H)
   View3 m_on;              // 2d, normed output
-  View4 m_states;          // saved by the forward: chunk-start states (chunked) or checkpoints (token by token)
+  View4 m_checkpoints;     // recurrence states saved by the forward
   // Backward scratch.
   View3 m_d_on, m_do, m_dout_gate, m_dq, m_dk, m_dv, m_dqc, m_dkc, m_dqp, m_dkp, m_dvp, m_dbeta, m_dbeta_logit, m_dg,
       m_dgate_logit, m_dh_part;
