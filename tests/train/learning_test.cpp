@@ -3,6 +3,7 @@
 // step after every symbol) well above the memoryless baseline, and a rerun of the same config gives the same
 // metrics (Philox init and dropout, deterministic kernels).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -22,7 +23,8 @@ struct SmallTask {
 
 SmallTask make_small_task() {
   static SmallTask task = [] {
-    std::string dir = ::testing::TempDir() + "/selectiv_learning_task";
+    // One folder per process: ctest -j runs the models' tests in parallel processes.
+    std::string dir = ::testing::TempDir() + "/selectiv_learning_task_" + std::to_string(::getpid());
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
     data::TaskSpec spec;
@@ -68,7 +70,8 @@ class Learning : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Learning, ReachesHighTestAccuracyOnTheSmallTask) {
   SmallTask task = make_small_task();
-  TrainPaths paths{task.train, task.test, ::testing::TempDir() + "/selectiv_learning_" + GetParam(), false};
+  TrainPaths paths{task.train, task.test,
+                   ::testing::TempDir() + "/selectiv_learning_" + GetParam() + "_" + std::to_string(::getpid()), false};
   std::filesystem::remove_all(paths.out_dir);
   TrainResult result = run_training(small_config(GetParam()), paths);
   ASSERT_FALSE(result.history.empty());
