@@ -7,26 +7,15 @@
 #include <string>
 
 #include "kernels/common/compat.hpp"
+#include "kernels/common/reductions.hpp"
 
 namespace selectiv::nn {
 namespace {
 
-using TeamPolicy = Kokkos::TeamPolicy<Exec>;
-using Member = TeamPolicy::member_type;
-
-void require(bool ok, const char* op, const char* what) {
-  if (!ok) throw std::invalid_argument(std::string("selectiv::nn::") + op + ": " + what);
-}
-
-// One team per reduced group: one thread on a CPU; on a GPU a power of two from 32 to 256 threads, so short
-// reductions do not leave most of a wide team idle.
-TeamPolicy reduction_teams(const Exec& exec, int league, std::int64_t width) {
-  constexpr bool on_host = Kokkos::SpaceAccessibility<Kokkos::HostSpace, Exec::memory_space>::accessible;
-  if (on_host) return TeamPolicy(exec, league, 1);
-  int threads = 32;
-  while (threads < width && threads < 256) threads *= 2;
-  return TeamPolicy(exec, league, threads);
-}
+using detail::Member;
+using detail::reduction_teams;
+using detail::require;
+using detail::TeamPolicy;
 
 void check_shapes(const char* op, CView2 a, CView2 rstd, CView2 x, int group_size) {
   require(group_size > 0, op, "group_size must be positive");

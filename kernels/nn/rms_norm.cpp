@@ -8,59 +8,19 @@
 #include <string>
 
 #include "kernels/common/compat.hpp"
+#include "kernels/common/reductions.hpp"
 #include "kernels/nn/activations.hpp"
 
 namespace selectiv::nn {
 namespace {
 
-using TeamPolicy = Kokkos::TeamPolicy<Exec>;
-using Member = TeamPolicy::member_type;
+using detail::column_sums;
+using detail::Member;
+using detail::reduction_teams;
+using detail::require;
+using detail::TeamPolicy;
 
 enum Gate : int { kNoGate = 0, kGateAfterNorm = 1, kGateBeforeNorm = 2 };
-
-void require(bool ok, const char* op, const char* what) {
-  if (!ok) throw std::invalid_argument(std::string("selectiv::nn::") + op + ": " + what);
-}
-
-// One team per reduced group or column: one thread on a CPU; on a GPU a power of two from 32 to 256 threads, so
-// short reductions do not leave most of a wide team idle.
-TeamPolicy reduction_teams(const Exec& exec, int league, std::int64_t width) {
-  constexpr bool on_host = Kokkos::SpaceAccessibility<Kokkos::HostSpace, Exec::memory_space>::accessible;
-  if (on_host) return TeamPolicy(exec, league, 1);
-  int threads = 32;
-  while (threads < width && threads < 256) threads *= 2;
-  return TeamPolicy(exec, league, threads);
-}
-
-// sink(col, total) with total = sum over rows r < rows of term(r, col), for every col < cols; deterministic (fixed
-// order, no atomics) and coalesced. Pass 1: one thread per (chunk of kRowsPerChunk rows, col), consecutive threads on
-// consecutive cols, writes a partial sum; pass 2: one team per col adds the partials of all chunks.
-template <class Term, class Sink>
-void column_sums(const Exec& exec, const char* partial_label, const char* total_label, int rows, int cols, Term term,
-                 Sink sink) {
-  constexpr int kRowsPerChunk = 256;
-  const int chunks = (rows + kRowsPerChunk - 1) / kRowsPerChunk;
-  if (cols == 0) return;
-  View2 partial(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, std::string(partial_label)), chunks, cols);
-  Kokkos::parallel_for(
-      partial_label, Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(exec, 0, std::int64_t(chunks) * cols),
-      KOKKOS_LAMBDA(std::int64_t k) {
-        const int chunk = static_cast<int>(k / cols), col = static_cast<int>(k % cols);
-        const int begin = chunk * kRowsPerChunk;
-        const int end = begin + kRowsPerChunk < rows ? begin + kRowsPerChunk : rows;
-        float acc = 0.0f;
-        for (int r = begin; r < end; ++r) acc += term(r, col);
-        partial(chunk, col) = acc;
-      });
-  Kokkos::parallel_for(
-      total_label, reduction_teams(exec, cols, chunks), KOKKOS_LAMBDA(const Member& team) {
-        const int col = team.league_rank();
-        float total = 0.0f;
-        Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, chunks), [&](int chunk, float& acc) { acc += partial(chunk, col); }, total);
-        Kokkos::single(Kokkos::PerTeam(team), [&]() { sink(col, total); });
-      });
-}
 
 int gate_mode(GateOrder order) { return order == GateOrder::norm_then_gate ? kGateAfterNorm : kGateBeforeNorm; }
 
