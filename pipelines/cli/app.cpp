@@ -46,6 +46,7 @@ int run(int argc, char** argv) {
   add_parity_command(app, registry);
   add_train_command(app, registry);
   add_evaluate_command(app, registry);
+  add_generalize_command(app, registry);
 
   // --version must work without a subcommand.
   for (int i = 1; i < argc; ++i) {

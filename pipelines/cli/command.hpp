@@ -32,5 +32,6 @@ void add_bench_command(CLI::App& app, Registry& registry);
 void add_parity_command(CLI::App& app, Registry& registry);
 void add_train_command(CLI::App& app, Registry& registry);
 void add_evaluate_command(CLI::App& app, Registry& registry);
+void add_generalize_command(CLI::App& app, Registry& registry);
 
 }  // namespace selectiv::cli

@@ -1,30 +1,51 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// `selectiv evaluate --checkpoint CK --data DS [--data DS2 ...] --out DIR`: the reference test metric of a trained
-// model on each dataset; one JSON summary per dataset under DIR (written atomically) and a table on stdout.
+// `selectiv evaluate --checkpoint CK --data DS [--data DS2 ...] [--out DIR]`: the reference test metric of a trained
+// model on each dataset, streamed in bounded memory, with the selectivity profile and its oracle / memoryless
+// anchors. Per dataset DIR/<dataset stem>.metrics.h5 and .metrics.json (atomic); a table on stdout.
 #include <fmt/format.h>
 
 #include <filesystem>
-#include <fstream>
 
-#include <nlohmann/json.hpp>
-
-#include "batch/batch_source.hpp"
 #include "core/error.hpp"
-#include "eval/evaluate.hpp"
-#include "eval/selectivity.hpp"
-#include "models/recnet.hpp"
+#include "eval/evaluation.hpp"
 #include "pipelines/cli/command.hpp"
+#include "pipelines/cli/evaluation_output.hpp"
 #include "train/checkpoint.hpp"
 
 namespace selectiv::cli {
 
+void add_evaluation_options(CLI::App& cmd, eval::EvaluationOptions& options) {
+  cmd.add_option("--batch-size", options.batch_size,
+                 "Samples per evaluation batch; the loss is a per-batch mean, as the reference's (default 50)")
+      ->check(CLI::Range(1, 1 << 20));
+  cmd.add_option("--max-tokens", options.max_tokens,
+                 "Samples x time steps per model forward: bounds the memory of long sequences (default 16384)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 40));
+  cmd.add_option("--logit-rows", options.logit_rows,
+                 "Time steps decoded, scored and voted per block (default 2048)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1} << 30));
+}
+
+void print_evaluation_header() {
+  fmt::print("{:<36} {:>9} {:>9} {:>8} {:>9} {:>10} {:>8} {:>9}\n", "dataset", "accuracy", "loss", "samples",
+             "oracle", "memoryless", "wall s", "peak MiB");
+}
+
+void print_evaluation_row(const eval::Evaluation& e) {
+  fmt::print("{:<36} {:>9.4f} {:>9.4f} {:>8} {:>9.4f} {:>10.4f} {:>8.1f} {:>9.0f}\n",
+             std::filesystem::path(e.dataset).filename().string(), e.metrics.accuracy, e.metrics.loss,
+             e.metrics.samples, e.profile.oracle_accuracy, e.profile.memoryless_accuracy, e.wall_seconds,
+             e.peak_rss_mib);
+}
+
 void add_evaluate_command(CLI::App& app, Registry& registry) {
-  CLI::App* cmd = app.add_subcommand("evaluate", "Accuracy and loss of a trained checkpoint on dataset files");
+  CLI::App* cmd = app.add_subcommand(
+      "evaluate", "Accuracy, loss and selectivity profile of a trained checkpoint on dataset files");
   struct Args {
     std::string checkpoint;
     std::vector<std::string> data;
     std::string out;
-    int batch_size = 50;
+    eval::EvaluationOptions options;
   };
   auto args = std::make_shared<Args>();
   cmd->add_option("--checkpoint", args->checkpoint, "Checkpoint written by `selectiv train`")
@@ -32,51 +53,25 @@ void add_evaluate_command(CLI::App& app, Registry& registry) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--data", args->data, "Dataset file to evaluate on (repeatable)")->required()->check(
       CLI::ExistingFile);
-  cmd->add_option("--out", args->out, "Folder for one <dataset>.metrics.json per dataset (optional)");
-  cmd->add_option("--batch-size", args->batch_size, "Samples per evaluation batch (the reference uses 50)")
-      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("--out", args->out,
+                  "Folder for <dataset stem>.metrics.h5 and .metrics.json (default: the checkpoint's folder)");
+  add_evaluation_options(*cmd, args->options);
   cmd->callback([&registry, args]() {
     registry.action = [args]() {
       ensure_kokkos();
-      train::CheckpointInfo info = train::read_checkpoint_info(args->checkpoint);
-      models::RecNet net(info.dims);
-      net.params().allocate(0);
-      train::load_checkpoint(args->checkpoint, net, false);
-      if (!args->out.empty()) std::filesystem::create_directories(args->out);
-      Exec exec;
-      fmt::print("{:<40} {:>9} {:>9} {:>8} {:>9} {:>10}\n", "dataset", "accuracy", "loss", "samples", "oracle",
-                 "memoryless");
+      train::CheckpointInfo info;
+      std::unique_ptr<models::RecNet> net = train::load_model(args->checkpoint, &info);
+      const std::string out = args->out.empty()
+                                  ? std::filesystem::absolute(args->checkpoint).parent_path().string()
+                                  : args->out;
+      std::filesystem::create_directories(out);
+      print_evaluation_header();
       for (const auto& path : args->data) {
-        BatchSource source(path);
-        SELECTIV_REQUIRE(source.info().n_symbols == info.dims.input_size &&
-                             source.info().n_classes == info.dims.n_classes,
-                         ExitCode::kInvalidInput, "{}: {} symbols / {} classes, the checkpoint's model has {} / {}",
-                         path, source.info().n_symbols, source.info().n_classes, info.dims.input_size,
-                         info.dims.n_classes);
-        std::vector<int> predictions;
-        eval::SplitMetrics m = eval::evaluate_split(exec, net, source, args->batch_size, &predictions);
-        data::DatasetReader reader(path);
-        eval::SelectivityProfile profile =
-            eval::build_profile(reader.read_grammar(), reader.read(0, reader.info().n_samples), predictions,
-                                reader.info().spec.gap_kind == data::GapKind::kDistractors);
-        fmt::print("{:<40} {:>9.4f} {:>9.4f} {:>8} {:>9.4f} {:>10.4f}\n", std::filesystem::path(path).filename().string(),
-                   m.accuracy, m.loss, m.samples, profile.oracle_accuracy, profile.memoryless_accuracy);
-        if (!args->out.empty()) {
-          nlohmann::json j = {{"checkpoint", args->checkpoint}, {"checkpoint_step", info.step},
-                              {"dataset", path},               {"accuracy", m.accuracy},
-                              {"loss", m.loss},                {"samples", m.samples},
-                              {"elements", m.elements},        {"steps", m.steps},
-                              {"selectivity", profile.to_json()}};
-          std::string target =
-              args->out + "/" + std::filesystem::path(path).stem().string() + ".metrics.json";
-          std::string tmp = target + ".tmp";
-          {
-            std::ofstream out(tmp, std::ios::trunc);
-            out << j.dump(2) << "\n";
-            SELECTIV_REQUIRE(out.good(), ExitCode::kFailure, "{}: cannot write", tmp);
-          }
-          std::filesystem::rename(tmp, target);
-        }
+        eval::Evaluation e = eval::evaluate_model(*net, path, args->options);
+        e.checkpoint = args->checkpoint;
+        e.checkpoint_step = info.step;
+        eval::write_evaluation(e, out + "/" + std::filesystem::path(path).stem().string() + ".metrics");
+        print_evaluation_row(e);
       }
       return ExitCode::kOk;
     };

@@ -102,7 +102,7 @@ Row run_model(const Pipeline& p, const std::string& model, const std::string& da
   train::load_checkpoint(dir + "/checkpoint.h5", net, false);
   BatchSource source(data_dir + "/test.h5");
   std::vector<int> predictions;
-  eval::evaluate_split(Exec(), net, source, config.eval_batch_size, &predictions);
+  eval::evaluate_split(Exec(), net, source, eval::EvaluationOptions{config.eval_batch_size}, &predictions);
   data::DatasetReader reader(data_dir + "/test.h5");
   eval::SelectivityProfile profile = eval::build_profile(
       reader.read_grammar(), reader.read(0, reader.info().n_samples), predictions,

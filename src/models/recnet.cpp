@@ -89,6 +89,38 @@ CView3 RecNet::forward(const Exec& exec, CView3 input, ForwardMode mode) {
   return m_logits;
 }
 
+CView3 RecNet::forward_hidden(const Exec& exec, CView3 input) {
+  const int B = static_cast<int>(input.extent(0)), T = static_cast<int>(input.extent(1)), d = m_dims.d_model;
+  SELECTIV_REQUIRE(static_cast<int>(input.extent(2)) == m_dims.input_size, ExitCode::kInvalidInput,
+                   "input has {} features, the model expects {}", input.extent(2), m_dims.input_size);
+  if (m_infer_h.extent(0) != static_cast<std::size_t>(B) || m_infer_h.extent(1) != static_cast<std::size_t>(T)) {
+    m_infer_h = View3();  // free before allocating the new size
+    m_infer_next = View3();
+    m_infer_z = View3();
+    m_infer_h = View3("selectiv::recnet::infer_h", B, T, d);
+    m_infer_next = View3("selectiv::recnet::infer_next", B, T, d);
+    m_infer_z = View3("selectiv::recnet::infer_z", B, T, d);
+    m_infer_mean = View1("selectiv::recnet::infer_mean", static_cast<std::size_t>(B) * T);
+    m_infer_rstd = View1("selectiv::recnet::infer_rstd", static_cast<std::size_t>(B) * T);
+  }
+  nn::linear_fwd(exec, nn::as_matrix(m_infer_h), nn::as_matrix(input), m_params.value2("encoder.weight"),
+                 m_params.value1("encoder.bias"));
+  for (int l = 0; l < m_dims.layers; ++l) {
+    m_mixers[l]->forward(exec, m_params, m_infer_z, m_infer_h, DropoutMode{});
+    m_mixers[l] = make_mixer(m_dims.mixer, m_dims, fmt::format("layers.{}.", l));  // drops the layer's workspace
+    KokkosBlas::axpy(1.0f, flat(m_infer_h), flat(m_infer_z));  // z <- h + z
+    nn::layer_norm_fwd(exec, nn::as_matrix(m_infer_next), m_infer_mean, m_infer_rstd,
+                       nn::as_matrix(CView3(m_infer_z)), m_params.value1(fmt::format("norms.{}.weight", l)),
+                       m_params.value1(fmt::format("norms.{}.bias", l)), nn::kLayerNormEps);
+    std::swap(m_infer_h, m_infer_next);
+  }
+  return m_infer_h;
+}
+
+void RecNet::decode(const Exec& exec, View2 logits, CView2 hidden) const {
+  nn::linear_fwd(exec, logits, hidden, m_params.value2("decoder.weight"), m_params.value1("decoder.bias"));
+}
+
 void RecNet::backward(const Exec& exec, CView3 dlogits) {
   const int L = m_dims.layers;
   nn::linear_bwd(exec, nn::as_matrix(m_dh), m_params.grad2("decoder.weight"), m_params.grad1("decoder.bias"),

@@ -35,6 +35,14 @@ class RecNet {
   // dlogits: (B, T, C) for the last forward. Parameter gradients accumulate.
   void backward(const Exec& exec, CView3 dlogits);
 
+  // Inference in bounded memory (evaluation): the last block's output (B, T, d) for `input` (B, T, V), without
+  // dropout and without keeping anything for backward. Two residual buffers alternate, and each layer's mixer is
+  // replaced by a fresh instance right after its forward (a mixer holds nothing but workspace; parameters live in
+  // the ParamTable), so the peak is one layer's workspace instead of all of them. Valid until the next call.
+  CView3 forward_hidden(const Exec& exec, CView3 input);
+  // logits = hidden W_dec^T + b_dec on a block of rows: logits (R, C), hidden (R, d).
+  void decode(const Exec& exec, View2 logits, CView2 hidden) const;
+
   // Residual stream after block l's LayerNorm (l = 0..layers-1) and the encoder output, for parity checks.
   CView3 hidden(int l) const { return m_h[l + 1]; }
   CView3 encoder_output() const { return m_h[0]; }
@@ -55,6 +63,8 @@ class RecNet {
   std::vector<View1> m_ln_mean, m_ln_rstd;  // layers x (B*T)
   View3 m_logits;                     // (B, T, C)
   View3 m_dh, m_ds, m_dz;             // (B, T, d) backward scratch
+  View3 m_infer_h, m_infer_next, m_infer_z;  // (B, T, d) forward_hidden's buffers
+  View1 m_infer_mean, m_infer_rstd;          // (B * T)
 };
 
 }  // namespace selectiv::models

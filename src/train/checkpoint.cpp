@@ -104,4 +104,13 @@ void load_checkpoint(const std::string& path, models::RecNet& net, bool with_opt
   }
 }
 
+std::unique_ptr<models::RecNet> load_model(const std::string& path, CheckpointInfo* info) {
+  CheckpointInfo header = read_checkpoint_info(path);
+  auto net = std::make_unique<models::RecNet>(header.dims);
+  net->params().allocate(0);
+  load_checkpoint(path, *net, false);
+  if (info) *info = std::move(header);
+  return net;
+}
+
 }  // namespace selectiv::train

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "models/recnet.hpp"
@@ -26,5 +27,7 @@ void save_checkpoint(const std::string& path, const models::RecNet& net, std::in
 CheckpointInfo read_checkpoint_info(const std::string& path);
 // Loads parameters (and the Adam moments when `with_optimizer`) into a RecNet built from read_checkpoint_info.
 void load_checkpoint(const std::string& path, models::RecNet& net, bool with_optimizer);
+// The trained model of a checkpoint, ready for inference (parameters only); `info` receives its header.
+std::unique_ptr<models::RecNet> load_model(const std::string& path, CheckpointInfo* info = nullptr);
 
 }  // namespace selectiv::train

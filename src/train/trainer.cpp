@@ -159,7 +159,8 @@ TrainResult run_training(const TrainConfig& cfg, const TrainPaths& paths) {
 
     const bool last = step + 1 == total_steps;
     if ((step + 1) % cfg.eval_every == 0 || last) {
-      eval::SplitMetrics test = eval::evaluate_split(exec, net, test_source, cfg.eval_batch_size);
+      eval::SplitMetrics test =
+          eval::evaluate_split(exec, net, test_source, eval::EvaluationOptions{cfg.eval_batch_size});
       EvalPoint point{step + 1, lr, window_loss / window_steps, window_accuracy / window_steps, test.loss,
                       test.accuracy, seconds_since(start)};
       result.history.push_back(point);

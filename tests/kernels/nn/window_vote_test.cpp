@@ -3,6 +3,7 @@
 // reference formula (softmax, einsum with a dense gap mask, argmax) on a small batch.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -79,7 +80,65 @@ std::vector<int> reference_formula(const Case& c) {
   return pred;
 }
 
+// The streamed form: the flattened (B * T) rows arrive in blocks of `block` rows (blocks straddle windows and
+// samples); the vote totals are copied back so they can be compared with double sums.
+std::vector<int> run_streamed(const Case& c, int block, std::vector<float>* votes_out) {
+  View2 rows("rows", static_cast<std::size_t>(c.B) * c.T, c.C);
+  IView2 start("start", c.B, c.E), length("length", c.B, c.E), pred("pred", c.B, c.E);
+  View3 votes("votes", c.B, c.E, c.C);
+  auto h_rows = Kokkos::create_mirror_view(rows);
+  auto h_start = Kokkos::create_mirror_view(start);
+  auto h_length = Kokkos::create_mirror_view(length);
+  for (std::size_t i = 0; i < c.logits.size(); ++i) h_rows.data()[i] = c.logits[i];
+  for (std::size_t i = 0; i < c.start.size(); ++i) {
+    h_start.data()[i] = c.start[i];
+    h_length.data()[i] = c.length[i];
+  }
+  Kokkos::deep_copy(rows, h_rows);
+  Kokkos::deep_copy(start, h_start);
+  Kokkos::deep_copy(length, h_length);
+  const int R = c.B * c.T;
+  for (int r0 = 0; r0 < R; r0 += block) {
+    const int r1 = std::min(R, r0 + block);
+    CView2 part = Kokkos::subview(CView2(rows), Kokkos::make_pair(r0, r1), Kokkos::ALL());
+    window_vote_accumulate(Exec(), votes, part, r0, c.T, start, length);
+  }
+  window_vote_argmax(Exec(), pred, votes, length);
+  auto h_votes = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), votes);
+  votes_out->assign(h_votes.data(), h_votes.data() + h_votes.size());
+  auto h_pred = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), pred);
+  return std::vector<int>(h_pred.data(), h_pred.data() + h_pred.size());
+}
+
+// Per window, the double sum of the softmax of its steps (the vote totals of the reference formula).
+std::vector<double> reference_votes(const Case& c) {
+  std::vector<double> S(static_cast<std::size_t>(c.B) * c.E * c.C, 0.0);
+  for (int b = 0; b < c.B; ++b)
+    for (int e = 0; e < c.E; ++e)
+      for (int t = c.start[b * c.E + e]; t < std::min(c.T, c.start[b * c.E + e] + c.length[b * c.E + e]); ++t) {
+        const float* row = &c.logits[(static_cast<std::size_t>(b) * c.T + t) * c.C];
+        double m = *std::max_element(row, row + c.C), s = 0.0;
+        for (int k = 0; k < c.C; ++k) s += std::exp(row[k] - m);
+        for (int k = 0; k < c.C; ++k) S[(static_cast<std::size_t>(b) * c.E + e) * c.C + k] += std::exp(row[k] - m) / s;
+      }
+  return S;
+}
+
 }  // namespace
+
+TEST(WindowVote, StreamedBlocksGiveTheSameVotesAsTheWholeSequence) {
+  Case c = make_case(3, 20, 37, 5u);
+  std::vector<int> host;
+  window_vote_reference(host, c.logits, c.start, c.length, c.B, c.T, c.C, c.E);
+  std::vector<double> expected = reference_votes(c);
+  for (int block : {1, 7, c.T - 1, c.T, c.T + 3, c.B * c.T}) {
+    std::vector<float> votes;
+    EXPECT_EQ(run_streamed(c, block, &votes), host) << "block " << block;
+    double worst = 0.0;
+    for (std::size_t i = 0; i < votes.size(); ++i) worst = std::max(worst, std::abs(votes[i] - expected[i]));
+    EXPECT_LT(worst, 1e-5) << "block " << block;
+  }
+}
 
 TEST(WindowVote, DeviceMatchesHostTwinAndTheReferenceFormula) {
   for (auto [B, E, C] : {std::tuple{1, 1, 1}, std::tuple{2, 7, 13}, std::tuple{3, 20, 65}}) {
