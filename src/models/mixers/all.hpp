@@ -9,3 +9,5 @@
 #include "models/mixers/delta_net.hpp"
 #include "models/mixers/gated_delta_net.hpp"
 #include "models/mixers/gated_delta_product.hpp"
+#include "models/mixers/retnet.hpp"
+#include "models/mixers/linear_attention.hpp"
