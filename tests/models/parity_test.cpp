@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Every model of the model list (models/zoo.def) against the reference's own outputs and gradients
-// (golden/layers/<model>.h5), and its parameter count against golden/param_counts.csv at every listed size (the
-// paper's seven models) or against an analytic count written from the parameter shapes (the taxonomy baselines,
-// which the reference's sweeps never built).
+// (golden/layers/<model>.h5; a model with no reference implementation against a host composition of reference
+// twins and its finite differences instead), and its parameter count against golden/param_counts.csv at every
+// listed size (the paper's seven models) or against an analytic count written from the parameter shapes (the
+// taxonomy baselines, which the reference's sweeps never built).
 #include <gtest/gtest.h>
 
 #include <cstdint>

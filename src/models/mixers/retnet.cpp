@@ -24,11 +24,6 @@ RetNetMixer::RetNetMixer(const ModelDims& dims, std::string prefix)
       m_prefix(std::move(prefix)) {
   SELECTIV_REQUIRE(m_d % m_H == 0 && m_K % 2 == 0, ExitCode::kInvalidInput,
                    "retnet: d_model {} / {} heads must give an even head dim (RoPE)", m_d, m_H);
-  const std::vector<float> inv_freq = nn::rope_inv_freq(m_K, kRopeBase);
-  m_inv_freq = View1("selectiv::retnet::inv_freq", inv_freq.size());
-  auto host = kc::create_mirror_view_uninitialized(m_inv_freq);
-  for (std::size_t i = 0; i < inv_freq.size(); ++i) host(i) = inv_freq[i];
-  Kokkos::deep_copy(m_inv_freq, host);
 }
 
 double RetNetMixer::log_decay(int head) { return std::log(1.0 - std::pow(2.0, -5.0 - head)); }
@@ -50,6 +45,13 @@ void RetNetMixer::ensure_workspace(int B, int T) {
   if (B == m_B && T == m_T) return;
   m_B = B;
   m_T = T;
+  if (m_inv_freq.extent(0) == 0) {  // allocated at the first forward, so declaring needs no Kokkos
+    const std::vector<float> inv_freq = nn::rope_inv_freq(m_K, kRopeBase);
+    m_inv_freq = View1("selectiv::retnet::inv_freq", inv_freq.size());
+    auto host = kc::create_mirror_view_uninitialized(m_inv_freq);
+    for (std::size_t i = 0; i < inv_freq.size(); ++i) host(i) = inv_freq[i];
+    Kokkos::deep_copy(m_inv_freq, host);
+  }
   auto make = [B, T](const char* label, int channels) { return View3(std::string(label), B, T, channels); };
   m_qp = make("selectiv::retnet::qp", m_d);
   m_kp = make("selectiv::retnet::kp", m_d);

@@ -29,7 +29,7 @@ class RetNetMixer : public Mixer {
   int m_d, m_H, m_K, m_V;  // model dim, heads, key and value dims per head
   static constexpr float kRopeBase = 10000.0f;
   std::string m_prefix;
-  View1 m_inv_freq;        // (K / 2) RoPE frequencies
+  View1 m_inv_freq;        // (K / 2) RoPE frequencies, made by the first forward
   int m_B = 0, m_T = 0;
   // Saved by forward (all (B, T, channels) row-major, channels = H * per-head dim):
   View3 m_qp, m_kp, m_vp;  // projections before the conv: (B, T, d), (B, T, d), (B, T, 2d)
