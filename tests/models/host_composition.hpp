@@ -22,8 +22,8 @@ struct HostCompositionCheck {
   double tolerance = 0;
 };
 
-// Models with a host composition: linear_attention. Any other model fails the calling test (and returns nothing).
-// Needs Kokkos initialised.
+// Models with a host composition: linear_attention, retnet. Any other model fails the calling test (and returns
+// nothing). Needs Kokkos initialised.
 std::vector<HostCompositionCheck> check_against_host_composition(const std::string& model,
                                                                  const HostCompositionShape& shape);
 

@@ -12,6 +12,8 @@
 #include "kernels/common/compat.hpp"
 #include "kernels/gla/reference.hpp"
 #include "kernels/nn/reference_dense.hpp"
+#include "kernels/nn/reference_train.hpp"
+#include "kernels/nn/rope.hpp"
 #include "models/mixer.hpp"
 #include "support/testing.hpp"
 
@@ -49,10 +51,45 @@ HostTensor linear_attention_host_fwd(const HostParams& p, const HostTensor& x, i
   return z;
 }
 
+// retnet (models/mixers/retnet.hpp, golden/README.md §4.9), token by token in double:
+//   q, k, v as above; q', k' = rotate-half RoPE (base 10000) of q, k
+//   o = GLA reference with g = log(1 - 2^(-5-h)) on every key channel of head h, scale 1/sqrt(K)
+//   z = (RMSNorm_V(o) * w * silu(x Wg^T)) Wo^T
+HostTensor retnet_host_fwd(const HostParams& p, const HostTensor& x, int B, int T, int d, int H) {
+  const int K = d / H, V = 2 * d / H, rows = B * T;
+  auto param = [&p](const char* suffix) -> const HostTensor& { return p.at(std::string(kPrefix) + suffix); };
+  auto branch = [&](const char* proj, const char* conv, int channels) {
+    HostTensor projected, convolved;
+    nn::linear_reference_fwd(projected, x, param(proj), {}, rows, d, channels);
+    nn::short_conv_reference_fwd(convolved, projected, param(conv), {}, B, T, channels, 4, true);
+    return convolved;
+  };
+  const std::vector<float> inv_freq = nn::rope_inv_freq(K, 10000.0f);
+  HostTensor q, k;
+  nn::rope_reference_fwd(q, branch("q_proj.weight", "q_conv1d.weight", d), inv_freq, nn::RopeConvention::rotate_half,
+                         B, T, H, K);
+  nn::rope_reference_fwd(k, branch("k_proj.weight", "k_conv1d.weight", d), inv_freq, nn::RopeConvention::rotate_half,
+                         B, T, H, K);
+  const HostTensor v = branch("v_proj.weight", "v_conv1d.weight", 2 * d);
+  HostTensor g(q.size());
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    const int head = static_cast<int>((i / K) % H);
+    g[i] = std::log(1.0 - std::pow(2.0, -5.0 - head));
+  }
+  HostTensor o, ht, gate, on, rstd, z;
+  gla::gla_reference_fwd(o, ht, q, k, v, g, {}, 1.0 / std::sqrt(double(K)), gla::GlaSizes{B, T, H, K, V});
+  nn::linear_reference_fwd(gate, x, param("g_proj.weight"), {}, rows, d, 2 * d);
+  nn::rms_norm_reference_fwd(on, rstd, o, gate, param("g_norm_swish_gate.weight"), rows, 2 * d,
+                             nn::RmsNormSpec::standard(V), nn::GateOrder::norm_then_gate);
+  nn::linear_reference_fwd(z, on, param("o_proj.weight"), {}, rows, 2 * d, d);
+  return z;
+}
+
 using HostForward = HostTensor (*)(const HostParams&, const HostTensor&, int, int, int, int);
 
 HostForward host_forward_of(const std::string& model) {
   if (model == "linear_attention") return &linear_attention_host_fwd;
+  if (model == "retnet") return &retnet_host_fwd;
   return nullptr;
 }
 
@@ -156,25 +193,38 @@ struct AwkwardShape {
   int B, T, d, H;
 };
 
-// The forward of linear_attention on shapes around the GLA chunk (64) and odd head dims, against the host
-// composition (the backward is checked by finite differences in parity_test.cpp at T = 67).
-TEST(LinearAttentionHostComposition, ForwardMatchesOnAwkwardShapes) {
-  for (const AwkwardShape& s : {AwkwardShape{1, 1, 6, 2}, AwkwardShape{2, 63, 6, 2}, AwkwardShape{1, 64, 8, 2},
-                                AwkwardShape{1, 65, 12, 4}, AwkwardShape{2, 130, 6, 3}}) {
+class HostComposed : public ::testing::TestWithParam<std::string> {};
+
+// The forward on shapes around the GLA chunk (64), odd head counts and odd or minimal head dims (RoPE needs even
+// ones), against the host composition.
+TEST_P(HostComposed, ForwardMatchesOnAwkwardShapes) {
+  for (const AwkwardShape& s : {AwkwardShape{1, 1, 4, 2}, AwkwardShape{2, 63, 12, 3}, AwkwardShape{1, 64, 8, 2},
+                                AwkwardShape{1, 65, 12, 2}, AwkwardShape{2, 130, 6, 3}}) {
     HostCompositionShape shape{s.B, s.T, s.d, s.H, false};
-    for (const auto& check : check_against_host_composition("linear_attention", shape)) {
+    const auto checks = check_against_host_composition(GetParam(), shape);
+    EXPECT_EQ(checks.size(), 1u);
+    for (const auto& check : checks) {
       EXPECT_LE(check.err_ratio, check.tolerance)
           << check.what << " at B " << s.B << " T " << s.T << " d " << s.d << " H " << s.H;
     }
   }
 }
 
-// A second finite-difference shape: one head, odd head dim, T = 1 (the state is a single outer product).
-TEST(LinearAttentionHostComposition, BackwardMatchesFiniteDifferencesAtOneStep) {
-  const auto checks = check_against_host_composition("linear_attention", HostCompositionShape{2, 1, 5, 1, true});
-  EXPECT_EQ(checks.size(), 10u);  // forward, dh and the eight parameters
-  for (const auto& check : checks) EXPECT_LE(check.err_ratio, check.tolerance) << check.what;
+// The backward against finite differences: two chunks with three heads, and a single step with one head.
+TEST_P(HostComposed, BackwardMatchesFiniteDifferences) {
+  for (const AwkwardShape& s : {AwkwardShape{1, 70, 6, 3}, AwkwardShape{2, 1, 4, 1}}) {
+    const auto checks = check_against_host_composition(GetParam(), HostCompositionShape{s.B, s.T, s.d, s.H, true});
+    EXPECT_GT(checks.size(), 8u);  // forward, dh and every parameter
+    for (const auto& check : checks) {
+      EXPECT_LE(check.err_ratio, check.tolerance) << check.what << " at T " << s.T << " H " << s.H;
+    }
+  }
 }
+
+// linear_attention has no other oracle; retnet also has its golden file (parity_test.cpp), and this covers shapes
+// that file does not (T = 130, three heads).
+INSTANTIATE_TEST_SUITE_P(Baselines, HostComposed, ::testing::Values("linear_attention", "retnet"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 }  // namespace
 }  // namespace selectiv::models
