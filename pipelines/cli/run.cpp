@@ -1,187 +1,174 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// `selectiv run [PIPELINE.yaml]`: generate a task's datasets, train every listed model on them, evaluate each with
-// the selectivity profile, and print the results table. Without a file it runs the embedded pipelines/quick.yaml.
-// Finished steps are reused on a rerun: datasets whose config hash matches, models whose metrics.json exists.
+// `selectiv run [PIPELINE.yaml]`: a pipeline (engine/pipeline_file.hpp) expanded into a DAG of cached stage
+// instances (generate -> train -> evaluate -> report) in a content-addressed store (engine/store.hpp), run in
+// dependency order by one worker, by a shard of workers (--shard i/n, Slurm array tasks), or by MPI ranks. Without a
+// file it runs the embedded pipelines/quick.yaml. A rerun skips complete instances, so a finished pipeline only
+// prints its table again. The report is published to --out (default <store>/<pipeline name>).
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <filesystem>
-#include <fstream>
 
-#include <nlohmann/json.hpp>
-
-#include "batch/batch_source.hpp"
 #include "core/config.hpp"
 #include "core/error.hpp"
-#include "core/hash.hpp"
 #include "core/log.hpp"
-#include "data/dataset/reader.hpp"
-#include "eval/evaluate.hpp"
-#include "eval/selectivity.hpp"
-#include "models/mixer.hpp"
 #include "pipelines/cli/command.hpp"
-#include "pipelines/cli/task_config.hpp"
+#include "pipelines/engine/farm.hpp"
+#include "pipelines/engine/pipeline_file.hpp"
+#include "pipelines/engine/plan.hpp"
+#include "pipelines/engine/scheduler.hpp"
+#include "pipelines/engine/shard.hpp"
+#include "pipelines/engine/stages.hpp"
+#include "pipelines/engine/status.hpp"
+#include "pipelines/engine/store.hpp"
 #include "pipelines/quick_pipeline.hpp"
-#include "train/checkpoint.hpp"
-#include "train/trainer.hpp"
 
 namespace selectiv::cli {
 namespace {
 
-struct Pipeline {
-  data::TaskSpec task;
-  train::TrainConfig train;
-  std::vector<std::string> models;
+using namespace selectiv::engine;
 
-  void read(ConfigReader& r) {
-    struct TaskSection {
-      data::TaskSpec& spec;
-      void read(ConfigReader& r) { spec = read_task_spec(r); }
-    } task_section{task};
-    r.section("task", task_section);
-    r.section("train", train);
-    std::vector<std::string> names = {"all"};
-    r.read("models", names);
-    r.finish();
-    for (const auto& name : names) {
-      if (name == "all") {
-        models.insert(models.end(), models::mixer_names().begin(), models::mixer_names().end());
-      } else {
-        SELECTIV_REQUIRE(models::is_mixer(name), ExitCode::kInvalidInput, "{}: unknown model '{}'",
-                         r.where("models"), name);
-        models.push_back(name);
+constexpr std::size_t kMaxRowsPrinted = 60;
+
+struct RunArgs {
+  std::string file;
+  std::string store = "selectiv-out";
+  std::string out;
+  std::vector<std::string> sets;
+  std::string shard;
+  std::string dag;
+  bool dry_run = false;
+};
+
+// The shard this process works on: an MPI rank, --shard, a Slurm array task, or the whole plan.
+Shard choose_shard(const RunArgs& args, const Farm& farm) {
+  if (farm.size() > 1) {
+    SELECTIV_REQUIRE(args.shard.empty(), ExitCode::kInvalidInput,
+                     "--shard {}: not with MPI (every rank already takes its own shard)", args.shard);
+    return {static_cast<std::size_t>(farm.rank()), static_cast<std::size_t>(farm.size()), "MPI rank"};
+  }
+  if (!args.shard.empty()) return parse_shard(args.shard);
+  if (auto from_env = shard_from_environment()) return *from_env;
+  return {};
+}
+
+// Copies the report's files to the --out folder (each replaced atomically).
+void publish_report(const std::string& from, const std::string& to) {
+  std::filesystem::create_directories(to);
+  for (const auto& entry : std::filesystem::directory_iterator(from)) {
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_regular_file() || name == "manifest.json" || name == "plots.log") continue;
+    write_file_atomically(to + "/" + name, read_whole_file(entry.path().string()));
+  }
+}
+
+ExitCode run_pipeline(const RunArgs& args) {
+  const std::string source = args.file.empty() ? "<embedded pipelines/quick.yaml>" : args.file;
+  ConfigDocument doc = args.file.empty() ? ConfigDocument::parse(kQuickPipelineYaml, source)
+                                         : ConfigDocument::load_file(args.file);
+  for (const auto& s : args.sets) doc.apply_override(s);
+  const PipelineFile file = PipelineFile::read(doc, source);
+  for (const char* reserved : {"generate", "train", "evaluate", "report", "pipelines"}) {
+    SELECTIV_REQUIRE(file.name != reserved, ExitCode::kInvalidInput,
+                     "{}: name '{}' is a folder of the store; choose another", source, file.name);
+  }
+  const Plan plan = build_plan(file, expand_grid(file), CodeIdentity::of_this_build());
+  const Store store(args.store);
+  const std::string out = args.out.empty() ? store.root() + "/" + plan.name : args.out;
+
+  Farm farm;
+  const Shard shard = choose_shard(args, farm);
+  std::vector<bool> wanted = select_shard(plan, shard);
+  const std::size_t report = report_index(plan);
+  if (shard.whole()) wanted[report] = true;
+
+  if (args.dry_run || !args.dag.empty()) {
+    if (farm.rank() != 0) return ExitCode::kOk;
+    const std::vector<InstanceStatus> statuses = describe_plan(plan, store);
+    if (!args.dag.empty()) write_file_atomically(args.dag, dag_dot(plan, statuses));
+    if (args.dry_run) {
+      if (!shard.whole()) {
+        fmt::print("shard {}/{} ({}); the report is written by the worker that finishes last\n", shard.index,
+                   shard.count, shard.source);
       }
+      print_dry_run(plan, statuses, wanted, stdout);
     }
-  }
-};
-
-struct Row {
-  std::string model;
-  std::int64_t parameters = 0;
-  double test_accuracy = 0, best_test_accuracy = 0, test_loss = 0, oracle = 0, memoryless = 0;
-  double tokens_per_second = 0, wall_seconds = 0;
-};
-
-void write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    SELECTIV_REQUIRE(out.good(), ExitCode::kFailure, "{}: cannot write", tmp);
-  }
-  std::filesystem::rename(tmp, path);
-}
-
-// Trains (or reuses) one model and evaluates it on the test split.
-Row run_model(const Pipeline& p, const std::string& model, const std::string& data_dir, const std::string& out) {
-  train::TrainConfig config = p.train;
-  config.model = model;
-  const std::string dir = out + "/" + model;
-  const std::string metrics_path = dir + "/metrics.json";
-  nlohmann::json metrics;
-  if (std::filesystem::exists(metrics_path)) {
-    log::info("{}: trained before ({}), reusing it", model, metrics_path);
-    metrics = nlohmann::json::parse(std::ifstream(metrics_path));
-  } else {
-    train::TrainPaths paths{data_dir + "/train.h5", data_dir + "/test.h5", dir, true};
-    train::run_training(config, paths);  // writes metrics_path
-    metrics = nlohmann::json::parse(std::ifstream(metrics_path));
-  }
-  Row row;
-  row.model = model;
-  row.parameters = metrics.at("parameters").get<std::int64_t>();
-  row.test_accuracy = metrics.at("final_test_accuracy").get<double>();
-  row.best_test_accuracy = metrics.at("best_test_accuracy").get<double>();
-  row.test_loss = metrics.at("history").back().at("test_loss").get<double>();
-  row.tokens_per_second = metrics.at("tokens_per_second").get<double>();
-  row.wall_seconds = metrics.at("wall_seconds").get<double>();
-
-  // Selectivity profile of the final checkpoint on the test split.
-  train::CheckpointInfo info = train::read_checkpoint_info(dir + "/checkpoint.h5");
-  models::RecNet net(info.dims);
-  net.params().allocate(0);
-  train::load_checkpoint(dir + "/checkpoint.h5", net, false);
-  BatchSource source(data_dir + "/test.h5");
-  std::vector<int> predictions;
-  eval::evaluate_split(Exec(), net, source, eval::EvaluationOptions{config.eval_batch_size}, &predictions);
-  data::DatasetReader reader(data_dir + "/test.h5");
-  eval::SelectivityProfile profile = eval::build_profile(
-      reader.read_grammar(), reader.read(0, reader.info().n_samples), predictions,
-      reader.info().spec.gap_kind == data::GapKind::kDistractors);
-  row.oracle = profile.oracle_accuracy;
-  row.memoryless = profile.memoryless_accuracy;
-  write_atomically(dir + "/selectivity.json", profile.to_json().dump(2) + "\n");
-  return row;
-}
-
-ExitCode run_pipeline(const std::string& file, const std::string& out, const std::vector<std::string>& sets) {
-  ConfigDocument doc = file.empty() ? ConfigDocument::parse(kQuickPipelineYaml, "<embedded pipelines/quick.yaml>")
-                                    : ConfigDocument::load_file(file);
-  for (const auto& s : sets) doc.apply_override(s);
-  Pipeline p;
-  ConfigReader reader = doc.reader();
-  p.read(reader);
-  std::filesystem::create_directories(out);
-
-  // 1. datasets (reused when their config hash matches)
-  const std::string data_dir = out + "/data";
-  ensure_datasets(p.task, data_dir, {data::Split::kTrain, data::Split::kTest});
-
-  // 2-3. train and evaluate each model
-  ensure_kokkos();
-  std::vector<Row> rows;
-  for (const auto& model : p.models) {
-    log::info("=== {} ({}/{})", model, rows.size() + 1, p.models.size());
-    rows.push_back(run_model(p, model, data_dir, out));
+    return ExitCode::kOk;
   }
 
-  // 4. report
-  std::string md = "| model | parameters | test acc | best acc | test loss | oracle | memoryless | tokens/s | wall s |\n"
-                   "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
-  std::string csv = "model,parameters,test_accuracy,best_test_accuracy,test_loss,oracle_accuracy,memoryless_accuracy,"
-                    "tokens_per_second,wall_seconds\n";
-  nlohmann::json json = nlohmann::json::array();
-  for (const Row& r : rows) {
-    md += fmt::format("| {} | {} | {:.4f} | {:.4f} | {:.4f} | {:.4f} | {:.4f} | {:.0f} | {:.1f} |\n", r.model,
-                      r.parameters, r.test_accuracy, r.best_test_accuracy, r.test_loss, r.oracle, r.memoryless,
-                      r.tokens_per_second, r.wall_seconds);
-    csv += fmt::format("{},{},{:.6f},{:.6f},{:.6f},{:.6f},{:.6f},{:.1f},{:.2f}\n", r.model, r.parameters,
-                       r.test_accuracy, r.best_test_accuracy, r.test_loss, r.oracle, r.memoryless,
-                       r.tokens_per_second, r.wall_seconds);
-    json.push_back({{"model", r.model},
-                    {"parameters", r.parameters},
-                    {"test_accuracy", r.test_accuracy},
-                    {"best_test_accuracy", r.best_test_accuracy},
-                    {"test_loss", r.test_loss},
-                    {"oracle_accuracy", r.oracle},
-                    {"memoryless_accuracy", r.memoryless},
-                    {"tokens_per_second", r.tokens_per_second},
-                    {"wall_seconds", r.wall_seconds}});
+  log::info("pipeline {}: {} instances ({} generate, {} train, {} evaluate, 1 report), store {}{}", plan.name,
+            plan.instances.size(), plan.count(Stage::kGenerate), plan.count(Stage::kTrain),
+            plan.count(Stage::kEvaluate), store.root(),
+            shard.whole() ? "" : fmt::format(", shard {}/{} ({})", shard.index, shard.count, shard.source));
+  std::filesystem::create_directories(store.root());
+  RunSummary summary;
+  try {
+    wanted[report] = false;
+    summary = run_instances(plan, store, wanted, run_stage);
+    farm.barrier();
+    // The report, once every input exists: the only worker, the last shard to finish, or MPI rank 0.
+    std::size_t missing = 0;
+    for (std::size_t in : plan.instances[report].inputs) missing += store.complete(plan.instances[in]) ? 0 : 1;
+    if (farm.rank() == 0 && missing == 0) {
+      std::vector<bool> only_report(plan.instances.size(), false);
+      only_report[report] = true;
+      RunSummary r = run_instances(plan, store, only_report, run_stage);
+      summary.ran += r.ran;
+      summary.reused += r.reused;
+      summary.failed += r.failed;
+      if (summary.code == ExitCode::kOk) summary.code = r.code;
+    } else if (farm.rank() == 0) {
+      log::info("report not written yet: {} of its inputs are not complete (other shards); the worker that finishes "
+                "last writes it, or rerun without --shard",
+                missing);
+    }
+  } catch (const Error& e) {
+    if (farm.active()) {
+      log::error("{}", e.what());
+      farm.abort(e.code());
+    }
+    throw;
   }
-  write_atomically(out + "/results.md", md);
-  write_atomically(out + "/results.csv", csv);
-  write_atomically(out + "/results.json", json.dump(2) + "\n");
-  fmt::print("{}", md);
-  return ExitCode::kOk;
+  const ExitCode code = farm.first_failure(summary.code);
+  const long long ran = farm.sum(static_cast<long long>(summary.ran));
+  if (farm.rank() != 0) return code;
+  if (ran > 0 || store.read_labels(plan.name).empty()) store.write_labels(plan);
+  log::info("{} instances run, {} up to date, {} failed, {} skipped", summary.ran, summary.reused, summary.failed,
+            summary.blocked);
+
+  if (store.complete(plan.instances[report])) {
+    const std::string report_dir = store.dir(plan.instances[report]);
+    publish_report(report_dir, out);
+    const std::size_t rows = plan.instances[report].params.at("rows").size();
+    if (rows <= kMaxRowsPrinted) {
+      fmt::print("{}", read_whole_file(report_dir + "/results.md"));
+    } else {
+      fmt::print("{}", read_whole_file(report_dir + "/summary.md"));
+    }
+    log::info("report: {} (results.csv: one row per run; summary.csv: best lr/warmup, mean and std over seeds)", out);
+  }
+  return code;
 }
 
 }  // namespace
 
 void add_run_command(CLI::App& app, Registry& registry) {
   CLI::App* cmd = app.add_subcommand(
-      "run", "Run a pipeline: generate the task's data, train and evaluate every listed model, print the results "
-             "table (no file: the embedded quick pipeline, pipelines/quick.yaml)");
-  struct Args {
-    std::string file;
-    std::string out = "selectiv-out/quick";
-    std::vector<std::string> sets;
-  };
-  auto args = std::make_shared<Args>();
-  cmd->add_option("pipeline", args->file, "Pipeline YAML (sections task, train, models)")->check(CLI::ExistingFile);
-  cmd->add_option("--out", args->out, "Output folder (default selectiv-out/quick)");
-  cmd->add_option("--set", args->sets, "Override a key: --set train.steps=100 --set models=[gla] (repeatable)");
-  cmd->callback([&registry, args]() {
-    registry.action = [args]() { return run_pipeline(args->file, args->out, args->sets); };
-  });
+      "run", "Run a pipeline: a grid of runs expanded into cached generate -> train -> evaluate -> report instances in "
+             "a content-addressed store; prints the results table (no file: the embedded pipelines/quick.yaml)");
+  auto args = std::make_shared<RunArgs>();
+  cmd->add_option("pipeline", args->file, "Pipeline YAML (sections name, task, train, grid, evaluate, report)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--store", args->store, "Store folder shared by every pipeline and worker (default selectiv-out)");
+  cmd->add_option("--out", args->out, "Folder that receives a copy of the report (default <store>/<pipeline name>)");
+  cmd->add_option("--set", args->sets,
+                  "Override a key: --set train.steps=100 --set grid.model=[gla] (repeatable)");
+  cmd->add_option("--shard", args->shard,
+                  "Run shard i of n (i/n, 0-based): grid point p belongs to shard p mod n; default from "
+                  "SLURM_ARRAY_TASK_ID / SLURM_ARRAY_TASK_COUNT when set");
+  cmd->add_flag("--dry-run", args->dry_run, "List every instance with its key, status and why; run nothing");
+  cmd->add_option("--dag", args->dag, "Write the DAG as Graphviz to this file (with statuses); run nothing");
+  cmd->callback([&registry, args]() { registry.action = [args]() { return run_pipeline(*args); }; });
 }
 
 }  // namespace selectiv::cli

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "pipelines/engine/instance.hpp"
+
+#include <Kokkos_Core.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "core/error.hpp"
+#include "core/hash.hpp"
+#include "selectiv/version.hpp"
+
+namespace selectiv::engine {
+
+const char* stage_name(Stage stage) {
+  switch (stage) {
+    case Stage::kGenerate: return "generate";
+    case Stage::kTrain: return "train";
+    case Stage::kEvaluate: return "evaluate";
+    case Stage::kReport: return "report";
+  }
+  return "unknown";
+}
+
+CodeIdentity CodeIdentity::of_this_build() {
+  return {fmt::format("{}+{}", kToolVersion, kGitHash), Kokkos::DefaultExecutionSpace::name()};
+}
+
+std::string instance_key(Stage stage, const nlohmann::json& params, const std::vector<std::string>& input_keys,
+                         const std::string& code_version, const std::string& backend) {
+  const nlohmann::json identity = {{"stage", stage_name(stage)},
+                                   {"params", params},
+                                   {"inputs", input_keys},
+                                   {"code", code_version},
+                                   {"backend", backend}};
+  return sha256_of_json(identity);
+}
+
+std::size_t Plan::add(Instance instance, const CodeIdentity& code) {
+  std::vector<std::string> input_keys;
+  for (std::size_t i : instance.inputs) {
+    SELECTIV_REQUIRE(i < instances.size(), ExitCode::kFailure, "{}: input {} is not an earlier instance",
+                     instance.label, i);
+    input_keys.push_back(instances[i].key);
+  }
+  if (instance.backend.empty()) instance.backend = code.backend;
+  instance.key = instance_key(instance.stage, instance.params, input_keys, code.version, instance.backend);
+  auto [it, inserted] = m_by_key.emplace(instance.key, instances.size());
+  if (!inserted) return it->second;
+  const std::size_t index = instances.size();
+  for (std::size_t i : instance.inputs) users[i].push_back(index);
+  instances.push_back(std::move(instance));
+  users.emplace_back();
+  return index;
+}
+
+std::optional<std::size_t> Plan::find(const std::string& key) const {
+  auto it = m_by_key.find(key);
+  if (it == m_by_key.end()) return std::nullopt;
+  return it->second;
+}
+
+std::size_t Plan::count(Stage stage) const {
+  return static_cast<std::size_t>(
+      std::count_if(instances.begin(), instances.end(), [stage](const Instance& i) { return i.stage == stage; }));
+}
+
+}  // namespace selectiv::engine
