@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // `selectiv bench --model M --d D --T L --batch B --layers N`: milliseconds per training step (forward, fused
 // cross-entropy, backward, clipping, Adam) and per forward pass alone on synthetic one-hot inputs, as the median of
-// --steps fenced steps after --warmup steps, plus tokens/s. The shapes of performance.md §3.3 are the defaults.
+// --steps fenced steps after --warmup steps, plus tokens/s and the peak bytes held in Kokkos allocations of the
+// default memory space (kernels/common/memory_tracker.hpp). The shapes of performance.md §3.3 are the defaults.
 #include <Kokkos_Core.hpp>
 #include <fmt/format.h>
 
@@ -9,6 +10,7 @@
 #include <random>
 
 #include "kernels/common/compat.hpp"
+#include "kernels/common/memory_tracker.hpp"
 #include "kernels/nn/adam.hpp"
 #include "kernels/nn/cross_entropy.hpp"
 #include "models/recnet.hpp"
@@ -30,6 +32,7 @@ double median(std::vector<double> v) {
 
 ExitCode run_bench(const BenchArgs& a) {
   ensure_kokkos();
+  start_memory_tracking();
   models::ModelDims dims;
   dims.mixer = a.model;
   dims.input_size = a.V;
@@ -82,10 +85,11 @@ ExitCode run_bench(const BenchArgs& a) {
     }
   }
   const double step = median(step_ms), fwd = median(forward_ms);
+  const double peak_gib = static_cast<double>(tracked_bytes_peak()) / (1024.0 * 1024.0 * 1024.0);
   fmt::print("model {} d {} T {} batch {} layers {} heads {} params {}: step {:.2f} ms, forward {:.2f} ms, "
-             "{:.0f} tokens/s (median of {}, {} warm-up)\n",
+             "{:.0f} tokens/s, peak {:.2f} GiB (median of {}, {} warm-up)\n",
              a.model, a.d, a.T, a.batch, a.layers, dims.n_heads, net.params().trainable_count(), step, fwd,
-             rows / (step / 1e3), a.steps, a.warmup);
+             rows / (step / 1e3), peak_gib, a.steps, a.warmup);
   return ExitCode::kOk;
 }
 

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "kernels/common/memory_tracker.hpp"
+
+#include <Kokkos_Core.hpp>
+
+#include <cstring>
+#include <mutex>
+#include <unordered_map>
+
+namespace selectiv {
+namespace {
+
+struct Tracker {
+  std::mutex mutex;
+  std::unordered_map<const void*, std::int64_t> live;  // allocations seen since tracking started
+  std::int64_t now = 0, peak = 0;
+};
+
+Tracker& tracker() {
+  static Tracker t;
+  return t;
+}
+
+bool in_default_space(const Kokkos_Profiling_SpaceHandle& handle) {
+  return std::strncmp(handle.name, Kokkos::DefaultExecutionSpace::memory_space::name(), sizeof(handle.name)) == 0;
+}
+
+void on_allocate(const Kokkos_Profiling_SpaceHandle handle, const char*, const void* ptr, const std::uint64_t bytes) {
+  if (!in_default_space(handle)) return;
+  Tracker& t = tracker();
+  std::lock_guard<std::mutex> lock(t.mutex);
+  t.live[ptr] = static_cast<std::int64_t>(bytes);
+  t.now += static_cast<std::int64_t>(bytes);
+  if (t.now > t.peak) t.peak = t.now;
+}
+
+void on_deallocate(const Kokkos_Profiling_SpaceHandle handle, const char*, const void* ptr, const std::uint64_t) {
+  if (!in_default_space(handle)) return;
+  Tracker& t = tracker();
+  std::lock_guard<std::mutex> lock(t.mutex);
+  auto it = t.live.find(ptr);
+  if (it == t.live.end()) return;  // allocated before tracking started
+  t.now -= it->second;
+  t.live.erase(it);
+}
+
+}  // namespace
+
+void start_memory_tracking() {
+  Kokkos::Tools::Experimental::set_allocate_data_callback(on_allocate);
+  Kokkos::Tools::Experimental::set_deallocate_data_callback(on_deallocate);
+  Tracker& t = tracker();
+  std::lock_guard<std::mutex> lock(t.mutex);
+  t.peak = t.now;
+}
+
+std::int64_t tracked_bytes_now() {
+  std::lock_guard<std::mutex> lock(tracker().mutex);
+  return tracker().now;
+}
+
+std::int64_t tracked_bytes_peak() {
+  std::lock_guard<std::mutex> lock(tracker().mutex);
+  return tracker().peak;
+}
+
+}  // namespace selectiv

@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: BSD-3-Clause
+// Bytes held in Kokkos allocations of the default memory space, and their high-water mark, through the Kokkos
+// Tools allocation callbacks (the counterpart of PyTorch's torch.cuda.max_memory_allocated). Allocations made
+// outside Kokkos (e.g. cuBLAS workspaces) are not counted. One tracker per process; it replaces any other
+// allocation callbacks, so it is for measurement commands (selectiv bench), not for runs under a Kokkos tool.
+#pragma once
+
+#include <cstdint>
+
+namespace selectiv {
+
+// Installs the callbacks (idempotent) and sets the high-water mark to what is allocated now.
+void start_memory_tracking();
+// Bytes of the allocations made since the first start_memory_tracking() that are still live, and the most held at
+// once since the last start_memory_tracking(), in the default memory space.
+std::int64_t tracked_bytes_now();
+std::int64_t tracked_bytes_peak();
+
+}  // namespace selectiv
