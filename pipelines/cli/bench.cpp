@@ -11,6 +11,7 @@
 
 #include "kernels/common/compat.hpp"
 #include "kernels/common/memory_tracker.hpp"
+#include "kernels/common/precision.hpp"
 #include "kernels/nn/adam.hpp"
 #include "kernels/nn/cross_entropy.hpp"
 #include "models/recnet.hpp"
@@ -23,6 +24,7 @@ struct BenchArgs {
   std::string model = "gla";
   int d = 256, T = 400, batch = 64, layers = 8, heads = 0, d_state = 128, V = 41, C = 1601;
   int warmup = 3, steps = 10;
+  std::string precision = "fp32";
 };
 
 double median(std::vector<double> v) {
@@ -32,6 +34,10 @@ double median(std::vector<double> v) {
 
 ExitCode run_bench(const BenchArgs& a) {
   ensure_kokkos();
+  const MatmulPrecision precision = *parse_matmul_precision(a.precision);
+  SELECTIV_REQUIRE(matmul_precision_available(precision), ExitCode::kInvalidInput,
+                   "--precision {}: needs a CUDA build with Kokkos Kernels' cuBLAS TPL", a.precision);
+  set_matmul_precision(precision);
   start_memory_tracking();
   models::ModelDims dims;
   dims.mixer = a.model;
@@ -86,10 +92,10 @@ ExitCode run_bench(const BenchArgs& a) {
   }
   const double step = median(step_ms), fwd = median(forward_ms);
   const double peak_gib = static_cast<double>(tracked_bytes_peak()) / (1024.0 * 1024.0 * 1024.0);
-  fmt::print("model {} d {} T {} batch {} layers {} heads {} params {}: step {:.2f} ms, forward {:.2f} ms, "
-             "{:.0f} tokens/s, peak {:.2f} GiB (median of {}, {} warm-up)\n",
-             a.model, a.d, a.T, a.batch, a.layers, dims.n_heads, net.params().trainable_count(), step, fwd,
-             rows / (step / 1e3), peak_gib, a.steps, a.warmup);
+  fmt::print("model {} d {} T {} batch {} layers {} heads {} params {} precision {}: step {:.2f} ms, forward {:.2f} "
+             "ms, {:.0f} tokens/s, peak {:.2f} GiB (median of {}, {} warm-up)\n",
+             a.model, a.d, a.T, a.batch, a.layers, dims.n_heads, net.params().trainable_count(), a.precision, step,
+             fwd, rows / (step / 1e3), peak_gib, a.steps, a.warmup);
   return ExitCode::kOk;
 }
 
@@ -109,6 +115,8 @@ void add_bench_command(CLI::App& app, Registry& registry) {
   cmd->add_option("--classes", a->C, "Output classes C")->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--warmup", a->warmup, "Untimed steps first")->check(CLI::Range(0, 1000));
   cmd->add_option("--steps", a->steps, "Timed steps (median reported)")->check(CLI::Range(1, 100000));
+  cmd->add_option("--precision", a->precision, "Matmul precision: fp32, or tf32 (CUDA with cuBLAS only)")
+      ->check(CLI::IsMember({"fp32", "tf32"}));
   cmd->callback([&registry, a]() {
     registry.action = [a]() {
       if (!models::is_mixer(a->model)) {
