@@ -6,6 +6,7 @@
 // prints its table again. The report is published to --out (default <store>/<pipeline name>).
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 
@@ -16,6 +17,7 @@
 #include "pipelines/engine/farm.hpp"
 #include "pipelines/engine/pipeline_file.hpp"
 #include "pipelines/engine/plan.hpp"
+#include "pipelines/engine/plan_index.hpp"
 #include "pipelines/engine/scheduler.hpp"
 #include "pipelines/engine/shard.hpp"
 #include "pipelines/engine/stages.hpp"
@@ -52,6 +54,10 @@ Shard choose_shard(const RunArgs& args, const Farm& farm) {
   return {};
 }
 
+double seconds_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
 // Copies the report's files to the --out folder (each replaced atomically).
 void publish_report(const std::string& from, const std::string& to) {
   std::filesystem::create_directories(to);
@@ -60,6 +66,16 @@ void publish_report(const std::string& from, const std::string& to) {
     if (!entry.is_regular_file() || name == "manifest.json" || name == "plots.log") continue;
     write_file_atomically(to + "/" + name, read_whole_file(entry.path().string()));
   }
+}
+
+// Publishes the report to `out` and prints its table (the full results when short, else the summary).
+void show_report(const Plan& plan, const Store& store, const std::string& out) {
+  const Instance& report = plan.instances.back();
+  const std::string report_dir = store.dir(report);
+  publish_report(report_dir, out);
+  const std::size_t rows = report.inputs.size() / 3;  // train, evaluate, dataset per row
+  fmt::print("{}", read_whole_file(report_dir + (rows <= kMaxRowsPrinted ? "/results.md" : "/summary.md")));
+  log::info("report: {} (results.csv: one row per run; summary.csv: best lr/warmup, mean and std over seeds)", out);
 }
 
 ExitCode run_pipeline(const RunArgs& args) {
@@ -72,19 +88,40 @@ ExitCode run_pipeline(const RunArgs& args) {
     SELECTIV_REQUIRE(file.name != reserved, ExitCode::kInvalidInput,
                      "{}: name '{}' is a folder of the store; choose another", source, file.name);
   }
-  const Plan plan = build_plan(file, expand_grid(file), CodeIdentity::of_this_build());
+  const CodeIdentity identity = CodeIdentity::of_this_build();
+  const std::string fingerprint = plan_fingerprint(doc, identity);
   const Store store(args.store);
-  const std::string out = args.out.empty() ? store.root() + "/" + plan.name : args.out;
-
+  const std::string out = args.out.empty() ? store.root() + "/" + file.name : args.out;
   Farm farm;
   const Shard shard = choose_shard(args, farm);
+
+  // Rerun of a finished pipeline: the recorded plan is enough to see that everything is up to date.
+  const bool index_valid = plan_index_matches(store, file.name, fingerprint);
+  if (index_valid && !args.dry_run && args.dag.empty() && shard.whole() && !farm.active()) {
+    const std::optional<Plan> recorded = read_plan_index(store, file.name, fingerprint);
+    if (recorded && all_current(*recorded, store)) {
+      log::info("pipeline {}: all {} instances up to date (store {})", file.name, recorded->instances.size(),
+                store.root());
+      show_report(*recorded, store, out);
+      return ExitCode::kOk;
+    }
+  }
+
+  const auto t0 = std::chrono::steady_clock::now();
+  const Expansion expansion = expand_grid(file);
+  const auto t1 = std::chrono::steady_clock::now();
+  const Plan plan = build_plan(file, expansion, identity);
+  log::debug("grid expanded in {:.3f} s, plan of {} instances built in {:.3f} s", seconds_between(t0, t1),
+             plan.instances.size(), seconds_between(t1, std::chrono::steady_clock::now()));
   std::vector<bool> wanted = select_shard(plan, shard);
   const std::size_t report = report_index(plan);
   if (shard.whole()) wanted[report] = true;
 
   if (args.dry_run || !args.dag.empty()) {
     if (farm.rank() != 0) return ExitCode::kOk;
+    const auto t2 = std::chrono::steady_clock::now();
     const std::vector<InstanceStatus> statuses = describe_plan(plan, store);
+    log::debug("statuses in {:.3f} s", seconds_between(t2, std::chrono::steady_clock::now()));
     if (!args.dag.empty()) write_file_atomically(args.dag, dag_dot(plan, statuses));
     if (args.dry_run) {
       if (!shard.whole()) {
@@ -133,20 +170,10 @@ ExitCode run_pipeline(const RunArgs& args) {
   const long long ran = farm.sum(static_cast<long long>(summary.ran));
   if (farm.rank() != 0) return code;
   if (ran > 0 || store.read_labels(plan.name).empty()) store.write_labels(plan);
+  if (!index_valid) write_plan_index(store, plan, fingerprint);
   log::info("{} instances run, {} up to date, {} failed, {} skipped", summary.ran, summary.reused, summary.failed,
             summary.blocked);
-
-  if (store.complete(plan.instances[report])) {
-    const std::string report_dir = store.dir(plan.instances[report]);
-    publish_report(report_dir, out);
-    const std::size_t rows = plan.instances[report].params.at("rows").size();
-    if (rows <= kMaxRowsPrinted) {
-      fmt::print("{}", read_whole_file(report_dir + "/results.md"));
-    } else {
-      fmt::print("{}", read_whole_file(report_dir + "/summary.md"));
-    }
-    log::info("report: {} (results.csv: one row per run; summary.csv: best lr/warmup, mean and std over seeds)", out);
-  }
+  if (store.complete(plan.instances[report])) show_report(plan, store, out);
   return code;
 }
 

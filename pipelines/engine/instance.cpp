@@ -26,14 +26,35 @@ CodeIdentity CodeIdentity::of_this_build() {
   return {fmt::format("{}+{}", kToolVersion, kGitHash), Kokkos::DefaultExecutionSpace::name()};
 }
 
-std::string instance_key(Stage stage, const nlohmann::json& params, const std::vector<std::string>& input_keys,
+std::string instance_key(Stage stage, const std::string& params_canonical, const std::vector<std::string>& input_keys,
                          const std::string& code_version, const std::string& backend) {
-  const nlohmann::json identity = {{"stage", stage_name(stage)},
-                                   {"params", params},
-                                   {"inputs", input_keys},
-                                   {"code", code_version},
-                                   {"backend", backend}};
-  return sha256_of_json(identity);
+  // Keys in sorted order and no whitespace: exactly canonical_json of the identity object.
+  // Keys are hex digests and need no escaping; the other strings go through the JSON writer.
+  std::string identity;
+  identity.reserve(128 + params_canonical.size() + 67 * input_keys.size());
+  identity += "{\"backend\":";
+  identity += nlohmann::json(backend).dump();
+  identity += ",\"code\":";
+  identity += nlohmann::json(code_version).dump();
+  identity += ",\"inputs\":[";
+  for (std::size_t i = 0; i < input_keys.size(); ++i) {
+    if (i) identity += ',';
+    identity += '"';
+    identity += input_keys[i];
+    identity += '"';
+  }
+  identity += "],\"params\":";
+  identity += params_canonical;
+  identity += ",\"stage\":\"";
+  identity += stage_name(stage);
+  identity += "\"}";
+  return sha256_hex(identity);
+}
+
+void Plan::reserve(std::size_t n) {
+  instances.reserve(n);
+  users.reserve(n);
+  m_by_key.reserve(n);
 }
 
 std::size_t Plan::add(Instance instance, const CodeIdentity& code) {
@@ -44,7 +65,8 @@ std::size_t Plan::add(Instance instance, const CodeIdentity& code) {
     input_keys.push_back(instances[i].key);
   }
   if (instance.backend.empty()) instance.backend = code.backend;
-  instance.key = instance_key(instance.stage, instance.params, input_keys, code.version, instance.backend);
+  if (instance.params_canonical.empty()) instance.params_canonical = canonical_json(*instance.params);
+  instance.key = instance_key(instance.stage, instance.params_canonical, input_keys, code.version, instance.backend);
   auto [it, inserted] = m_by_key.emplace(instance.key, instances.size());
   if (!inserted) return it->second;
   const std::size_t index = instances.size();

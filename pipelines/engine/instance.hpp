@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -34,7 +35,9 @@ inline constexpr std::size_t kNoUnit = static_cast<std::size_t>(-1);
 struct Instance {
   Stage stage = Stage::kGenerate;
   std::string label;                 // readable id: "train@model=gla,lr=0.001"
-  nlohmann::json params;             // everything the stage's result depends on besides its inputs
+  // Everything the stage's result depends on besides its inputs (shared: many instances have equal parameters).
+  std::shared_ptr<const nlohmann::json> params;
+  std::string params_canonical;      // canonical_json(*params); filled by Plan::add when empty
   std::vector<std::size_t> inputs;   // indices of earlier instances of the plan
   std::vector<std::string> outputs;  // files the stage writes into its folder (manifest.json aside)
   std::string backend;               // the backend that enters the key ("host" for the host-only generate stage)
@@ -57,6 +60,7 @@ struct Plan {
   // Adds an instance (computing its key from the inputs' keys); an instance with the same key as an existing one
   // is not added twice: the existing index is returned.
   std::size_t add(Instance instance, const CodeIdentity& code);
+  void reserve(std::size_t n);
   std::optional<std::size_t> find(const std::string& key) const;
   std::size_t count(Stage stage) const;
 
@@ -64,8 +68,9 @@ struct Plan {
   std::unordered_map<std::string, std::size_t> m_by_key;
 };
 
-// The key of an instance with these parameters and inputs.
-std::string instance_key(Stage stage, const nlohmann::json& params, const std::vector<std::string>& input_keys,
+// The key of an instance with these parameters (given as their canonical JSON text) and inputs: the SHA-256 of the
+// canonical JSON of {"backend", "code", "inputs", "params", "stage"}, assembled without copying the parameters.
+std::string instance_key(Stage stage, const std::string& params_canonical, const std::vector<std::string>& input_keys,
                          const std::string& code_version, const std::string& backend);
 
 }  // namespace selectiv::engine

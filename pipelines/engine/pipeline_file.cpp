@@ -213,18 +213,33 @@ Expansion expand_grid(const PipelineFile& file) {
   }
   std::map<std::string, std::size_t> task_cache, train_cache, eval_cache;
   std::vector<std::size_t> index(file.grid.size(), 0);
+  std::vector<bool> task_axis, train_axis;
+  for (const GridAxis& axis : file.grid) {
+    task_axis.push_back(axis.affects("task"));
+    train_axis.push_back(axis.affects("train"));
+  }
+  // The grid values that shape a section, for messages about them.
+  auto shown = [&](const std::vector<bool>& of_section) {
+    std::string text;
+    for (std::size_t a = 0; a < file.grid.size(); ++a) {
+      if (of_section[a]) text += fmt::format("{}={} ({}) ", file.grid[a].name, file.grid[a].labels[index[a]], file.grid[a].where);
+    }
+    return text;
+  };
   out.points.reserve(n_points);
   for (std::size_t p = 0; p < n_points; ++p) {
     GridPoint point;
-    std::string task_combo, train_combo, task_values, train_values;
+    std::string task_combo, train_combo;
     for (std::size_t a = 0; a < file.grid.size(); ++a) {
       const GridAxis& axis = file.grid[a];
       point.axes.emplace_back(axis.name, axis.labels[index[a]]);
-      point.label += (a ? "," : "") + axis.name + "=" + axis.labels[index[a]];
-      const std::string mine = std::to_string(a) + ":" + std::to_string(index[a]) + ";";
-      const std::string shown = fmt::format("{}={} ({}) ", axis.name, axis.labels[index[a]], axis.where);
-      if (axis.affects("task")) task_combo += mine, task_values += shown;
-      if (axis.affects("train")) train_combo += mine, train_values += shown;
+      if (a) point.label += ',';
+      point.label += axis.name;
+      point.label += '=';
+      point.label += axis.labels[index[a]];
+      const std::string mine = std::to_string(index[a]) + ";";
+      task_combo += task_axis[a] ? mine : ";";
+      train_combo += train_axis[a] ? mine : ";";
     }
     if (point.label.empty()) point.label = "default";
 
@@ -250,7 +265,7 @@ Expansion expand_grid(const PipelineFile& file) {
           return cli::read_task_spec(r);
         }));
       } catch (const Error& e) {
-        rethrow(e, "grid values " + task_values);
+        rethrow(e, "grid values " + shown(task_axis));
       }
     }
     point.task = task_it->second;
@@ -263,7 +278,7 @@ Expansion expand_grid(const PipelineFile& file) {
           return config;
         }));
       } catch (const Error& e) {
-        rethrow(e, "grid values " + train_values);
+        rethrow(e, "grid values " + shown(train_axis));
       }
     }
     point.train = train_it->second;
@@ -284,7 +299,7 @@ Expansion expand_grid(const PipelineFile& file) {
         try {
           out.tasks.push_back(parse_section(node, "task", [](ConfigReader& r) { return cli::read_task_spec(r); }));
         } catch (const Error& e) {
-          rethrow(e, fmt::format("evaluation set {} ({}) with grid values {}", set.name, set.where, task_values));
+          rethrow(e, fmt::format("evaluation set {} ({}) with grid values {}", set.name, set.where, shown(task_axis)));
         }
       }
       point.eval_tasks.push_back(eval_it->second);

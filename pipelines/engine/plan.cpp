@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "core/error.hpp"
+#include "core/hash.hpp"
 #include "pipelines/cli/task_config.hpp"
 
 namespace selectiv::engine {
@@ -48,13 +49,28 @@ Plan build_plan(const PipelineFile& file, const Expansion& expansion, const Code
     Instance g;
     g.stage = Stage::kGenerate;
     g.label = label;
-    g.params = {{"spec", task_json[task]}, {"splits", split_names(splits)}};
+    g.params = std::make_shared<const nlohmann::json>(
+        nlohmann::json{{"spec", task_json[task]}, {"splits", split_names(splits)}});
     g.outputs = split_files(splits);
     g.backend = "host";  // generation runs on host threads and is bit-identical whatever the Kokkos backend
     g.task = expansion.tasks[task];
     g.splits = std::move(splits);
     return plan.add(std::move(g), code);
   };
+
+  // Parameters of the distinct train configs and of the evaluations, made (and made canonical) once.
+  std::vector<std::shared_ptr<const nlohmann::json>> train_json;
+  std::vector<std::string> train_canonical;
+  for (const auto& config : expansion.trains) {
+    train_json.push_back(std::make_shared<const nlohmann::json>(config.to_json()));
+    train_canonical.push_back(canonical_json(*train_json.back()));
+  }
+  // max_tokens only bounds memory; the results do not depend on it, but it stays in the key so that an evaluation is
+  // always reproducible from its manifest alone.
+  const auto eval_params = std::make_shared<const nlohmann::json>(nlohmann::json{
+      {"batch_size", file.eval_batch_size}, {"max_tokens", file.eval_max_tokens}, {"split", "test"}});
+  const std::string eval_canonical = canonical_json(*eval_params);
+  plan.reserve(expansion.tasks.size() + expansion.points.size() * (1 + file.sets.size()) + 1);
 
   nlohmann::json rows = nlohmann::json::array();
   std::vector<std::size_t> report_inputs;
@@ -70,7 +86,8 @@ Plan build_plan(const PipelineFile& file, const Expansion& expansion, const Code
     Instance t;
     t.stage = Stage::kTrain;
     t.label = "train@" + point.label;
-    t.params = expansion.trains[point.train].to_json();
+    t.params = train_json[point.train];
+    t.params_canonical = train_canonical[point.train];
     t.inputs = {data};
     t.outputs = {"metrics.json"};  // checkpoint.h5 too, except for a run that diverged before its first evaluation
     t.unit = p;
@@ -92,9 +109,8 @@ Plan build_plan(const PipelineFile& file, const Expansion& expansion, const Code
       Instance e;
       e.stage = Stage::kEvaluate;
       e.label = fmt::format("evaluate@{},set={}", point.label, file.sets[s].name);
-      // max_tokens only bounds memory; the results do not depend on it, but it stays in the key so that an
-      // evaluation is always reproducible from its manifest alone.
-      e.params = {{"batch_size", file.eval_batch_size}, {"max_tokens", file.eval_max_tokens}, {"split", "test"}};
+      e.params = eval_params;
+      e.params_canonical = eval_canonical;
       e.inputs = {train, dataset};
       e.outputs = {"evaluation.json", "evaluation.h5"};
       e.unit = p;
@@ -107,7 +123,8 @@ Plan build_plan(const PipelineFile& file, const Expansion& expansion, const Code
   Instance r;
   r.stage = Stage::kReport;
   r.label = "report@" + file.name;
-  r.params = {{"pipeline", file.name}, {"plots", file.plots}, {"rows", rows}};
+  r.params = std::make_shared<const nlohmann::json>(
+      nlohmann::json{{"pipeline", file.name}, {"plots", file.plots}, {"rows", std::move(rows)}});
   r.inputs = std::move(report_inputs);
   r.outputs = {"results.csv", "results.json", "results.md", "summary.csv", "summary.json", "summary.md"};
   plan.add(std::move(r), code);
@@ -123,7 +140,7 @@ std::size_t report_index(const Plan& plan) {
 
 std::vector<ReportRow> report_rows(const Plan& plan, std::size_t index) {
   const Instance& report = plan.instances[index];
-  const nlohmann::json& rows = report.params.at("rows");
+  const nlohmann::json& rows = report.params->at("rows");
   SELECTIV_REQUIRE(report.inputs.size() == kInputsPerRow * rows.size(), ExitCode::kFailure,
                    "{}: {} inputs for {} rows", report.label, report.inputs.size(), rows.size());
   std::vector<ReportRow> out;

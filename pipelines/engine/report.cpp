@@ -239,7 +239,7 @@ const std::vector<std::string>& summary_columns() {
 json write_report(const StageContext& ctx) {
   const Instance& report = ctx.instance();
   const std::vector<ReportRow> rows = report_rows(ctx.plan, ctx.index);
-  const json& row_params = report.params.at("rows");
+  const json& row_params = report.params->at("rows");
   json results = json::array();
   for (std::size_t r = 0; r < rows.size(); ++r) {
     results.push_back(result_row(ctx, rows[r], row_params[r].at("axes"), row_params[r].at("run").get<std::string>()));
@@ -261,7 +261,7 @@ json write_report(const StageContext& ctx) {
   write_file_atomically(ctx.dir + "/summary.json", summary.dump(2) + "\n");
   write_file_atomically(ctx.dir + "/summary.md", markdown_table(md_summary, summary));
   json fields = {{"rows", results.size()}, {"summary_rows", summary.size()}};
-  if (report.params.value("plots", true)) fields["plots"] = draw_plots(ctx.dir);
+  if (report.params->value("plots", true)) fields["plots"] = draw_plots(ctx.dir);
   return fields;
 }
 

@@ -48,6 +48,17 @@ enum class State { kPending, kDone, kFailed, kBlocked };
 
 }  // namespace
 
+bool all_current(const Plan& plan, const Store& store) {
+  std::vector<long long> manifest_ns(plan.instances.size(), -1);
+  for (std::size_t i = 0; i < plan.instances.size(); ++i) {
+    if (store.completion(plan.instances[i], nullptr, &manifest_ns[i]) != Completion::kComplete) return false;
+    for (std::size_t in : plan.instances[i].inputs) {
+      if (manifest_ns[in] > manifest_ns[i]) return false;
+    }
+  }
+  return true;
+}
+
 RunSummary run_instances(const Plan& plan, const Store& store, const std::vector<bool>& wanted,
                          const StageAction& action, const RunOptions& options) {
   const std::size_t n = plan.instances.size();
@@ -55,9 +66,29 @@ RunSummary run_instances(const Plan& plan, const Store& store, const std::vector
   summary.ran_here.assign(n, false);
   std::vector<State> state(n, State::kPending);
   std::vector<bool> told_waiting(n, false);
+  // Manifest times seen in this run (-2: not looked at yet), so each instance's manifest is stat()ed about once.
+  std::vector<long long> manifest_ns(n, -2);
+  auto time_of = [&](std::size_t i) {
+    if (manifest_ns[i] == -2) manifest_ns[i] = store.manifest_time(plan.instances[i]);
+    return manifest_ns[i];
+  };
+  // Complete, and not older than any input (the same rule as Store::current, with the times cached).
+  auto is_current = [&](std::size_t i) {
+    long long mine = -1;
+    if (store.completion(plan.instances[i], nullptr, &mine) != Completion::kComplete) return false;
+    manifest_ns[i] = mine;
+    for (std::size_t in : plan.instances[i].inputs) {
+      if (time_of(in) > mine) return false;
+    }
+    return true;
+  };
+  // First look: what is current now. Stays true until an input of it runs here (then it is outdated anyway).
+  std::vector<bool> current_at_start(n, false);
   std::size_t todo = 0;
   for (std::size_t i = 0; i < n; ++i) {
-    if (wanted[i] && !store.current(plan, i)) ++todo;
+    if (!wanted[i]) continue;
+    current_at_start[i] = is_current(i);
+    if (!current_at_start[i]) ++todo;
   }
   if (todo > 0) store.ensure_layout();
   StopSignals signals;
@@ -70,7 +101,9 @@ RunSummary run_instances(const Plan& plan, const Store& store, const std::vector
       for (std::size_t in : instance.inputs) {
         // An input outside this worker's selection is usable only if it is complete already.
         if (!wanted[in] && state[in] == State::kPending) {
-          state[in] = store.complete(plan.instances[in]) ? State::kDone : State::kBlocked;
+          state[in] = store.completion(plan.instances[in], nullptr, &manifest_ns[in]) == Completion::kComplete
+                          ? State::kDone
+                          : State::kBlocked;
         }
         if (state[in] == State::kFailed || state[in] == State::kBlocked) broken = true;
         else if (state[in] != State::kDone) ready = false;
@@ -86,7 +119,9 @@ RunSummary run_instances(const Plan& plan, const Store& store, const std::vector
         pending = true;
         continue;
       }
-      if (store.current(plan, i)) {
+      bool an_input_ran = false;
+      for (std::size_t in : instance.inputs) an_input_ran = an_input_ran || summary.ran_here[in];
+      if ((current_at_start[i] && !an_input_ran) || (!current_at_start[i] && is_current(i))) {
         state[i] = State::kDone;
         ++summary.reused;
         progress = true;
@@ -101,7 +136,7 @@ RunSummary run_instances(const Plan& plan, const Store& store, const std::vector
         continue;
       }
       // Another worker may have finished it between the check above and the lock.
-      if (store.current(plan, i)) {
+      if (is_current(i)) {
         state[i] = State::kDone;
         ++summary.reused;
         progress = true;
@@ -122,6 +157,7 @@ RunSummary run_instances(const Plan& plan, const Store& store, const std::vector
         const double seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - clock_start).count();
         store.publish(plan, i, fields, started, seconds);
+        manifest_ns[i] = store.manifest_time(instance);
         state[i] = State::kDone;
         ++summary.ran;
         summary.ran_here[i] = true;

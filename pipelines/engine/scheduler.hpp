@@ -49,6 +49,9 @@ struct RunSummary {
 };
 
 // `wanted`: which instances this worker is responsible for (inputs of wanted instances must be wanted too).
+// Whether every instance of the plan is complete and not older than its inputs (stat() calls only).
+bool all_current(const Plan& plan, const Store& store);
+
 RunSummary run_instances(const Plan& plan, const Store& store, const std::vector<bool>& wanted,
                          const StageAction& action, const RunOptions& options = {});
 

@@ -56,8 +56,8 @@ nlohmann::json run_evaluate(const StageContext& ctx) {
   train::CheckpointInfo info;
   std::unique_ptr<models::RecNet> net = train::load_model(checkpoint, &info);
   eval::EvaluationOptions options;
-  options.batch_size = instance.params.at("batch_size").get<int>();
-  options.max_tokens = instance.params.at("max_tokens").get<std::int64_t>();
+  options.batch_size = instance.params->at("batch_size").get<int>();
+  options.max_tokens = instance.params->at("max_tokens").get<std::int64_t>();
   eval::Evaluation evaluation = eval::evaluate_model(*net, dataset, options);
   evaluation.checkpoint = checkpoint;
   evaluation.checkpoint_step = info.step;

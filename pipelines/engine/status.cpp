@@ -25,7 +25,7 @@ std::string what_changed(const Plan& plan, const Instance& instance, const nlohm
   std::vector<std::string> changes;
   std::map<std::string, std::string> before, now;
   flatten(old.value("params", nlohmann::json::object()), "", before);
-  flatten(instance.params, "", now);
+  flatten(*instance.params, "", now);
   for (const auto& [k, v] : now) {
     auto it = before.find(k);
     if (it == before.end()) changes.push_back(fmt::format("new parameter {} = {}", k, v));

@@ -91,13 +91,16 @@ std::string Store::dir(const Instance& i) const { return dir_of(stage_name(i.sta
 std::string Store::lock_path(const Instance& i) const { return dir(i) + ".lock"; }
 std::string Store::manifest_path(const Instance& i) const { return dir(i) + "/manifest.json"; }
 
-Completion Store::completion(const Instance& instance, std::string* missing_output) const {
+Completion Store::completion(const Instance& instance, std::string* missing_output, long long* manifest_ns) const {
   const std::string folder = dir(instance);
-  if (!file_exists(folder)) return Completion::kMissing;
-  if (!file_exists(folder + "/manifest.json")) {
+  struct stat st;
+  if (manifest_ns) *manifest_ns = -1;
+  if (::stat((folder + "/manifest.json").c_str(), &st) != 0) {
+    if (!file_exists(folder)) return Completion::kMissing;
     if (missing_output) *missing_output = "manifest.json";
     return Completion::kPartial;
   }
+  if (manifest_ns) *manifest_ns = static_cast<long long>(st.st_mtim.tv_sec) * 1'000'000'000LL + st.st_mtim.tv_nsec;
   for (const std::string& output : instance.outputs) {
     if (!file_exists(folder + "/" + output)) {
       if (missing_output) *missing_output = output;
@@ -172,7 +175,7 @@ void Store::publish(const Plan& plan, std::size_t index, const nlohmann::json& s
                              {"key", instance.key},
                              {"label", instance.label},
                              {"pipeline", plan.name},
-                             {"params", instance.params},
+                             {"params", *instance.params},
                              {"inputs", inputs},
                              {"code_version", code.version},
                              {"backend", instance.backend},

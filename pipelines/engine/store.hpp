@@ -27,8 +27,10 @@ class Store {
   std::string manifest_path(const Instance& instance) const;  // <store>/<stage>/<key>/manifest.json
   std::string dir_of(const std::string& stage, const std::string& key) const;
 
-  // Only stat() calls: this is what a rerun check does for every instance.
-  Completion completion(const Instance& instance, std::string* missing_output = nullptr) const;
+  // Only stat() calls: this is what a rerun check does for every instance. `manifest_ns` (when given) receives the
+  // manifest's modification time in nanoseconds since the epoch, -1 when there is none.
+  Completion completion(const Instance& instance, std::string* missing_output = nullptr,
+                        long long* manifest_ns = nullptr) const;
   bool complete(const Instance& instance) const { return completion(instance) == Completion::kComplete; }
   // Modification time of the manifest in nanoseconds since the epoch; -1 when there is none.
   long long manifest_time(const Instance& instance) const;
