@@ -87,6 +87,19 @@ void DeltaFamilyMixer::ensure_workspace(int B, int T) {
   m_norm_rstd = View2("selectiv::delta_mixer::norm_rstd", rows, H);
   m_on = make("selectiv::delta_mixer::on", 2 * d);
   m_checkpoints = delta_rule::delta_allocate_checkpoints(B, T, H, m_K, m_V);
+  if (m_variant.gated) {
+    m_gate_logit = make("selectiv::delta_mixer::gate_logit", H);
+    m_g = make("selectiv::delta_mixer::g", H);
+    m_out_gate = make("selectiv::delta_mixer::out_gate", 2 * d);
+  }
+}
+
+void DeltaFamilyMixer::ensure_backward_workspace() {
+  if (m_backward_B == m_B && m_backward_T == m_T) return;
+  m_backward_B = m_B;
+  m_backward_T = m_T;
+  const int B = m_B, T = m_T, n = m_n, d = m_d, H = m_H;
+  auto make = [B, T](const char* label, int channels) { return View3(std::string(label), B, T, channels); };
   m_d_on = make("selectiv::delta_mixer::d_on", 2 * d);
   m_do = make("selectiv::delta_mixer::do", 2 * d);
   m_dq = make("selectiv::delta_mixer::dq", d);
@@ -101,9 +114,6 @@ void DeltaFamilyMixer::ensure_workspace(int B, int T) {
   m_dbeta_logit = make("selectiv::delta_mixer::dbeta_logit", n * H);
   m_dh_part = make("selectiv::delta_mixer::dh_part", d);
   if (m_variant.gated) {
-    m_gate_logit = make("selectiv::delta_mixer::gate_logit", H);
-    m_g = make("selectiv::delta_mixer::g", H);
-    m_out_gate = make("selectiv::delta_mixer::out_gate", 2 * d);
     m_dout_gate = make("selectiv::delta_mixer::dout_gate", 2 * d);
     m_dg = make("selectiv::delta_mixer::dg", H);
     m_dgate_logit = make("selectiv::delta_mixer::dgate_logit", H);
@@ -151,6 +161,7 @@ void DeltaFamilyMixer::forward(const Exec& exec, const ParamTable& p, View3 z, C
 }
 
 void DeltaFamilyMixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CView3 dz, CView3 h) {
+  ensure_backward_workspace();
   const CView2 x = nn::as_matrix(h);
   bool dh_assigned = false;
   // dh (+)= dy W for one input projection y = h W^T: the first one assigns dh, the others add.

@@ -58,6 +58,14 @@ void GlaMixer::ensure_workspace(int B, int T) {
   m_states = gla::gla_allocate_states(B, T, m_H, m_K, m_V);
   m_scores = gla::gla_allocate_scores(B, T, m_H);
   m_on = make("selectiv::gla_mixer::on", 2 * m_d);
+}
+
+void GlaMixer::ensure_backward_workspace() {
+  if (m_backward_B == m_B && m_backward_T == m_T) return;
+  m_backward_B = m_B;
+  m_backward_T = m_T;
+  const int B = m_B, T = m_T;
+  auto make = [B, T](const char* label, int channels) { return View3(std::string(label), B, T, channels); };
   m_d_on = make("selectiv::gla_mixer::d_on", 2 * m_d);
   m_do = make("selectiv::gla_mixer::do", 2 * m_d);
   m_dgate = make("selectiv::gla_mixer::dgate", 2 * m_d);
@@ -101,6 +109,7 @@ void GlaMixer::forward(const Exec& exec, const ParamTable& p, View3 z, CView3 h,
 }
 
 void GlaMixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CView3 dz, CView3 h) {
+  ensure_backward_workspace();
   CView2 x = nn::as_matrix(h);
   // 4. output projection, gated norm, output-gate projection (dh starts here: assigned)
   nn::linear_bwd(exec, nn::as_matrix(m_d_on), p.grad2(name("o_proj.weight")), View1(), nn::as_matrix(dz),

@@ -65,6 +65,14 @@ void MambaMixer::ensure_workspace(int B, int T) {
   m_y = make("selectiv::mamba_mixer::y", m_Din);
   m_yg = make("selectiv::mamba_mixer::yg", m_Din);
   m_states = selective_scan::selective_scan_allocate_states(B, T, m_Din, m_N);
+}
+
+void MambaMixer::ensure_backward_workspace() {
+  if (m_backward_B == m_B && m_backward_T == m_T) return;
+  m_backward_B = m_B;
+  m_backward_T = m_T;
+  const int B = m_B, T = m_T;
+  auto make = [B, T](const char* label, int width) { return View3(std::string(label), B, T, width); };
   m_dyg = make("selectiv::mamba_mixer::dyg", m_Din);
   m_dy = make("selectiv::mamba_mixer::dy", m_Din);
   m_dzp = make("selectiv::mamba_mixer::dzp", m_Din);
@@ -105,6 +113,7 @@ void MambaMixer::forward(const Exec& exec, const ParamTable& p, View3 z, CView3 
 }
 
 void MambaMixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CView3 dz, CView3 h) {
+  ensure_backward_workspace();
   CView2 hm = nn::as_matrix(h);
   const View2 w_in = p.value2(name("in_proj.weight")), w_x = p.value2(name("x_proj.weight"));
   const View2 dw_in = p.grad2(name("in_proj.weight")), dw_x = p.grad2(name("x_proj.weight"));

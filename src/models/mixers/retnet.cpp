@@ -66,6 +66,22 @@ void RetNetMixer::ensure_workspace(int B, int T) {
   m_states = gla::gla_allocate_states(B, T, m_H, m_K, m_V);
   m_scores = gla::gla_allocate_scores(B, T, m_H);
   m_on = make("selectiv::retnet::on", 2 * m_d);
+  // The fixed log-decay: g(b, t, h * K + k) = log(gamma_h), filled once per workspace shape.
+  auto g_host = kc::create_mirror_view_uninitialized(m_g);
+  for (int b = 0; b < B; ++b) {
+    for (int t = 0; t < T; ++t) {
+      for (int c = 0; c < m_d; ++c) g_host(b, t, c) = static_cast<float>(log_decay(c / m_K));
+    }
+  }
+  Kokkos::deep_copy(m_g, g_host);
+}
+
+void RetNetMixer::ensure_backward_workspace() {
+  if (m_backward_B == m_B && m_backward_T == m_T) return;
+  m_backward_B = m_B;
+  m_backward_T = m_T;
+  const int B = m_B, T = m_T;
+  auto make = [B, T](const char* label, int channels) { return View3(std::string(label), B, T, channels); };
   m_d_on = make("selectiv::retnet::d_on", 2 * m_d);
   m_do = make("selectiv::retnet::do", 2 * m_d);
   m_dgate = make("selectiv::retnet::dgate", 2 * m_d);
@@ -76,14 +92,6 @@ void RetNetMixer::ensure_workspace(int B, int T) {
   m_dproj_d = make("selectiv::retnet::dproj_d", m_d);
   m_dproj_2d = make("selectiv::retnet::dproj_2d", 2 * m_d);
   m_dh_part = make("selectiv::retnet::dh_part", m_d);
-  // The fixed log-decay: g(b, t, h * K + k) = log(gamma_h), filled once per workspace shape.
-  auto g_host = kc::create_mirror_view_uninitialized(m_g);
-  for (int b = 0; b < B; ++b) {
-    for (int t = 0; t < T; ++t) {
-      for (int c = 0; c < m_d; ++c) g_host(b, t, c) = static_cast<float>(log_decay(c / m_K));
-    }
-  }
-  Kokkos::deep_copy(m_g, g_host);
 }
 
 void RetNetMixer::forward(const Exec& exec, const ParamTable& p, View3 z, CView3 h, const DropoutMode&) {
@@ -113,6 +121,7 @@ void RetNetMixer::forward(const Exec& exec, const ParamTable& p, View3 z, CView3
 }
 
 void RetNetMixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CView3 dz, CView3 h) {
+  ensure_backward_workspace();
   CView2 x = nn::as_matrix(h);
   // 4. output projection, gated norm, output-gate projection (dh starts here: assigned)
   nn::linear_bwd(exec, nn::as_matrix(m_d_on), p.grad2(name("o_proj.weight")), View1(), nn::as_matrix(dz),

@@ -69,7 +69,15 @@ void TransformerMixer::ensure_workspace(int B, int T) {
   m_x1 = make("selectiv::transformer::x1", m_d);
   m_u = make("selectiv::transformer::u", 8 * m_d);
   m_s = make("selectiv::transformer::s", 4 * m_d);
-  m_df = make("selectiv::transformer::df", m_d);
+  m_df = make("selectiv::transformer::df", m_d);  // f before dropout in forward, df in backward
+}
+
+void TransformerMixer::ensure_backward_workspace() {
+  if (m_backward_B == m_B && m_backward_T == m_T) return;
+  m_backward_B = m_B;
+  m_backward_T = m_T;
+  const int B = m_B, T = m_T;
+  auto make = [B, T](const char* label, int channels) { return View3(std::string(label), B, T, channels); };
   m_ds = make("selectiv::transformer::ds", 4 * m_d);
   m_du = make("selectiv::transformer::du", 8 * m_d);
   m_dx1 = make("selectiv::transformer::dx1", m_d);
@@ -120,6 +128,7 @@ void TransformerMixer::forward(const Exec& exec, const ParamTable& p, View3 z, C
 }
 
 void TransformerMixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CView3 dz, CView3 h) {
+  ensure_backward_workspace();
   CView2 x = nn::as_matrix(h);
   const float scale = 1.0f / std::sqrt(static_cast<float>(m_hd));
   // feed-forward block
