@@ -154,10 +154,12 @@ ExitCode run_pipeline(const RunArgs& args) {
       summary.reused += r.reused;
       summary.failed += r.failed;
       if (summary.code == ExitCode::kOk) summary.code = r.code;
-    } else if (farm.rank() == 0) {
-      log::info("report not written yet: {} of its inputs are not complete (other shards); the worker that finishes "
-                "last writes it, or rerun without --shard",
+    } else if (farm.rank() == 0 && !shard.whole()) {
+      log::info("report not written yet: {} of its inputs are not complete (other shards, or failed); the worker that "
+                "finishes last writes it, or rerun without --shard",
                 missing);
+    } else if (farm.rank() == 0) {
+      log::warn("report not written: {} of its inputs failed or are missing", missing);
     }
   } catch (const Error& e) {
     if (farm.active()) {

@@ -22,23 +22,31 @@ namespace {
 // An unreadable lock file (its writer died between create and write) or a break guard is garbage after this long.
 constexpr double kGarbageAgeSeconds = 30.0;
 
-// Field 22 of /proc/<pid>/stat: the process start time in clock ticks after boot; -1 when unavailable.
-long long process_start_time(long pid) {
+// Fields 3 (state) and 22 (start time in clock ticks after boot) of /proc/<pid>/stat; false when unavailable.
+bool process_stat(long pid, char* state, long long* start_time) {
   std::ifstream in(fmt::format("/proc/{}/stat", pid));
-  if (!in) return -1;
+  if (!in) return false;
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const auto close = text.rfind(')');  // the command name may contain spaces and parentheses
-  if (close == std::string::npos) return -1;
+  if (close == std::string::npos) return false;
   std::istringstream fields(text.substr(close + 2));
   std::string field;
   for (int i = 3; i <= 22; ++i) {
-    if (!(fields >> field)) return -1;
+    if (!(fields >> field)) return false;
+    if (i == 3) *state = field.empty() ? '?' : field[0];
   }
   try {
-    return std::stoll(field);
+    *start_time = std::stoll(field);
   } catch (...) {
-    return -1;
+    return false;
   }
+  return true;
+}
+
+long long process_start_time(long pid) {
+  char state = '?';
+  long long start = -1;
+  return process_stat(pid, &state, &start) ? start : -1;
 }
 
 std::string read_text(const std::string& path, bool* exists) {
@@ -103,9 +111,12 @@ LockOwner this_process() {
 bool owner_alive(const LockOwner& owner) {
   if (owner.host != this_host()) return true;
   if (::kill(static_cast<pid_t>(owner.pid), 0) != 0 && errno == ESRCH) return false;
-  // The pid exists; if it started at another time it is a different process that reused the number.
-  const long long start = process_start_time(owner.pid);
-  return !(owner.start_time >= 0 && start >= 0 && start != owner.start_time);
+  char state = '?';
+  long long start = -1;
+  if (!process_stat(owner.pid, &state, &start)) return true;  // no /proc: the pid exists, assume it is the owner
+  // A killed process that nobody reaped yet (zombie) is gone; a pid that started at another time was reused.
+  if (state == 'Z' || state == 'X') return false;
+  return !(owner.start_time >= 0 && start != owner.start_time);
 }
 
 LockProbe probe_lock(const std::string& path) {

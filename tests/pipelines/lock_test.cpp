@@ -9,7 +9,9 @@
 #include <unistd.h>
 #include <utime.h>
 
+#include <chrono>
 #include <ctime>
+#include <thread>
 #include <fstream>
 
 #include "pipelines/engine/lock.hpp"
@@ -58,6 +60,18 @@ TEST(Lock, AGoneOwnerOnThisHostIsStaleAndBroken) {
   ASSERT_TRUE(lock.held());
   EXPECT_EQ(probe_lock(path).owner.pid, static_cast<long>(::getpid()));
   EXPECT_FALSE(file_exists(path + ".break"));
+}
+
+TEST(Lock, AKilledButUnreapedOwnerIsStale) {
+  // kill -9 of a worker whose parent does not reap it leaves a zombie: kill(pid, 0) still succeeds.
+  const std::string path = testing::fresh_dir("lock_zombie") + "/x.lock";
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // let it exit, not reaped
+  write_text(path, this_host() + " " + std::to_string(child) + " -1\n");
+  EXPECT_EQ(probe_lock(path).state, LockState::kStale);
+  int status = 0;
+  ::waitpid(child, &status, 0);
 }
 
 TEST(Lock, AReusedPidIsStaleALiveOneIsNot) {
