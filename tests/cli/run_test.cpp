@@ -11,6 +11,7 @@
 
 #include <signal.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
@@ -46,7 +47,8 @@ std::string read_file(const std::string& path) {
 }
 
 std::string fresh_store(const std::string& name) {
-  const std::string dir = ::testing::TempDir() + "/selectiv_run_" + name;
+  // One folder per process: ctest runs each test in its own process, possibly two at a time.
+  const std::string dir = ::testing::TempDir() + "/selectiv_run_" + name + "_" + std::to_string(::getpid());
   fs::remove_all(dir);
   return dir;
 }

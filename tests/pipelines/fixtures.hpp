@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <string>
@@ -42,7 +43,8 @@ inline Plan plan_of(const std::string& text, const std::vector<std::string>& set
 
 // A fresh, empty folder under the test temp dir.
 inline std::string fresh_dir(const std::string& name) {
-  const std::string dir = ::testing::TempDir() + "/selectiv_engine_" + name;
+  // One folder per process: ctest runs each test in its own process, possibly two at a time.
+  const std::string dir = ::testing::TempDir() + "/selectiv_engine_" + name + "_" + std::to_string(::getpid());
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
