@@ -1,15 +1,13 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "models/mixers/linear_attention.hpp"
 
-#include <KokkosBlas1_axpby.hpp>
-
 #include <cmath>
 
 #include "core/error.hpp"
 #include "kernels/gla/chunked.hpp"
 #include "kernels/nn/linear.hpp"
 #include "kernels/nn/rms_norm.hpp"
-#include "kernels/nn/short_conv.hpp"
+#include "models/mixers/conv_branch.hpp"
 #include "models/mixers/reshape.hpp"
 
 namespace selectiv::models {
@@ -72,14 +70,8 @@ void LinearAttentionMixer::ensure_backward_workspace() {
 void LinearAttentionMixer::forward(const Exec& exec, const ParamTable& p, View3 z, CView3 h, const DropoutMode&) {
   const int B = static_cast<int>(h.extent(0)), T = static_cast<int>(h.extent(1));
   ensure_workspace(B, T);
-  CView2 x = nn::as_matrix(h);
   // 1. projections, short conv + SiLU
-  nn::linear_fwd(exec, nn::as_matrix(m_qp), x, p.value2(name("q_proj.weight")), CView1());
-  nn::linear_fwd(exec, nn::as_matrix(m_kp), x, p.value2(name("k_proj.weight")), CView1());
-  nn::linear_fwd(exec, nn::as_matrix(m_vp), x, p.value2(name("v_proj.weight")), CView1());
-  nn::short_conv_fwd(exec, m_q, m_qp, p.value2(name("q_conv1d.weight")), CView1(), true);
-  nn::short_conv_fwd(exec, m_k, m_kp, p.value2(name("k_conv1d.weight")), CView1(), true);
-  nn::short_conv_fwd(exec, m_v, m_vp, p.value2(name("v_conv1d.weight")), CView1(), true);
+  conv_branches_fwd(exec, p, m_prefix, {{"q", m_qp, m_q}, {"k", m_kp, m_k}, {"v", m_vp, m_v}}, h);
   // 2. the recurrence without decay: GLA with g = 0
   gla::gla_chunked_fwd(exec, heads(m_o, m_H), View4(), m_states, m_scores, heads(CView3(m_q), m_H),
                        heads(CView3(m_k), m_H), heads(CView3(m_v), m_H), heads(CView3(m_g), m_H), CView4(),
@@ -92,7 +84,6 @@ void LinearAttentionMixer::forward(const Exec& exec, const ParamTable& p, View3 
 
 void LinearAttentionMixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CView3 dz, CView3 h) {
   ensure_backward_workspace();
-  CView2 x = nn::as_matrix(h);
   // 3. output projection, norm
   nn::linear_bwd(exec, nn::as_matrix(m_d_on), p.grad2(name("o_proj.weight")), View1(), nn::as_matrix(dz),
                  nn::as_matrix(CView3(m_on)), p.value2(name("o_proj.weight")));
@@ -105,24 +96,9 @@ void LinearAttentionMixer::backward(const Exec& exec, const ParamTable& p, View3
                        heads(CView3(m_k), m_H), heads(CView3(m_v), m_H), heads(CView3(m_g), m_H),
                        1.0f / std::sqrt(float(m_K)));
   // 1. convs and projections of q, k, v (the first branch assigns dh, the others add to it)
-  struct Branch {
-    View3 d_after_conv, d_before_conv;
-    View3 before_conv;
-    const char* conv;
-    const char* proj;
-  };
-  bool first = true;
-  for (const Branch& b : {Branch{m_dq, m_dproj_d, m_qp, "q_conv1d.weight", "q_proj.weight"},
-                          Branch{m_dk, m_dproj_d, m_kp, "k_conv1d.weight", "k_proj.weight"},
-                          Branch{m_dv, m_dproj_2d, m_vp, "v_conv1d.weight", "v_proj.weight"}}) {
-    nn::short_conv_bwd(exec, b.d_before_conv, p.grad2(name(b.conv)), View1(), CView3(b.d_after_conv),
-                       CView3(b.before_conv), p.value2(name(b.conv)), CView1(), true);
-    View3 target = first ? dh : m_dh_part;
-    nn::linear_bwd(exec, nn::as_matrix(target), p.grad2(name(b.proj)), View1(),
-                   nn::as_matrix(CView3(b.d_before_conv)), x, p.value2(name(b.proj)));
-    if (!first) KokkosBlas::axpy(1.0f, flat(m_dh_part), flat(dh));
-    first = false;
-  }
+  conv_branch_bwd(exec, p, m_prefix, {"q", m_qp, m_q}, dh, true, m_dproj_d, m_dh_part, m_dq, h);
+  conv_branch_bwd(exec, p, m_prefix, {"k", m_kp, m_k}, dh, false, m_dproj_d, m_dh_part, m_dk, h);
+  conv_branch_bwd(exec, p, m_prefix, {"v", m_vp, m_v}, dh, false, m_dproj_2d, m_dh_part, m_dv, h);
 }
 
 }  // namespace selectiv::models

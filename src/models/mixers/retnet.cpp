@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "models/mixers/retnet.hpp"
 
-#include <KokkosBlas1_axpby.hpp>
-
 #include <cmath>
 
 #include "core/error.hpp"
@@ -11,7 +9,7 @@
 #include "kernels/nn/linear.hpp"
 #include "kernels/nn/rms_norm.hpp"
 #include "kernels/nn/rope.hpp"
-#include "kernels/nn/short_conv.hpp"
+#include "models/mixers/conv_branch.hpp"
 #include "models/mixers/reshape.hpp"
 
 namespace selectiv::models {
@@ -99,12 +97,7 @@ void RetNetMixer::forward(const Exec& exec, const ParamTable& p, View3 z, CView3
   ensure_workspace(B, T);
   CView2 x = nn::as_matrix(h);
   // 1. projections, short conv + SiLU
-  nn::linear_fwd(exec, nn::as_matrix(m_qp), x, p.value2(name("q_proj.weight")), CView1());
-  nn::linear_fwd(exec, nn::as_matrix(m_kp), x, p.value2(name("k_proj.weight")), CView1());
-  nn::linear_fwd(exec, nn::as_matrix(m_vp), x, p.value2(name("v_proj.weight")), CView1());
-  nn::short_conv_fwd(exec, m_q, m_qp, p.value2(name("q_conv1d.weight")), CView1(), true);
-  nn::short_conv_fwd(exec, m_k, m_kp, p.value2(name("k_conv1d.weight")), CView1(), true);
-  nn::short_conv_fwd(exec, m_v, m_vp, p.value2(name("v_conv1d.weight")), CView1(), true);
+  conv_branches_fwd(exec, p, m_prefix, {{"q", m_qp, m_q}, {"k", m_kp, m_k}, {"v", m_vp, m_v}}, h);
   // 2. RoPE on q and k, in place
   nn::rope_fwd(exec, heads(m_q, m_H), heads(CView3(m_q), m_H), m_inv_freq, kRope);
   nn::rope_fwd(exec, heads(m_k, m_H), heads(CView3(m_k), m_H), m_inv_freq, kRope);
@@ -141,21 +134,9 @@ void RetNetMixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CVie
   nn::rope_bwd(exec, heads(m_dq, m_H), heads(CView3(m_dq), m_H), m_inv_freq, kRope);
   nn::rope_bwd(exec, heads(m_dk, m_H), heads(CView3(m_dk), m_H), m_inv_freq, kRope);
   // 1. convs and projections of q, k, v
-  struct Branch {
-    View3 d_after_conv, d_before_conv;
-    View3 before_conv;
-    const char* conv;
-    const char* proj;
-  };
-  for (const Branch& b : {Branch{m_dq, m_dproj_d, m_qp, "q_conv1d.weight", "q_proj.weight"},
-                          Branch{m_dk, m_dproj_d, m_kp, "k_conv1d.weight", "k_proj.weight"},
-                          Branch{m_dv, m_dproj_2d, m_vp, "v_conv1d.weight", "v_proj.weight"}}) {
-    nn::short_conv_bwd(exec, b.d_before_conv, p.grad2(name(b.conv)), View1(), CView3(b.d_after_conv),
-                       CView3(b.before_conv), p.value2(name(b.conv)), CView1(), true);
-    nn::linear_bwd(exec, nn::as_matrix(m_dh_part), p.grad2(name(b.proj)), View1(),
-                   nn::as_matrix(CView3(b.d_before_conv)), x, p.value2(name(b.proj)));
-    KokkosBlas::axpy(1.0f, flat(m_dh_part), flat(dh));
-  }
+  conv_branch_bwd(exec, p, m_prefix, {"q", m_qp, m_q}, dh, false, m_dproj_d, m_dh_part, m_dq, h);
+  conv_branch_bwd(exec, p, m_prefix, {"k", m_kp, m_k}, dh, false, m_dproj_d, m_dh_part, m_dk, h);
+  conv_branch_bwd(exec, p, m_prefix, {"v", m_vp, m_v}, dh, false, m_dproj_2d, m_dh_part, m_dv, h);
 }
 
 }  // namespace selectiv::models
