@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// The q / k / v input branches of the fla-style mixers (GLA, RetNet, linear attention): for branch "q",
+// The q / k / v input branches of the fla-style mixers (GLA, RetNet, linear attention, the delta family): for "q",
 //   pre = h W^T            with <prefix>q_proj.weight   (out, d), no bias
 //   y   = SiLU(conv(pre))  with <prefix>q_conv1d.weight (out, 1, 4), causal depthwise, no bias
 // Forward and backward of the three branches side by side; pre is what the backward reads.

@@ -13,7 +13,7 @@
 #include "kernels/nn/l2_norm.hpp"
 #include "kernels/nn/linear.hpp"
 #include "kernels/nn/rms_norm.hpp"
-#include "kernels/nn/short_conv.hpp"
+#include "models/mixers/conv_branch.hpp"
 #include "models/mixers/reshape.hpp"
 
 namespace selectiv::models {
@@ -125,12 +125,7 @@ void DeltaFamilyMixer::forward(const Exec& exec, const ParamTable& p, View3 z, C
   ensure_workspace(B, T);
   const CView2 x = nn::as_matrix(h);
   // 1. projections, short conv + SiLU, l2norm of q and k per head
-  nn::linear_fwd(exec, nn::as_matrix(m_qp), x, p.value2(name("q_proj.weight")), CView1());
-  nn::linear_fwd(exec, nn::as_matrix(m_kp), x, p.value2(name("k_proj.weight")), CView1());
-  nn::linear_fwd(exec, nn::as_matrix(m_vp), x, p.value2(name("v_proj.weight")), CView1());
-  nn::short_conv_fwd(exec, m_qc, m_qp, p.value2(name("q_conv1d.weight")), CView1(), true);
-  nn::short_conv_fwd(exec, m_kc, m_kp, p.value2(name("k_conv1d.weight")), CView1(), true);
-  nn::short_conv_fwd(exec, m_v, m_vp, p.value2(name("v_conv1d.weight")), CView1(), true);
+  conv_branches_fwd(exec, p, m_prefix, {{"q", m_qp, m_qc}, {"k", m_kp, m_kc}, {"v", m_vp, m_v}}, h);
   nn::l2_norm_fwd(exec, nn::as_matrix(m_q), m_q_rstd, nn::as_matrix(CView3(m_qc)), m_K);
   nn::l2_norm_fwd(exec, nn::as_matrix(m_k), m_k_rstd, nn::as_matrix(CView3(m_kc)), m_K);
   // 2. write strengths beta, decay g
@@ -206,15 +201,10 @@ void DeltaFamilyMixer::backward(const Exec& exec, const ParamTable& p, View3 dh,
   // 1. l2norms, convs and projections of q, k, v
   nn::l2_norm_bwd(exec, nn::as_matrix(m_dqc), m_q_rstd, nn::as_matrix(CView3(m_dq)), nn::as_matrix(CView3(m_qc)), m_K);
   nn::l2_norm_bwd(exec, nn::as_matrix(m_dkc), m_k_rstd, nn::as_matrix(CView3(m_dk)), nn::as_matrix(CView3(m_kc)), m_K);
-  nn::short_conv_bwd(exec, m_dqp, p.grad2(name("q_conv1d.weight")), View1(), CView3(m_dqc), CView3(m_qp),
-                     p.value2(name("q_conv1d.weight")), CView1(), true);
-  nn::short_conv_bwd(exec, m_dkp, p.grad2(name("k_conv1d.weight")), View1(), CView3(m_dkc), CView3(m_kp),
-                     p.value2(name("k_conv1d.weight")), CView1(), true);
-  nn::short_conv_bwd(exec, m_dvp, p.grad2(name("v_conv1d.weight")), View1(), CView3(m_dv), CView3(m_vp),
-                     p.value2(name("v_conv1d.weight")), CView1(), true);
-  add_input_grad(m_dqp, "q_proj.weight");
-  add_input_grad(m_dkp, "k_proj.weight");
-  add_input_grad(m_dvp, "v_proj.weight");
+  // dh already holds the b_proj term: the branches add to it.
+  conv_branch_bwd(exec, p, m_prefix, {"q", m_qp, m_qc}, dh, false, m_dqp, m_dh_part, m_dqc, h);
+  conv_branch_bwd(exec, p, m_prefix, {"k", m_kp, m_kc}, dh, false, m_dkp, m_dh_part, m_dkc, h);
+  conv_branch_bwd(exec, p, m_prefix, {"v", m_vp, m_v}, dh, false, m_dvp, m_dh_part, m_dv, h);
 }
 
 }  // namespace selectiv::models
