@@ -8,12 +8,12 @@
 
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
 #include "core/config.hpp"
 #include "core/error.hpp"
+#include "core/files.hpp"
 #include "eval/evaluation.hpp"
 #include "pipelines/cli/command.hpp"
 #include "pipelines/cli/evaluation_output.hpp"
@@ -31,18 +31,6 @@ struct Args {
   std::string out;
   eval::EvaluationOptions options;
 };
-
-void write_text_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    out.close();
-    SELECTIV_REQUIRE(out.good(), ExitCode::kFailure, "{}: cannot write", tmp);
-  }
-  SELECTIV_REQUIRE(std::rename(tmp.c_str(), path.c_str()) == 0, ExitCode::kFailure, "{}: cannot rename into place",
-                   path);
-}
 
 ExitCode run_generalize(const Args& args) {
   ConfigDocument doc = ConfigDocument::load_file(args.config);
@@ -93,9 +81,9 @@ ExitCode run_generalize(const Args& args) {
                      {"peak_rss_mib", e.peak_rss_mib},
                      {"metrics", name + ".metrics.json"}});
   }
-  write_text_atomically(args.out + "/curve.csv", csv);
-  write_text_atomically(args.out + "/curve.md", md);
-  write_text_atomically(args.out + "/curve.json",
+  write_file_atomically(args.out + "/curve.csv", csv);
+  write_file_atomically(args.out + "/curve.md", md);
+  write_file_atomically(args.out + "/curve.json",
                         nlohmann::json{{"checkpoint", args.checkpoint}, {"config", args.config}, {"curve", curve}}
                                 .dump(2) + "\n");
   fmt::print("\n{}", md);

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/files.hpp"  // write_file_atomically, used by every stage
 #include "pipelines/engine/instance.hpp"
 
 namespace selectiv::engine {
@@ -57,7 +58,6 @@ class Store {
 
 // Helpers shared by the stages.
 bool file_exists(const std::string& path);
-void write_file_atomically(const std::string& path, const std::string& text);
 std::string read_whole_file(const std::string& path);
 std::string sha256_of_file(const std::string& path);
 std::string utc_timestamp(double unix_seconds);

@@ -27,6 +27,7 @@ class BatchSource {
  public:
   explicit BatchSource(const std::string& path);
   const data::DatasetInfo& info() const { return m_reader.info(); }
+  const data::DatasetReader& reader() const { return m_reader; }  // the open file, for its grammar and samples
   std::int64_t size() const { return m_reader.info().n_samples; }
   // Samples [first, first + count) of the file; the returned views stay valid until the next call.
   const DeviceBatch& load(std::int64_t first, int count);

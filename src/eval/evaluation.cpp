@@ -7,9 +7,9 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 
 #include "core/error.hpp"
+#include "core/files.hpp"
 #include "data/dataset/reader.hpp"
 #include "data/h5/file.hpp"
 
@@ -92,7 +92,7 @@ Evaluation evaluate_model(models::RecNet& net, const std::string& dataset, const
     e.metrics = evaluate_split(Exec(), net, source, options, &e.predictions, bar.get());
     if (bar) bar->finish();
   }
-  data::DatasetReader reader(dataset);
+  const data::DatasetReader& reader = source.reader();
   e.profile = build_profile(reader.read_grammar(), reader.read(0, info.n_samples), e.predictions,
                             info.spec.gap_kind == data::GapKind::kDistractors);
   e.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -101,11 +101,10 @@ Evaluation evaluate_model(models::RecNet& net, const std::string& dataset, const
 }
 
 void write_evaluation(const Evaluation& e, const std::string& prefix) {
-  const std::string h5_path = prefix + ".h5", json_path = prefix + ".json";
-  const std::string suffix = ".tmp" + std::to_string(::getpid());
+  const std::string h5_path = prefix + ".h5", h5_tmp = h5_path + ".tmp" + std::to_string(::getpid());
   const nlohmann::json summary = e.summary();
   {
-    h5::File file = h5::File::create(h5_path + suffix, h5::File::Mode::kCreateTruncate);
+    h5::File file = h5::File::create(h5_tmp, h5::File::Mode::kCreateTruncate);
     file.set_attribute("schema", "selectivbench.metrics");
     file.set_attribute("schema_version", 1);
     write_attributes(file, summary);
@@ -124,17 +123,10 @@ void write_evaluation(const Evaluation& e, const std::string& prefix) {
     }
     file.close();
   }
-  {
-    std::ofstream out(json_path + suffix, std::ios::trunc);
-    out << summary.dump(2) << "\n";
-    out.close();
-    SELECTIV_REQUIRE(out.good(), ExitCode::kFailure, "{}: cannot write", json_path + suffix);
-  }
-  // Both complete: publish the data file first and the summary last, so a summary always has its data beside it.
-  for (const auto& path : {h5_path, json_path}) {
-    SELECTIV_REQUIRE(std::rename((path + suffix).c_str(), path.c_str()) == 0, ExitCode::kFailure,
-                     "{}: cannot rename {} into place", path, path + suffix);
-  }
+  // The data file first, the summary last, so a summary always has its data beside it.
+  SELECTIV_REQUIRE(std::rename(h5_tmp.c_str(), h5_path.c_str()) == 0, ExitCode::kFailure,
+                   "{}: cannot rename {} into place", h5_path, h5_tmp);
+  write_file_atomically(prefix + ".json", summary.dump(2) + "\n");
 }
 
 }  // namespace selectiv::eval

@@ -6,10 +6,10 @@
 #include <cmath>
 #include <csignal>
 #include <filesystem>
-#include <fstream>
 
 #include "batch/batch_source.hpp"
 #include "core/error.hpp"
+#include "core/files.hpp"
 #include "core/hash.hpp"
 #include "core/log.hpp"
 #include "core/progress.hpp"
@@ -46,16 +46,6 @@ class StopSignals {
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-void write_text_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    SELECTIV_REQUIRE(out.good(), ExitCode::kFailure, "{}: cannot write", tmp);
-  }
-  std::filesystem::rename(tmp, path);
 }
 
 }  // namespace
@@ -187,7 +177,7 @@ TrainResult run_training(const TrainConfig& cfg, const TrainPaths& paths) {
   metrics["config"] = cfg.to_json();
   metrics["train_data"] = paths.train_data;
   metrics["test_data"] = paths.test_data;
-  write_text_atomically(paths.out_dir + "/metrics.json", metrics.dump(2) + "\n");
+  write_file_atomically(paths.out_dir + "/metrics.json", metrics.dump(2) + "\n");
   return result;
 }
 
