@@ -13,7 +13,7 @@ namespace {
 struct Tracker {
   std::mutex mutex;
   std::unordered_map<const void*, std::int64_t> live;  // allocations seen since tracking started
-  std::int64_t now = 0, peak = 0;
+  std::int64_t now = 0, peak = 0, allocations = 0;
 };
 
 Tracker& tracker() {
@@ -31,6 +31,7 @@ void on_allocate(const Kokkos_Profiling_SpaceHandle handle, const char*, const v
   std::lock_guard<std::mutex> lock(t.mutex);
   t.live[ptr] = static_cast<std::int64_t>(bytes);
   t.now += static_cast<std::int64_t>(bytes);
+  ++t.allocations;
   if (t.now > t.peak) t.peak = t.now;
 }
 
@@ -62,6 +63,11 @@ std::int64_t tracked_bytes_now() {
 std::int64_t tracked_bytes_peak() {
   std::lock_guard<std::mutex> lock(tracker().mutex);
   return tracker().peak;
+}
+
+std::int64_t tracked_allocation_count() {
+  std::lock_guard<std::mutex> lock(tracker().mutex);
+  return tracker().allocations;
 }
 
 }  // namespace selectiv

@@ -15,5 +15,7 @@ void start_memory_tracking();
 // once since the last start_memory_tracking(), in the default memory space.
 std::int64_t tracked_bytes_now();
 std::int64_t tracked_bytes_peak();
+// Allocations in the default memory space since the first start_memory_tracking() (each a cudaMalloc on CUDA).
+std::int64_t tracked_allocation_count();
 
 }  // namespace selectiv

@@ -2,7 +2,8 @@
 // `selectiv bench --model M --d D --T L --batch B --layers N`: milliseconds per training step (forward, fused
 // cross-entropy, backward, clipping, Adam) and per forward pass alone on synthetic one-hot inputs, as the median of
 // --steps fenced steps after --warmup steps, plus tokens/s and the peak bytes held in Kokkos allocations of the
-// default memory space (kernels/common/memory_tracker.hpp). The shapes of performance.md §3.3 are the defaults.
+// default memory space (kernels/common/memory_tracker.hpp) and the allocations per step. --profile N adds N fenced
+// steps timed per kernel (kernels/common/kernel_profiler.hpp). The shapes of performance.md §3.3 are the defaults.
 #include <Kokkos_Core.hpp>
 #include <fmt/format.h>
 
@@ -10,6 +11,7 @@
 #include <random>
 
 #include "kernels/common/compat.hpp"
+#include "kernels/common/kernel_profiler.hpp"
 #include "kernels/common/memory_tracker.hpp"
 #include "kernels/common/precision.hpp"
 #include "kernels/nn/adam.hpp"
@@ -25,11 +27,36 @@ struct BenchArgs {
   int d = 256, T = 400, batch = 64, layers = 8, heads = 0, d_state = 128, V = 41, C = 1601;
   int warmup = 3, steps = 10;
   std::string precision = "fp32";
+  int profile_steps = 0;
 };
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+// Runs `steps` more training steps with every kernel and region fenced and timed, and prints where the time goes.
+template <class Step>
+void print_profile(const BenchArgs& a, Step& train_step, int first_step, double unfenced_step_ms) {
+  start_kernel_profiling();
+  Kokkos::Timer wall;
+  for (int i = 0; i < a.profile_steps; ++i) train_step(first_step + i + 1);
+  const double fenced_ms = 1e3 * wall.seconds() / a.profile_steps;
+  stop_kernel_profiling();
+  const std::vector<KernelTime> profile = kernel_profile();
+  double kernels_ms = 0.0;
+  for (const KernelTime& t : profile) kernels_ms += 1e3 * t.seconds / a.profile_steps;
+  fmt::print("profile ({} fenced steps): {:.2f} ms/step fenced, {:.2f} ms in kernels and regions, {:.2f} ms outside "
+             "them (unfenced step {:.2f} ms)\n",
+             a.profile_steps, fenced_ms, kernels_ms, fenced_ms - kernels_ms, unfenced_step_ms);
+  fmt::print("{:>9} {:>6} {:>7}  {}\n", "ms/step", "share", "calls", "kernel or region");
+  const std::size_t shown = std::min<std::size_t>(profile.size(), 40);
+  for (std::size_t i = 0; i < shown; ++i) {
+    const KernelTime& t = profile[i];
+    const double ms = 1e3 * t.seconds / a.profile_steps;
+    fmt::print("{:9.3f} {:5.1f}% {:7.0f}  {}\n", ms, 100.0 * ms / fenced_ms,
+               static_cast<double>(t.calls) / a.profile_steps, t.name);
+  }
 }
 
 ExitCode run_bench(const BenchArgs& a) {
@@ -70,32 +97,41 @@ ExitCode run_bench(const BenchArgs& a) {
   View2 dlogits("selectiv::bench::dlogits", rows, a.C);
   Exec exec;
   Kokkos::Timer timer;
-  std::vector<double> step_ms, forward_ms;
-  for (int i = 0; i < a.warmup + a.steps; ++i) {
+  double forward_seconds = 0.0;
+  auto train_step = [&](int step_number) {
     kc::fence("selectiv::bench::start");
     timer.reset();
     CView3 logits = net.forward(exec, input);
     kc::fence("selectiv::bench::forward");
-    const double fwd = timer.seconds();
+    forward_seconds = timer.seconds();
     nn::cross_entropy_fwd_bwd(exec, dlogits, CView2(logits.data(), rows, a.C), targets, mask);
     net.params().zero_grads();
     net.backward(exec, CView3(dlogits.data(), a.batch, a.T, a.C));
     nn::clip_grad_norm(exec, net.params().grads(), 1.0);
     nn::adam_update(exec, net.params().values(), net.params().adam_m(), net.params().adam_v(), net.params().grads(),
-                    1e-4, i + 1);
+                    1e-4, step_number);
     kc::fence("selectiv::bench::step");
-    const double step = timer.seconds();
+    return timer.seconds();
+  };
+  std::vector<double> step_ms, forward_ms;
+  std::int64_t allocations_before = 0;
+  for (int i = 0; i < a.warmup + a.steps; ++i) {
+    if (i == a.warmup) allocations_before = tracked_allocation_count();
+    const double step = train_step(i + 1);
     if (i >= a.warmup) {
       step_ms.push_back(1e3 * step);
-      forward_ms.push_back(1e3 * fwd);
+      forward_ms.push_back(1e3 * forward_seconds);
     }
   }
+  const double allocations_per_step =
+      static_cast<double>(tracked_allocation_count() - allocations_before) / static_cast<double>(a.steps);
   const double step = median(step_ms), fwd = median(forward_ms);
   const double peak_gib = static_cast<double>(tracked_bytes_peak()) / (1024.0 * 1024.0 * 1024.0);
   fmt::print("model {} d {} T {} batch {} layers {} heads {} params {} precision {}: step {:.2f} ms, forward {:.2f} "
-             "ms, {:.0f} tokens/s, peak {:.2f} GiB (median of {}, {} warm-up)\n",
+             "ms, {:.0f} tokens/s, peak {:.2f} GiB, {:.0f} allocations/step (median of {}, {} warm-up)\n",
              a.model, a.d, a.T, a.batch, a.layers, dims.n_heads, net.params().trainable_count(), a.precision, step,
-             fwd, rows / (step / 1e3), peak_gib, a.steps, a.warmup);
+             fwd, rows / (step / 1e3), peak_gib, allocations_per_step, a.steps, a.warmup);
+  if (a.profile_steps > 0) print_profile(a, train_step, a.warmup + a.steps, step);
   return ExitCode::kOk;
 }
 
@@ -115,6 +151,9 @@ void add_bench_command(CLI::App& app, Registry& registry) {
   cmd->add_option("--classes", a->C, "Output classes C")->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--warmup", a->warmup, "Untimed steps first")->check(CLI::Range(0, 1000));
   cmd->add_option("--steps", a->steps, "Timed steps (median reported)")->check(CLI::Range(1, 100000));
+  cmd->add_option("--profile", a->profile_steps,
+                  "Then run this many steps with every kernel fenced and print the time per kernel and region")
+      ->check(CLI::Range(0, 1000));
   cmd->add_option("--precision", a->precision, "Matmul precision: fp32, or tf32 (CUDA with cuBLAS only)")
       ->check(CLI::IsMember({"fp32", "tf32"}));
   cmd->callback([&registry, a]() {

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: BSD-3-Clause
+#include "kernels/common/kernel_profiler.hpp"
+
+#include "kernels/common/compat.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+
+namespace selectiv {
+namespace {
+
+struct Profiler {
+  std::map<std::string, KernelTime> totals;
+  int depth = 0;            // kernels and regions entered and not left
+  std::string outermost;    // name of the entry that opened depth 1
+  Kokkos::Timer timer;
+};
+
+Profiler& profiler() {
+  static Profiler p;
+  return p;
+}
+
+void enter(const char* name) {
+  Profiler& p = profiler();
+  if (p.depth++ > 0) return;
+  kc::fence("selectiv::kernel_profiler::enter");
+  p.outermost = name;
+  p.timer.reset();
+}
+
+void leave() {
+  Profiler& p = profiler();
+  if (--p.depth > 0) return;
+  kc::fence("selectiv::kernel_profiler::leave");
+  KernelTime& t = p.totals[p.outermost];
+  t.name = p.outermost;
+  t.seconds += p.timer.seconds();
+  ++t.calls;
+}
+
+void on_begin_kernel(const char* name, const std::uint32_t, std::uint64_t*) { enter(name); }
+void on_end_kernel(const std::uint64_t) { leave(); }
+void on_push_region(const char* name) { enter(name); }
+void on_pop_region() { leave(); }
+
+}  // namespace
+
+void start_kernel_profiling() {
+  namespace tools = Kokkos::Tools::Experimental;
+  profiler().totals.clear();
+  profiler().depth = 0;
+  tools::set_begin_parallel_for_callback(on_begin_kernel);
+  tools::set_end_parallel_for_callback(on_end_kernel);
+  tools::set_begin_parallel_reduce_callback(on_begin_kernel);
+  tools::set_end_parallel_reduce_callback(on_end_kernel);
+  tools::set_begin_parallel_scan_callback(on_begin_kernel);
+  tools::set_end_parallel_scan_callback(on_end_kernel);
+  tools::set_push_region_callback(on_push_region);
+  tools::set_pop_region_callback(on_pop_region);
+}
+
+void stop_kernel_profiling() {
+  namespace tools = Kokkos::Tools::Experimental;
+  tools::set_begin_parallel_for_callback(nullptr);
+  tools::set_end_parallel_for_callback(nullptr);
+  tools::set_begin_parallel_reduce_callback(nullptr);
+  tools::set_end_parallel_reduce_callback(nullptr);
+  tools::set_begin_parallel_scan_callback(nullptr);
+  tools::set_end_parallel_scan_callback(nullptr);
+  tools::set_push_region_callback(nullptr);
+  tools::set_pop_region_callback(nullptr);
+}
+
+std::vector<KernelTime> kernel_profile() {
+  std::vector<KernelTime> out;
+  for (const auto& [name, t] : profiler().totals) out.push_back(t);
+  std::sort(out.begin(), out.end(), [](const KernelTime& a, const KernelTime& b) { return a.seconds > b.seconds; });
+  return out;
+}
+
+}  // namespace selectiv
