@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Token-by-token Kokkos kernels of the delta rule: one thread per state column forward, one team per (b, h)
-// backward over recomputed stretches of kCheckpointEvery tokens (README.md §2).
+// Token-by-token Kokkos kernels of the delta rule: one thread per state column forward; backward one thread per
+// state column too, in teams of kColumnTile columns that sum their columns' shares of dq, dk, dbeta, dg after each
+// recomputed stretch of kCheckpointEvery tokens (README.md §2).
 #include "kernels/delta_rule/recurrent.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <string>
 
@@ -13,7 +15,6 @@ namespace {
 
 using TeamPolicy = Kokkos::TeamPolicy<Exec>;
 using Member = TeamPolicy::member_type;
-using ScratchVector = Kokkos::View<float*, Exec::scratch_memory_space, Kokkos::MemoryUnmanaged>;
 
 struct Sizes {
   int B = 0, T = 0, H = 0, K = 0, V = 0, n = 1, NC = 0;
@@ -58,135 +59,167 @@ struct ColumnForward {
   }
 };
 
-// Backward: team bh walks the stretches of kCheckpointEvery tokens from last to first. For each it recomputes the
-// pre-update state of every sub-step into `pre` (from the checkpoint), then runs the backward recurrence on dS.
-struct TeamBackward {
-  View4 dq, dk, dv;
-  View3 dbeta, dg;
-  View4 dh0;
+// Backward. The recurrence of dS = dL/dS is column-local like the forward's (README.md §1: every step only mixes
+// the rows of one column); only the outputs dq, dk, dbeta and dg are sums over columns. So one team owns a tile of
+// kColumnTile value columns of one (b, h), one column per thread, and walks the stretches of kCheckpointEvery
+// tokens from last to first. For each stretch:
+//   1. per column, no communication: recompute the pre-update states P of the stretch from the checkpoint into
+//      `work` (the column of the thread), then walk the stretch backwards with the dS column in registers,
+//      writing dv directly and each column's share of dq, dk, dbeta, dg into the workspaces (the dk share
+//      overwrites the P it was computed from);
+//   2. after a barrier, the team sums the shares over its columns (fixed order) into the tile's partial outputs.
+// With more than one tile per (b, h), a second kernel adds the tiles' partials (fixed order).
+constexpr int kColumnTile = 32;
+
+struct TileBackward {
+  View4 dq_part, dk_part;      // (tiles * B, T, H, K), (tiles * B, T * n, H, K): this tile's share of dq, dk
+  View3 dbeta_part, dg_part;   // (tiles * B, T * n, H), (tiles * B, T, H)
+  View4 dv;                    // (B, T * n, H, V)
+  View4 dh0;                   // (B, H, K, V) or empty
   CView4 checkpoints, do_, dht, q, k, v;
   CView3 beta, g;
-  View4 pre;  // (B * H, kCheckpointEvery * n, K, V) workspace
-  View3 dS;   // (B * H, K, V) workspace: dL/dS at the current point of the backward walk
+  View4 work;        // (B * H, kCheckpointEvery * n, K, V): pre-update states, then each column's dk share
+  View4 dq_share;    // (B * H, kCheckpointEvery, K, V): each column's dq share
+  View3 dbeta_share; // (B * H, kCheckpointEvery * n, V)
+  View3 dg_share;    // (B * H, kCheckpointEvery, V)
+  View3 dS;          // (B * H, K, V): dL/dS at the start of the stretch being walked, per column
   float scale;
   Sizes s;
+  int tiles;
   bool has_g, has_dht, has_dh0;
 
-  static std::size_t scratch_bytes(int V) { return 3 * ScratchVector::shmem_size(V); }
-
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
-    const int bh = team.league_rank(), b = bh / s.H, h = bh % s.H;
-    const int K = s.K, V = s.V, n = s.n;
-    ScratchVector u(team.team_scratch(0), V), w(team.team_scratch(0), V), du(team.team_scratch(0), V);
-
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * V), [&](int i) {
-      dS(bh, i / V, i % V) = has_dht ? dht(b, h, i / V, i % V) : 0.0f;
-    });
-    team.team_barrier();
+    const int tile = team.league_rank() % tiles, bh = team.league_rank() / tiles;
+    const int b = bh / s.H, h = bh % s.H;
+    const int c0 = tile * kColumnTile;
+    const int cols = s.V - c0 < kColumnTile ? s.V - c0 : kColumnTile;
+    const int part = tile * s.B + b;
 
     for (int stretch = s.NC - 1; stretch >= 0; --stretch) {
       const int t0 = stretch * kCheckpointEvery;
       const int t1 = t0 + kCheckpointEvery < s.T ? t0 + kCheckpointEvery : s.T;
-      // 1. recompute the pre-update states of the stretch, one column per thread
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, V), [&](int c) {
-        float col[kMaxKeyDim];
-        for (int e = 0; e < K; ++e) col[e] = checkpoints(b, h, stretch * K + e, c);
-        for (int t = t0; t < t1; ++t) {
-          if (has_g) {
-            const float decay = kc::exp(g(b, t, h));
-            for (int e = 0; e < K; ++e) col[e] *= decay;
-          }
-          for (int j = 0; j < n; ++j) {
-            const int r = t * n + j, slot = (t - t0) * n + j;
-            float dot = 0.0f;
-            for (int e = 0; e < K; ++e) {
-              pre(bh, slot, e, c) = col[e];
-              dot += col[e] * k(b, r, h, e);
-            }
-            const float update = beta(b, r, h) * (v(b, r, h, c) - dot);
-            for (int e = 0; e < K; ++e) col[e] += k(b, r, h, e) * update;
-          }
-        }
-      });
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, cols),
+                           [&](int i) { walk_column(b, h, bh, c0 + i, stretch, t0, t1); });
       team.team_barrier();
+      sum_shares(team, b, h, bh, part, c0, cols, t0, t1);
+      team.team_barrier();
+    }
+  }
 
-      for (int t = t1 - 1; t >= t0; --t) {
-        // 2. read-out o_t = scale S_t^T q_t with S_t = P + k (beta u)^T, P the last pre-update state
-        {
-          const int r = t * n + n - 1, slot = (t - t0) * n + n - 1;
-          const float bt = beta(b, r, h);
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, V), [&](int c) {
-            float dot = 0.0f;
-            for (int e = 0; e < K; ++e) dot += pre(bh, slot, e, c) * k(b, r, h, e);
-            u(c) = v(b, r, h, c) - dot;
-          });
-          team.team_barrier();
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K), [&](int e) {
-            const float ke = k(b, r, h, e) * bt;
-            float acc = 0.0f;
-            for (int c = 0; c < V; ++c) acc += (pre(bh, slot, e, c) + ke * u(c)) * do_(b, t, h, c);
-            dq(b, t, h, e) = scale * acc;
-          });
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, V), [&](int c) {
-            const float sd = scale * do_(b, t, h, c);
-            for (int e = 0; e < K; ++e) dS(bh, e, c) += q(b, t, h, e) * sd;
-          });
-          team.team_barrier();
+  // Step 1 for column c of (b, h) over tokens t0 .. t1 - 1.
+  KOKKOS_INLINE_FUNCTION void walk_column(int b, int h, int bh, int c, int stretch, int t0, int t1) const {
+    const int K = s.K, n = s.n;
+    float col[kMaxKeyDim];
+    for (int e = 0; e < K; ++e) col[e] = checkpoints(b, h, stretch * K + e, c);
+    for (int t = t0; t < t1; ++t) {
+      if (has_g) {
+        const float decay = kc::exp(g(b, t, h));
+        for (int e = 0; e < K; ++e) col[e] *= decay;
+      }
+      for (int j = 0; j < n; ++j) {
+        const int r = t * n + j, slot = (t - t0) * n + j;
+        float dot = 0.0f;
+        for (int e = 0; e < K; ++e) {
+          work(bh, slot, e, c) = col[e];
+          dot += col[e] * k(b, r, h, e);
         }
-        // 3. sub-steps in reverse: S = P + k (beta u)^T, u = v - P^T k
-        for (int j = n - 1; j >= 0; --j) {
-          const int r = t * n + j, slot = (t - t0) * n + j;
-          const float bt = beta(b, r, h);
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, V), [&](int c) {
-            float dot = 0.0f, dot_ds = 0.0f;
-            for (int e = 0; e < K; ++e) {
-              const float ke = k(b, r, h, e);
-              dot += pre(bh, slot, e, c) * ke;
-              dot_ds += dS(bh, e, c) * ke;
-            }
-            u(c) = v(b, r, h, c) - dot;
-            w(c) = dot_ds;            // dL/d(beta u)
-            du(c) = bt * dot_ds;
-            dv(b, r, h, c) = bt * dot_ds;
-          });
-          team.team_barrier();
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K), [&](int e) {
-            float acc = 0.0f;
-            for (int c = 0; c < V; ++c) acc += dS(bh, e, c) * bt * u(c) - pre(bh, slot, e, c) * du(c);
-            dk(b, r, h, e) = acc;
-          });
-          float db = 0.0f;
-          Kokkos::parallel_reduce(
-              Kokkos::TeamThreadRange(team, V), [&](int c, float& acc) { acc += u(c) * w(c); }, db);
-          Kokkos::single(Kokkos::PerTeam(team), [&]() { dbeta(b, r, h) = db; });
-          team.team_barrier();
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, V), [&](int c) {
-            for (int e = 0; e < K; ++e) dS(bh, e, c) -= k(b, r, h, e) * du(c);
-          });
-          team.team_barrier();
+        const float update = beta(b, r, h) * (v(b, r, h, c) - dot);
+        for (int e = 0; e < K; ++e) col[e] += k(b, r, h, e) * update;
+      }
+    }
+    float ds[kMaxKeyDim];
+    const bool first_walked = stretch == s.NC - 1;
+    for (int e = 0; e < K; ++e) ds[e] = first_walked ? (has_dht ? dht(b, h, e, c) : 0.0f) : dS(bh, e, c);
+
+    for (int t = t1 - 1; t >= t0; --t) {
+      const int token_slot = t - t0;
+      {  // read-out o_t = scale S_t^T q_t, S_t = P + k_r (beta_r u)^T with P the last sub-step's pre-update state
+        const int r = t * n + n - 1, slot = token_slot * n + n - 1;
+        float dot = 0.0f;
+        for (int e = 0; e < K; ++e) dot += work(bh, slot, e, c) * k(b, r, h, e);
+        const float beta_u = beta(b, r, h) * (v(b, r, h, c) - dot);
+        const float scaled_do = scale * do_(b, t, h, c);
+        for (int e = 0; e < K; ++e) {
+          dq_share(bh, token_slot, e, c) = (work(bh, slot, e, c) + k(b, r, h, e) * beta_u) * scaled_do;
+          ds[e] += q(b, t, h, e) * scaled_do;
         }
-        // 4. decay: A = exp(g_t) S_{t-1} is the first pre-update state; dg_t = <dA, A>, dS_{t-1} = exp(g_t) dA
-        if (has_g) {
-          const int slot = (t - t0) * n;
-          float dgt = 0.0f;
-          Kokkos::parallel_reduce(
-              Kokkos::TeamThreadRange(team, K * V),
-              [&](int i, float& acc) { acc += dS(bh, i / V, i % V) * pre(bh, slot, i / V, i % V); }, dgt);
-          Kokkos::single(Kokkos::PerTeam(team), [&]() { dg(b, t, h) = dgt; });
-          team.team_barrier();
+      }
+      for (int j = n - 1; j >= 0; --j) {  // sub-steps in reverse: S = P + k (beta u)^T, u = v - P^T k
+        const int r = t * n + j, slot = token_slot * n + j;
+        const float bt = beta(b, r, h);
+        float dot = 0.0f, dot_ds = 0.0f;
+        for (int e = 0; e < K; ++e) {
+          const float ke = k(b, r, h, e);
+          dot += work(bh, slot, e, c) * ke;
+          dot_ds += ds[e] * ke;
+        }
+        const float u = v(b, r, h, c) - dot;
+        const float dv_c = bt * dot_ds;  // dL/d(beta u) = dS^T k
+        dv(b, r, h, c) = dv_c;
+        dbeta_share(bh, slot, c) = u * dot_ds;
+        float decay_dot = 0.0f;  // <dL/dP, P>, dg's share when P is the decayed state (j = 0)
+        for (int e = 0; e < K; ++e) {
+          const float pre = work(bh, slot, e, c);
+          const float ke = k(b, r, h, e);
+          work(bh, slot, e, c) = bt * ds[e] * u - pre * dv_c;  // dk's share
+          ds[e] -= ke * dv_c;
+          decay_dot += ds[e] * pre;
+        }
+        if (j == 0 && has_g) {
+          dg_share(bh, token_slot, c) = decay_dot;
           const float decay = kc::exp(g(b, t, h));
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, V), [&](int c) {
-            for (int e = 0; e < K; ++e) dS(bh, e, c) *= decay;
-          });
-          team.team_barrier();
+          for (int e = 0; e < K; ++e) ds[e] *= decay;
         }
       }
     }
-    if (has_dh0) {
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * V), [&](int i) {
-        dh0(b, h, i / V, i % V) = dS(bh, i / V, i % V);
+    for (int e = 0; e < K; ++e) dS(bh, e, c) = ds[e];
+    if (stretch == 0 && has_dh0)
+      for (int e = 0; e < K; ++e) dh0(b, h, e, c) = ds[e];
+  }
+
+  // Step 2: this tile's columns' shares summed in column order.
+  KOKKOS_INLINE_FUNCTION void sum_shares(const Member& team, int b, int h, int bh, int part, int c0, int cols, int t0,
+                                         int t1) const {
+    const int K = s.K, n = s.n, tokens = t1 - t0;
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, tokens * n * K), [&](int i) {
+      const int slot = i / K, e = i % K;
+      float acc = 0.0f;
+      for (int c = c0; c < c0 + cols; ++c) acc += work(bh, slot, e, c);
+      dk_part(part, t0 * n + slot, h, e) = acc;
+    });
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, tokens * K), [&](int i) {
+      const int token_slot = i / K, e = i % K;
+      float acc = 0.0f;
+      for (int c = c0; c < c0 + cols; ++c) acc += dq_share(bh, token_slot, e, c);
+      dq_part(part, t0 + token_slot, h, e) = acc;
+    });
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, tokens * n), [&](int slot) {
+      float acc = 0.0f;
+      for (int c = c0; c < c0 + cols; ++c) acc += dbeta_share(bh, slot, c);
+      dbeta_part(part, t0 * n + slot, h) = acc;
+    });
+    if (has_g) {
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, tokens), [&](int token_slot) {
+        float acc = 0.0f;
+        for (int c = c0; c < c0 + cols; ++c) acc += dg_share(bh, token_slot, c);
+        dg_part(part, t0 + token_slot, h) = acc;
       });
     }
+  }
+};
+
+// out(b, ...) = sum over tiles of part(tile * B + b, ...), tiles in order; out and part flattened to (B, rest).
+struct SumTiles {
+  float* out;
+  const float* part;
+  std::size_t per_batch_row;  // elements of out per b
+  int B, tiles;
+
+  KOKKOS_INLINE_FUNCTION void operator()(std::size_t i) const {
+    const std::size_t rows = static_cast<std::size_t>(B) * per_batch_row;
+    float acc = 0.0f;
+    for (int tile = 0; tile < tiles; ++tile) acc += part[tile * rows + i];
+    out[i] = acc;
   }
 };
 
@@ -257,16 +290,47 @@ void delta_recurrent_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View3 d
   if (has_g) require_extents(dg, s.B, s.T, s.H, "dg");
   if (has_dht) require_extents(dht, s.B, s.H, s.K, s.V, "dht");
   if (has_dh0) require_extents(dh0, s.B, s.H, s.K, s.V, "dh0");
-  View4 pre(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, "selectiv::delta_rule::pre_states"), s.B * s.H,
-            kCheckpointEvery * s.n, s.K, s.V);
-  View3 dS(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, "selectiv::delta_rule::dstate"), s.B * s.H, s.K,
-           s.V);
-  TeamPolicy policy(exec, s.B * s.H, Kokkos::AUTO);
-  policy.set_scratch_size(0, Kokkos::PerTeam(TeamBackward::scratch_bytes(s.V)));
-  Kokkos::parallel_for("selectiv::delta_rule::recurrent_bwd::heads", policy,
-                       TeamBackward{dq, dk, dv, dbeta, dg, dh0, checkpoints, do_, dht, q, k, v, beta, g, pre, dS,
-                                    scale, s, has_g, has_dht, has_dh0});
-  // The workspaces are freed on return: wait for the kernel that uses them.
+  const int tiles = (s.V + kColumnTile - 1) / kColumnTile, R = s.T * s.n;
+  auto workspace4 = [&](const char* label, int e0, int e1, int e2, int e3) {
+    return View4(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, std::string(label)), e0, e1, e2, e3);
+  };
+  auto workspace3 = [&](const char* label, int e0, int e1, int e2) {
+    return View3(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, std::string(label)), e0, e1, e2);
+  };
+  const int BH = s.B * s.H;
+  View4 work = workspace4("selectiv::delta_rule::work", BH, kCheckpointEvery * s.n, s.K, s.V);
+  View4 dq_share = workspace4("selectiv::delta_rule::dq_share", BH, kCheckpointEvery, s.K, s.V);
+  View3 dbeta_share = workspace3("selectiv::delta_rule::dbeta_share", BH, kCheckpointEvery * s.n, s.V);
+  View3 dg_share = workspace3("selectiv::delta_rule::dg_share", BH, has_g ? kCheckpointEvery : 0, s.V);
+  View3 dS = workspace3("selectiv::delta_rule::dstate", BH, s.K, s.V);
+  // One tile writes the outputs directly; several write partials that SumTiles adds.
+  const bool direct = tiles == 1;
+  View4 dq_part = direct ? dq : workspace4("selectiv::delta_rule::dq_part", tiles * s.B, s.T, s.H, s.K);
+  View4 dk_part = direct ? dk : workspace4("selectiv::delta_rule::dk_part", tiles * s.B, R, s.H, s.K);
+  View3 dbeta_part = direct ? dbeta : workspace3("selectiv::delta_rule::dbeta_part", tiles * s.B, R, s.H);
+  View3 dg_part = direct || !has_g ? dg : workspace3("selectiv::delta_rule::dg_part", tiles * s.B, s.T, s.H);
+
+  const TileBackward functor{dq_part, dk_part, dbeta_part, dg_part, dv, dh0, checkpoints, do_, dht, q, k, v, beta,
+                             g, work, dq_share, dbeta_share, dg_share, dS, scale, s, tiles, has_g, has_dht, has_dh0};
+  const int team_size = std::min(kColumnTile, TeamPolicy(exec, 1, 1).team_size_max(functor, Kokkos::ParallelForTag()));
+  Kokkos::parallel_for("selectiv::delta_rule::recurrent_bwd::column_tiles", TeamPolicy(exec, BH * tiles, team_size),
+                       functor);
+  if (!direct) {
+    auto sum = [&](const char* label, float* out, const float* part, std::size_t per_batch_row) {
+      Kokkos::parallel_for(label, Kokkos::RangePolicy<Exec>(exec, 0, s.B * per_batch_row),
+                           SumTiles{out, part, per_batch_row, s.B, tiles});
+    };
+    sum("selectiv::delta_rule::recurrent_bwd::sum_dq", dq.data(), dq_part.data(),
+        static_cast<std::size_t>(s.T) * s.H * s.K);
+    sum("selectiv::delta_rule::recurrent_bwd::sum_dk", dk.data(), dk_part.data(),
+        static_cast<std::size_t>(R) * s.H * s.K);
+    sum("selectiv::delta_rule::recurrent_bwd::sum_dbeta", dbeta.data(), dbeta_part.data(),
+        static_cast<std::size_t>(R) * s.H);
+    if (has_g)
+      sum("selectiv::delta_rule::recurrent_bwd::sum_dg", dg.data(), dg_part.data(),
+          static_cast<std::size_t>(s.T) * s.H);
+  }
+  // The workspaces are freed on return: wait for the kernels that use them.
   kc::fence(exec, "selectiv::delta_rule::recurrent_bwd");
 }
 

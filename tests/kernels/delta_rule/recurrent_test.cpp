@@ -121,6 +121,7 @@ TEST(DeltaRuleRecurrent, GatedDeltaProductShapes) {
 TEST(DeltaRuleRecurrent, LargeHeadDims) {
   check_against_reference({1, 40, 2, 64, 128, 1}, Gate::kLayer, true, true, 1.0, 401u);
   check_against_reference({1, 20, 1, 128, 33, 2}, Gate::kNone, false, true, 2.0, 402u);
+  check_against_reference({2, 35, 2, 24, 97, 3}, Gate::kStrong, true, true, 2.0, 403u);  // 4 column tiles, last one partial
 }
 
 }  // namespace
