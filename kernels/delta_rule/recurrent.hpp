@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // The (gated) delta rule with n Householder sub-steps per token as token-by-token Kokkos kernels, forward next to
 // backward (README.md §2). The forward runs one thread per state column (b, h, value channel): the columns of S
-// evolve independently. The backward runs one team per (b, h): it recomputes the states of a stretch of
-// kCheckpointEvery tokens from the forward's checkpoint, then walks back through them; the sums over columns
-// (dq, dk, dbeta, dg) are team reductions.
+// evolve independently. The backward runs one thread per state column too, in teams of 32 columns: it recomputes
+// the states of a stretch of kCheckpointEvery tokens from the forward's checkpoint, walks back through them, and
+// the team sums its columns' shares of dq, dk, dbeta, dg (a second kernel adds the tiles of one head).
 #pragma once
 
 #include "kernels/common/views.hpp"
