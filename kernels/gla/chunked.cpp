@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Chunkwise-parallel GLA forward and backward: one functor per numbered step of README.md §2-§3, then the two
-// orchestrators. Chunk-level work runs one team per (b, h, chunk); the sequential state passes run one team per
-// (b, h, tile of 32 value columns), a thread per state entry.
+// orchestrators. Chunk-level products run one team per (b, h, chunk[, feature tile]): the team stages the tiles it
+// reads (q^, k^, v, dO, a tile of the chunk's state or dstate, the C x C scores) in team scratch with coalesced loads,
+// tiling the contraction dimension, and computes from scratch (README.md §2 "Kernel structure"). The sequential state
+// passes run one thread per state entry.
 #include "kernels/gla/chunked.hpp"
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 
@@ -17,12 +20,24 @@ using Member = TeamPolicy::member_type;
 // Chunk-local cumulative log-gates b, kept in fp64 so that differences b_r - b_s stay exact (README.md §2).
 using GateView = Kokkos::View<double****, Kokkos::LayoutRight, DeviceMem>;
 using CGateView = Kokkos::View<const double****, Kokkos::LayoutRight, DeviceMem>;
+using ScratchSpace = Exec::scratch_memory_space;
+using ScratchMatrix = Kokkos::View<float**, Kokkos::LayoutRight, ScratchSpace, Kokkos::MemoryUnmanaged>;
+using ScratchGates = Kokkos::View<double**, Kokkos::LayoutRight, ScratchSpace, Kokkos::MemoryUnmanaged>;
+using ScratchVector = Kokkos::View<float*, Kokkos::LayoutRight, ScratchSpace, Kokkos::MemoryUnmanaged>;
 
-constexpr int kValueTile = 32;
+// Width of an output tile over K or V (a team owns kTile key channels or value columns).
+constexpr int kTile = 32;
+// Width of one contraction step over K or V (the slice of the contracted features staged at a time).
+constexpr int kStep = 16;
+// Every scratch tile has a row stride of (width + 1) floats, so threads reading one column of consecutive rows hit
+// distinct shared-memory banks.
+constexpr int kPad = 1;
 
 struct Sizes {
   int B, T, H, K, V, NT;
 };
+
+KOKKOS_INLINE_FUNCTION int tiles_of(int extent, int tile) { return (extent + tile - 1) / tile; }
 
 // One chunk of one (b, h): tokens t0 .. t0 + len - 1.
 struct Chunk {
@@ -36,11 +51,11 @@ KOKKOS_INLINE_FUNCTION int chunk_length(int n, int T) {
   return rest < kChunk ? rest : kChunk;
 }
 
-// League rank = (b * H + h) * NT + n.
-KOKKOS_INLINE_FUNCTION Chunk chunk_of(int league_rank, const Sizes& s) {
+// Chunk index = (b * H + h) * NT + n.
+KOKKOS_INLINE_FUNCTION Chunk chunk_of(int chunk_index, const Sizes& s) {
   Chunk c;
-  c.n = league_rank % s.NT;
-  const int bh = league_rank / s.NT;
+  c.n = chunk_index % s.NT;
+  const int bh = chunk_index / s.NT;
   c.h = bh % s.H;
   c.b = bh / s.H;
   c.t0 = chunk_start(c.n);
@@ -48,7 +63,8 @@ KOKKOS_INLINE_FUNCTION Chunk chunk_of(int league_rank, const Sizes& s) {
   return c;
 }
 
-// Flat index = ((b * NT + n) * H + h) * K + k, for the per-(chunk, key channel) sequential steps.
+// Flat index = ((b * NT + n) * H + h) * K + k, for the per-(chunk, key channel) sequential steps: consecutive
+// threads take consecutive key channels, so their loads are coalesced.
 struct ChunkChannel {
   int b, n, h, k;
 };
@@ -65,7 +81,30 @@ KOKKOS_INLINE_FUNCTION ChunkChannel chunk_channel_of(int i, const Sizes& s) {
 
 KOKKOS_INLINE_FUNCTION float exp_of(double x) { return kc::exp(static_cast<float>(x)); }
 
-// ---- forward ---------------------------------------------------------------------------------------------------
+// tile(i, j) = value(i, j) for i < valid_rows and j < valid_cols, else 0, over the tile's rows x cols (a tile row is
+// one token or one state row; j runs along the contiguous dimension, so consecutive threads load consecutive
+// addresses). Zero padding lets feature loops run over the whole tile width; loops over chunk rows still stop at the
+// chunk's length (the gate exponents of padded rows would not be bounded).
+template <class Tile, class Value>
+KOKKOS_INLINE_FUNCTION void stage(const Member& team, const Tile& tile, int rows, int cols, int valid_rows,
+                                  int valid_cols, const Value& value) {
+  using T = typename Tile::non_const_value_type;
+  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows * cols), [&](int e) {
+    const int i = e / cols, j = e % cols;
+    tile(i, j) = (i < valid_rows && j < valid_cols) ? static_cast<T>(value(i, j)) : T(0);
+  });
+}
+
+std::size_t matrix_bytes(int rows, int cols) { return ScratchMatrix::shmem_size(rows, cols + kPad); }
+std::size_t gates_bytes(int rows, int cols) { return ScratchGates::shmem_size(rows, cols + kPad); }
+
+TeamPolicy team_policy(const Exec& exec, int league, std::size_t scratch_bytes) {
+  TeamPolicy policy(exec, league, Kokkos::AUTO);
+  policy.set_scratch_size(0, Kokkos::PerTeam(scratch_bytes));
+  return policy;
+}
+
+// ---- forward (and the backward's shared steps) -------------------------------------------------------------------
 
 // Step 1 (also backward step 0): b_r = sum_{s<=r} g_s within the chunk, q^_r = q_r * e^{b_r}, k^_s = k_s * e^{b_L - b_s}.
 struct GateCumsum {
@@ -89,25 +128,44 @@ struct GateCumsum {
   }
 };
 
-// Step 2: U_n = k^^T V, the chunk's own contribution to the next state, written into states[n].
-struct ChunkLocalStates {
-  View4 states;      // (B, H, NT * K, V)
-  CView4 k_decayed;  // (B, T, H, K)
-  CView4 v;          // (B, T, H, V)
+// Forward step 2 / backward step 1: out[n] = alpha * X^T Y over the chunk's tokens, a K x V block written into
+// rows n * K .. of out: U_n = k^^T V (alpha 1) or W_n = scale * q^^T dO. One team per (chunk, key tile, value
+// tile); the chunk's X and Y column tiles (C x kTile each) are staged whole, the contraction runs over the C rows.
+struct ChunkLocalProduct {
+  View4 out;  // (B, H, NT * K, V)
+  CView4 x;   // (B, T, H, K)
+  CView4 y;   // (B, T, H, V)
+  float alpha;
   Sizes s;
 
+  static std::size_t scratch_bytes() { return 2 * matrix_bytes(kChunk, kTile); }
+  int league() const { return s.B * s.H * s.NT * tiles_of(s.K, kTile) * tiles_of(s.V, kTile); }
+
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
-    const Chunk c = chunk_of(team.league_rank(), s);
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, s.K * s.V), [&](int e) {
-      const int kk = e / s.V, vv = e % s.V;
+    const int value_tiles = tiles_of(s.V, kTile), key_tiles = tiles_of(s.K, kTile);
+    int rank = team.league_rank();
+    const int v0 = (rank % value_tiles) * kTile;
+    rank /= value_tiles;
+    const int k0 = (rank % key_tiles) * kTile;
+    const Chunk c = chunk_of(rank / key_tiles, s);
+    ScratchMatrix x_tile(team.team_scratch(0), kChunk, kTile + kPad);  // (r, key channel k0 + j)
+    ScratchMatrix y_tile(team.team_scratch(0), kChunk, kTile + kPad);  // (r, value column v0 + j)
+    stage(team, x_tile, kChunk, kTile, c.len, s.K - k0, [&](int r, int j) { return x(c.b, c.t0 + r, c.h, k0 + j); });
+    stage(team, y_tile, kChunk, kTile, c.len, s.V - v0, [&](int r, int j) { return y(c.b, c.t0 + r, c.h, v0 + j); });
+    team.team_barrier();
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, kTile * kTile), [&](int e) {
+      const int i = e / kTile, j = e % kTile;
+      if (k0 + i >= s.K || v0 + j >= s.V) return;
       float acc = 0.0f;
-      for (int r = 0; r < c.len; ++r) acc += k_decayed(c.b, c.t0 + r, c.h, kk) * v(c.b, c.t0 + r, c.h, vv);
-      states(c.b, c.h, c.n * s.K + kk, vv) = acc;
+      for (int r = 0; r < c.len; ++r) acc += x_tile(r, i) * y_tile(r, j);
+      out(c.b, c.h, c.n * s.K + k0 + i, v0 + j) = alpha * acc;
     });
   }
 };
 
-// Step 3: S = h0; for each chunk: states[n] <- S (was U_n); S <- diag(e^{b_L}) S + U_n. Then ht = S.
+// Forward step 3: S = h0; for each chunk: states[n] <- S (was U_n); S <- diag(e^{b_L}) S + U_n. Then ht = S.
+// One thread per state entry (b, h, k, v), v fastest: each chunk's loads and stores of a warp are one contiguous
+// row segment, and the warp's gate read is one broadcast address.
 struct StatePassing {
   View4 states;            // (B, H, NT * K, V)
   View4 ht;                // (B, H, K, V) or empty
@@ -116,97 +174,146 @@ struct StatePassing {
   bool has_h0, has_ht;
   Sizes s;
 
-  KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
-    const int tiles = (s.V + kValueTile - 1) / kValueTile;
-    const int tile = team.league_rank() % tiles, bh = team.league_rank() / tiles;
+  KOKKOS_INLINE_FUNCTION void operator()(int i) const {
+    const int vv = i % s.V, kk = (i / s.V) % s.K, bh = i / (s.V * s.K);
     const int b = bh / s.H, h = bh % s.H;
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, s.K * kValueTile), [&](int e) {
-      const int kk = e / kValueTile, vv = tile * kValueTile + e % kValueTile;
-      if (vv >= s.V) return;
-      float state = has_h0 ? h0(b, h, kk, vv) : 0.0f;
-      for (int n = 0; n < s.NT; ++n) {
-        const int last = chunk_start(n) + chunk_length(n, s.T) - 1;
-        const float decay = exp_of(gate_cumsum(b, last, h, kk));
-        const float local = states(b, h, n * s.K + kk, vv);
-        states(b, h, n * s.K + kk, vv) = state;
-        state = decay * state + local;
-      }
-      if (has_ht) ht(b, h, kk, vv) = state;
-    });
+    float state = has_h0 ? h0(b, h, kk, vv) : 0.0f;
+    for (int n = 0; n < s.NT; ++n) {
+      const int last = chunk_start(n) + chunk_length(n, s.T) - 1;
+      const float decay = exp_of(gate_cumsum(b, last, h, kk));
+      const float local = states(b, h, n * s.K + kk, vv);
+      states(b, h, n * s.K + kk, vv) = state;
+      state = decay * state + local;
+    }
+    if (has_ht) ht(b, h, kk, vv) = state;
   }
 };
 
-// Step 4: A_rs = scale * sum_k q_rk k_sk e^{b_rk - b_sk} for s <= r (0 above the diagonal), element-wise in fp32.
-struct IntraScores {
-  View4 scores;           // (B, T, H, C)
-  CGateView gate_cumsum;  // (B, T, H, K)
-  CView4 q, k;            // (B, T, H, K)
-  float scale;
+// Forward step 4 / backward step 3: the C x C scores of a chunk, 0 above the diagonal, for s <= r
+//   gated:     A_rs  = alpha * sum_k x_rk y_sk e^{b_rk - b_sk}   (x = q, y = k, alpha = scale; element-wise fp32 exp)
+//   not gated: dA_rs = alpha * sum_v x_rv y_sv                    (x = dO, y = v, alpha = 1)
+// One team per chunk; the contracted features are staged kStep at a time (x, y and, when gated, the fp64 gates of
+// those channels), the C x C sums accumulate in scratch.
+struct ChunkScores {
+  View4 out;              // (B, T, H, C)
+  CGateView gate_cumsum;  // (B, T, H, K), read when gated
+  CView4 x, y;            // (B, T, H, D)
+  float alpha;
+  bool gated;
   Sizes s;
+
+  static std::size_t scratch_bytes() {
+    return 2 * matrix_bytes(kChunk, kStep) + gates_bytes(kChunk, kStep) + matrix_bytes(kChunk, kChunk);
+  }
+  int league() const { return s.B * s.H * s.NT; }
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
     const Chunk c = chunk_of(team.league_rank(), s);
+    const int D = static_cast<int>(x.extent(3));
+    ScratchMatrix x_tile(team.team_scratch(0), kChunk, kStep + kPad);
+    ScratchMatrix y_tile(team.team_scratch(0), kChunk, kStep + kPad);
+    ScratchGates b_tile(team.team_scratch(0), kChunk, kStep + kPad);
+    ScratchMatrix acc(team.team_scratch(0), kChunk, kChunk + kPad);
+    for (int d0 = 0; d0 < D; d0 += kStep) {
+      if (d0 > 0) team.team_barrier();  // the previous step's tiles are still being read
+      stage(team, x_tile, kChunk, kStep, c.len, D - d0, [&](int r, int j) { return x(c.b, c.t0 + r, c.h, d0 + j); });
+      stage(team, y_tile, kChunk, kStep, c.len, D - d0, [&](int r, int j) { return y(c.b, c.t0 + r, c.h, d0 + j); });
+      if (gated)
+        stage(team, b_tile, kChunk, kStep, c.len, D - d0,
+              [&](int r, int j) { return gate_cumsum(c.b, c.t0 + r, c.h, d0 + j); });
+      team.team_barrier();
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * kChunk), [&](int e) {
+        const int r = e / kChunk, col = e % kChunk;
+        if (col > r) return;
+        float sum = 0.0f;
+        if (gated) {
+          for (int j = 0; j < kStep; ++j) sum += x_tile(r, j) * y_tile(col, j) * exp_of(b_tile(r, j) - b_tile(col, j));
+        } else {
+          for (int j = 0; j < kStep; ++j) sum += x_tile(r, j) * y_tile(col, j);
+        }
+        acc(r, col) = (d0 == 0 ? 0.0f : acc(r, col)) + sum;
+      });
+    }
+    // Each entry of acc was last written by the thread that reads it here (same range, same mapping); D == 0 leaves
+    // acc unwritten, so it is not read then.
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * kChunk), [&](int e) {
       const int r = e / kChunk, col = e % kChunk;
-      const int t = c.t0 + r, ts = c.t0 + col;
-      float acc = 0.0f;
-      if (col <= r) {
-        for (int kk = 0; kk < s.K; ++kk)
-          acc += q(c.b, t, c.h, kk) * k(c.b, ts, c.h, kk) *
-                 exp_of(gate_cumsum(c.b, t, c.h, kk) - gate_cumsum(c.b, ts, c.h, kk));
-        acc *= scale;
-      }
-      scores(c.b, t, c.h, col) = acc;
+      out(c.b, c.t0 + r, c.h, col) = (col <= r && D > 0) ? alpha * acc(r, col) : 0.0f;
     });
   }
 };
 
-// Step 5: o_r = scale * q^_r S_[n] + sum_{s<=r} A_rs v_s.
-struct ChunkOutput {
-  View4 o;           // (B, T, H, V)
-  CView4 states;     // (B, H, NT * K, V)
-  CView4 scores;     // (B, T, H, C)
-  CView4 q_decayed;  // (B, T, H, K)
-  CView4 v;          // (B, T, H, V)
-  float scale;
+// Forward step 5 / backward step 4: per chunk row r and value column,
+//   out_r = sum_s A'_rs y_s + alpha * x_r M_n
+// with A' = A (s <= r) for the outputs o (y = v, x = q^, M_n = S_[n], alpha = scale) and A' = A^T (s >= r) for dv
+// (y = dO, x = k^, M_n = dS' = dstates[n], alpha = 1). One team per (chunk, value tile): it stages the chunk's
+// scores and its y column tile, then the x / M_n tiles kStep key channels at a time; the sums accumulate in scratch.
+struct ChunkRowsOutput {
+  View4 out;        // (B, T, H, V)
+  CView4 scores;    // (B, T, H, C)
+  CView4 y;         // (B, T, H, V)
+  CView4 x;         // (B, T, H, K)
+  CView4 m;         // (B, H, NT * K, V)
+  float alpha;
+  bool transposed;  // A^T (dv) instead of A (o)
   Sizes s;
 
+  static std::size_t scratch_bytes() {
+    return matrix_bytes(kChunk, kChunk) + 2 * matrix_bytes(kChunk, kTile) + matrix_bytes(kChunk, kStep) +
+           matrix_bytes(kStep, kTile);
+  }
+  int league() const { return s.B * s.H * s.NT * tiles_of(s.V, kTile); }
+
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
-    const Chunk c = chunk_of(team.league_rank(), s);
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * s.V), [&](int e) {
-      const int r = e / s.V, vv = e % s.V;
-      const int t = c.t0 + r;
-      float inter = 0.0f;
-      for (int kk = 0; kk < s.K; ++kk) inter += q_decayed(c.b, t, c.h, kk) * states(c.b, c.h, c.n * s.K + kk, vv);
-      float intra = 0.0f;
-      for (int col = 0; col <= r; ++col) intra += scores(c.b, t, c.h, col) * v(c.b, c.t0 + col, c.h, vv);
-      o(c.b, t, c.h, vv) = scale * inter + intra;
+    const int value_tiles = tiles_of(s.V, kTile);
+    const int v0 = (team.league_rank() % value_tiles) * kTile;
+    const Chunk c = chunk_of(team.league_rank() / value_tiles, s);
+    ScratchMatrix a_tile(team.team_scratch(0), kChunk, kChunk + kPad);  // scores (r, s) as stored
+    ScratchMatrix y_tile(team.team_scratch(0), kChunk, kTile + kPad);   // (s, value column v0 + j)
+    ScratchMatrix acc(team.team_scratch(0), kChunk, kTile + kPad);      // (r, value column v0 + j)
+    ScratchMatrix x_tile(team.team_scratch(0), kChunk, kStep + kPad);   // (r, key channel k0 + j)
+    ScratchMatrix m_tile(team.team_scratch(0), kStep, kTile + kPad);    // (key channel k0 + i, value column v0 + j)
+
+    // Intra-chunk part.
+    stage(team, a_tile, kChunk, kChunk, c.len, c.len, [&](int r, int col) { return scores(c.b, c.t0 + r, c.h, col); });
+    stage(team, y_tile, kChunk, kTile, c.len, s.V - v0, [&](int r, int j) { return y(c.b, c.t0 + r, c.h, v0 + j); });
+    team.team_barrier();
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * kTile), [&](int e) {
+      const int r = e / kTile, j = e % kTile;
+      float sum = 0.0f;
+      if (transposed) {
+        for (int col = r; col < c.len; ++col) sum += a_tile(col, r) * y_tile(col, j);
+      } else {
+        for (int col = 0; col <= r; ++col) sum += a_tile(r, col) * y_tile(col, j);
+      }
+      acc(r, j) = sum;
+    });
+    // Inter-chunk part, kStep key channels at a time. Each entry of acc stays with the thread that wrote it (same
+    // range, same mapping), so only the staged tiles need barriers.
+    for (int k0 = 0; k0 < s.K; k0 += kStep) {
+      if (k0 > 0) team.team_barrier();
+      stage(team, x_tile, kChunk, kStep, c.len, s.K - k0, [&](int r, int j) { return x(c.b, c.t0 + r, c.h, k0 + j); });
+      stage(team, m_tile, kStep, kTile, s.K - k0, s.V - v0,
+            [&](int i, int j) { return m(c.b, c.h, c.n * s.K + k0 + i, v0 + j); });
+      team.team_barrier();
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * kTile), [&](int e) {
+        const int r = e / kTile, j = e % kTile;
+        float sum = 0.0f;
+        for (int i = 0; i < kStep; ++i) sum += x_tile(r, i) * m_tile(i, j);
+        acc(r, j) += alpha * sum;
+      });
+    }
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * kTile), [&](int e) {
+      const int r = e / kTile, j = e % kTile;
+      if (v0 + j < s.V) out(c.b, c.t0 + r, c.h, v0 + j) = acc(r, j);
     });
   }
 };
 
 // ---- backward --------------------------------------------------------------------------------------------------
 
-// Step 1: W_n = scale * q^^T dO, the gradient that chunk n's outputs send to S_[n], written into dstates[n].
-struct ChunkLocalDStates {
-  View4 dstates;     // (B, H, NT * K, V)
-  CView4 q_decayed;  // (B, T, H, K)
-  CView4 do_;        // (B, T, H, V)
-  float scale;
-  Sizes s;
-
-  KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
-    const Chunk c = chunk_of(team.league_rank(), s);
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, s.K * s.V), [&](int e) {
-      const int kk = e / s.V, vv = e % s.V;
-      float acc = 0.0f;
-      for (int r = 0; r < c.len; ++r) acc += q_decayed(c.b, c.t0 + r, c.h, kk) * do_(c.b, c.t0 + r, c.h, vv);
-      dstates(c.b, c.h, c.n * s.K + kk, vv) = scale * acc;
-    });
-  }
-};
-
 // Step 2: dS = dht; for n = NT-1 .. 0: dstates[n] <- dS (was W_n); dS <- diag(e^{b_L}) dS + W_n. Then dh0 = dS.
+// One thread per state entry, v fastest (as StatePassing).
 struct DStatePassing {
   View4 dstates;          // (B, H, NT * K, V)
   View4 dh0;              // (B, H, K, V) or empty
@@ -215,70 +322,25 @@ struct DStatePassing {
   bool has_dht, has_dh0;
   Sizes s;
 
-  KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
-    const int tiles = (s.V + kValueTile - 1) / kValueTile;
-    const int tile = team.league_rank() % tiles, bh = team.league_rank() / tiles;
+  KOKKOS_INLINE_FUNCTION void operator()(int i) const {
+    const int vv = i % s.V, kk = (i / s.V) % s.K, bh = i / (s.V * s.K);
     const int b = bh / s.H, h = bh % s.H;
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, s.K * kValueTile), [&](int e) {
-      const int kk = e / kValueTile, vv = tile * kValueTile + e % kValueTile;
-      if (vv >= s.V) return;
-      float grad = has_dht ? dht(b, h, kk, vv) : 0.0f;
-      for (int n = s.NT - 1; n >= 0; --n) {
-        const int last = chunk_start(n) + chunk_length(n, s.T) - 1;
-        const float decay = exp_of(gate_cumsum(b, last, h, kk));
-        const float local = dstates(b, h, n * s.K + kk, vv);
-        dstates(b, h, n * s.K + kk, vv) = grad;
-        grad = decay * grad + local;
-      }
-      if (has_dh0) dh0(b, h, kk, vv) = grad;
-    });
-  }
-};
-
-// Step 3: dA_rs = do_r . v_s for s <= r, 0 above the diagonal.
-struct DScores {
-  View4 dscores;  // (B, T, H, C)
-  CView4 do_, v;  // (B, T, H, V)
-  Sizes s;
-
-  KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
-    const Chunk c = chunk_of(team.league_rank(), s);
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * kChunk), [&](int e) {
-      const int r = e / kChunk, col = e % kChunk;
-      const int t = c.t0 + r, ts = c.t0 + col;
-      float acc = 0.0f;
-      if (col <= r)
-        for (int vv = 0; vv < s.V; ++vv) acc += do_(c.b, t, c.h, vv) * v(c.b, ts, c.h, vv);
-      dscores(c.b, t, c.h, col) = acc;
-    });
-  }
-};
-
-// Step 4: dv_s = sum_{r>=s} A_rs do_r + dS'^T k^_s, with dS' = dstates[n] the gradient at the chunk's end.
-struct DValues {
-  View4 dv;          // (B, T, H, V)
-  CView4 dstates;    // (B, H, NT * K, V)
-  CView4 scores;     // (B, T, H, C)
-  CView4 k_decayed;  // (B, T, H, K)
-  CView4 do_;        // (B, T, H, V)
-  Sizes s;
-
-  KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
-    const Chunk c = chunk_of(team.league_rank(), s);
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * s.V), [&](int e) {
-      const int col = e / s.V, vv = e % s.V;
-      const int t = c.t0 + col;
-      float intra = 0.0f;
-      for (int r = col; r < c.len; ++r) intra += scores(c.b, c.t0 + r, c.h, col) * do_(c.b, c.t0 + r, c.h, vv);
-      float inter = 0.0f;
-      for (int kk = 0; kk < s.K; ++kk) inter += k_decayed(c.b, t, c.h, kk) * dstates(c.b, c.h, c.n * s.K + kk, vv);
-      dv(c.b, t, c.h, vv) = intra + inter;
-    });
+    float grad = has_dht ? dht(b, h, kk, vv) : 0.0f;
+    for (int n = s.NT - 1; n >= 0; --n) {
+      const int last = chunk_start(n) + chunk_length(n, s.T) - 1;
+      const float decay = exp_of(gate_cumsum(b, last, h, kk));
+      const float local = dstates(b, h, n * s.K + kk, vv);
+      dstates(b, h, n * s.K + kk, vv) = grad;
+      grad = decay * grad + local;
+    }
+    if (has_dh0) dh0(b, h, kk, vv) = grad;
   }
 };
 
 // Step 5: the inter-chunk parts dq = scale e^{b_r} (S_[n] do_r), dk = e^{b_L - b_s} (dS' v_s); they start
-// dg (w = q * dq_inter) and z = k * dk_inter.
+// dg (w = q * dq_inter, plus c = e^{b_L} rowsum(S_[n] * dS') at the chunk's last position) and z = k * dk_inter.
+// One team per (chunk, key tile): the value dimension is contracted kStep columns at a time from staged tiles of
+// dO, v (C x kStep) and of the key tile's rows of S_[n] and dS' (kTile x kStep); the sums accumulate in scratch.
 struct DQKInter {
   View4 dq, dk, dg;       // (B, T, H, K)
   View4 z;                // (B, T, H, K)
@@ -290,22 +352,65 @@ struct DQKInter {
   float scale;
   Sizes s;
 
+  static std::size_t scratch_bytes() {
+    return 2 * matrix_bytes(kChunk, kStep) + 2 * matrix_bytes(kTile, kStep) + 2 * matrix_bytes(kChunk, kTile) +
+           ScratchVector::shmem_size(kTile);
+  }
+  int league() const { return s.B * s.H * s.NT * tiles_of(s.K, kTile); }
+
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
-    const Chunk c = chunk_of(team.league_rank(), s);
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * s.K), [&](int e) {
-      const int r = e / s.K, kk = e % s.K;
-      const int t = c.t0 + r, row = c.n * s.K + kk;
-      float state_do = 0.0f, dstate_v = 0.0f;
-      for (int vv = 0; vv < s.V; ++vv) {
-        state_do += states(c.b, c.h, row, vv) * do_(c.b, t, c.h, vv);
-        dstate_v += dstates(c.b, c.h, row, vv) * v(c.b, t, c.h, vv);
-      }
-      const double b_r = gate_cumsum(c.b, t, c.h, kk);
-      const float dq_inter = scale * exp_of(b_r) * state_do;
-      const float dk_inter = exp_of(gate_cumsum(c.b, c.last(), c.h, kk) - b_r) * dstate_v;
+    const int key_tiles = tiles_of(s.K, kTile);
+    const int k0 = (team.league_rank() % key_tiles) * kTile;
+    const Chunk c = chunk_of(team.league_rank() / key_tiles, s);
+    const int row0 = c.n * s.K + k0;  // first state row of the key tile
+    ScratchMatrix do_tile(team.team_scratch(0), kChunk, kStep + kPad);     // (r, value column v0 + j)
+    ScratchMatrix v_tile(team.team_scratch(0), kChunk, kStep + kPad);      // (r, value column v0 + j)
+    ScratchMatrix state_tile(team.team_scratch(0), kTile, kStep + kPad);   // (key channel k0 + i, v0 + j)
+    ScratchMatrix dstate_tile(team.team_scratch(0), kTile, kStep + kPad);  // (key channel k0 + i, v0 + j)
+    ScratchMatrix state_do(team.team_scratch(0), kChunk, kTile + kPad);    // (r, key channel k0 + i)
+    ScratchMatrix dstate_v(team.team_scratch(0), kChunk, kTile + kPad);    // (r, key channel k0 + i)
+    ScratchVector state_dstate(team.team_scratch(0), kTile);               // rowsum(S_[n] * dS')
+    for (int v0 = 0; v0 < s.V; v0 += kStep) {
+      if (v0 > 0) team.team_barrier();
+      stage(team, do_tile, kChunk, kStep, c.len, s.V - v0, [&](int r, int j) { return do_(c.b, c.t0 + r, c.h, v0 + j); });
+      stage(team, v_tile, kChunk, kStep, c.len, s.V - v0, [&](int r, int j) { return v(c.b, c.t0 + r, c.h, v0 + j); });
+      stage(team, state_tile, kTile, kStep, s.K - k0, s.V - v0,
+            [&](int i, int j) { return states(c.b, c.h, row0 + i, v0 + j); });
+      stage(team, dstate_tile, kTile, kStep, s.K - k0, s.V - v0,
+            [&](int i, int j) { return dstates(c.b, c.h, row0 + i, v0 + j); });
+      team.team_barrier();
+      // Entries of the accumulators stay with the thread that wrote them (same range, same mapping).
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * kTile), [&](int e) {
+        const int r = e / kTile, i = e % kTile;
+        float sum_state = 0.0f, sum_dstate = 0.0f;
+        for (int j = 0; j < kStep; ++j) {
+          sum_state += state_tile(i, j) * do_tile(r, j);
+          sum_dstate += dstate_tile(i, j) * v_tile(r, j);
+        }
+        state_do(r, i) = (v0 == 0 ? 0.0f : state_do(r, i)) + sum_state;
+        dstate_v(r, i) = (v0 == 0 ? 0.0f : dstate_v(r, i)) + sum_dstate;
+      });
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, kTile), [&](int i) {
+        float sum = 0.0f;
+        for (int j = 0; j < kStep; ++j) sum += state_tile(i, j) * dstate_tile(i, j);
+        state_dstate(i) = (v0 == 0 ? 0.0f : state_dstate(i)) + sum;
+      });
+    }
+    team.team_barrier();  // state_dstate is read by other threads below
+    const bool empty_values = s.V == 0;
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * kTile), [&](int e) {
+      const int r = e / kTile, i = e % kTile, kk = k0 + i;
+      if (kk >= s.K) return;
+      const int t = c.t0 + r;
+      const double b_r = gate_cumsum(c.b, t, c.h, kk), b_last = gate_cumsum(c.b, c.last(), c.h, kk);
+      const float sd = empty_values ? 0.0f : state_do(r, i), dv_ = empty_values ? 0.0f : dstate_v(r, i);
+      const float dq_inter = scale * exp_of(b_r) * sd;
+      const float dk_inter = exp_of(b_last - b_r) * dv_;
+      float w = q(c.b, t, c.h, kk) * dq_inter;
+      if (r == c.len - 1 && !empty_values) w += exp_of(b_last) * state_dstate(i);
       dq(c.b, t, c.h, kk) = dq_inter;
       dk(c.b, t, c.h, kk) = dk_inter;
-      dg(c.b, t, c.h, kk) = q(c.b, t, c.h, kk) * dq_inter;
+      dg(c.b, t, c.h, kk) = w;
       z(c.b, t, c.h, kk) = k(c.b, t, c.h, kk) * dk_inter;
     });
   }
@@ -313,7 +418,8 @@ struct DQKInter {
 
 // Step 6: the intra-chunk parts. Strict sums dq_r += scale sum_{s<r} dA_rs k_s e^{b_r - b_s} and
 // dk_s += scale sum_{r>s} dA_rs q_r e^{b_r - b_s}, the diagonal scale dA_rr (k_r, q_r), and w += q dq_strict -
-// k dk_strict (the diagonal terms cancel exactly in w, so they are left out of it).
+// k dk_strict (the diagonal terms cancel exactly in w, so they are left out of it). One team per (chunk, kStep key
+// channels): dA (C x C) and the channels' q, k and fp64 gates are staged; the sums are element-wise in the channel.
 struct DQKIntra {
   View4 dq, dk, dg;       // (B, T, H, K)
   CView4 dscores;         // (B, T, H, C)
@@ -322,26 +428,38 @@ struct DQKIntra {
   float scale;
   Sizes s;
 
+  static std::size_t scratch_bytes() {
+    return matrix_bytes(kChunk, kChunk) + 2 * matrix_bytes(kChunk, kStep) + gates_bytes(kChunk, kStep);
+  }
+  int league() const { return s.B * s.H * s.NT * tiles_of(s.K, kStep); }
+
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
-    const Chunk c = chunk_of(team.league_rank(), s);
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * s.K), [&](int e) {
-      const int p = e / s.K, kk = e % s.K;
-      const int t = c.t0 + p;
-      const double b_p = gate_cumsum(c.b, t, c.h, kk);
+    const int key_tiles = tiles_of(s.K, kStep);
+    const int k0 = (team.league_rank() % key_tiles) * kStep;
+    const Chunk c = chunk_of(team.league_rank() / key_tiles, s);
+    ScratchMatrix da_tile(team.team_scratch(0), kChunk, kChunk + kPad);  // dA (r, s) as stored
+    ScratchMatrix q_tile(team.team_scratch(0), kChunk, kStep + kPad);    // (r, key channel k0 + j)
+    ScratchMatrix k_tile(team.team_scratch(0), kChunk, kStep + kPad);
+    ScratchGates b_tile(team.team_scratch(0), kChunk, kStep + kPad);
+    stage(team, da_tile, kChunk, kChunk, c.len, c.len, [&](int r, int col) { return dscores(c.b, c.t0 + r, c.h, col); });
+    stage(team, q_tile, kChunk, kStep, c.len, s.K - k0, [&](int r, int j) { return q(c.b, c.t0 + r, c.h, k0 + j); });
+    stage(team, k_tile, kChunk, kStep, c.len, s.K - k0, [&](int r, int j) { return k(c.b, c.t0 + r, c.h, k0 + j); });
+    stage(team, b_tile, kChunk, kStep, c.len, s.K - k0,
+          [&](int r, int j) { return gate_cumsum(c.b, c.t0 + r, c.h, k0 + j); });
+    team.team_barrier();
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * kStep), [&](int e) {
+      const int p = e / kStep, j = e % kStep, kk = k0 + j;
+      if (kk >= s.K) return;
+      const double b_p = b_tile(p, j);
       float dq_strict = 0.0f;  // position p as the query
-      for (int col = 0; col < p; ++col) {
-        const int ts = c.t0 + col;
-        dq_strict += dscores(c.b, t, c.h, col) * k(c.b, ts, c.h, kk) * exp_of(b_p - gate_cumsum(c.b, ts, c.h, kk));
-      }
+      for (int col = 0; col < p; ++col) dq_strict += da_tile(p, col) * k_tile(col, j) * exp_of(b_p - b_tile(col, j));
       float dk_strict = 0.0f;  // position p as the key
-      for (int r = p + 1; r < c.len; ++r) {
-        const int tr = c.t0 + r;
-        dk_strict += dscores(c.b, tr, c.h, p) * q(c.b, tr, c.h, kk) * exp_of(gate_cumsum(c.b, tr, c.h, kk) - b_p);
-      }
+      for (int r = p + 1; r < c.len; ++r) dk_strict += da_tile(r, p) * q_tile(r, j) * exp_of(b_tile(r, j) - b_p);
       dq_strict *= scale;
       dk_strict *= scale;
-      const float diagonal = scale * dscores(c.b, t, c.h, p);
-      const float q_pk = q(c.b, t, c.h, kk), k_pk = k(c.b, t, c.h, kk);
+      const float diagonal = scale * da_tile(p, p);
+      const float q_pk = q_tile(p, j), k_pk = k_tile(p, j);
+      const int t = c.t0 + p;
       dq(c.b, t, c.h, kk) += dq_strict + diagonal * k_pk;
       dk(c.b, t, c.h, kk) += dk_strict + diagonal * q_pk;
       dg(c.b, t, c.h, kk) += q_pk * dq_strict - k_pk * dk_strict;
@@ -349,22 +467,16 @@ struct DQKIntra {
   }
 };
 
-// Step 7: dg_r = sum_{u>=r} w_u + sum_{s<r} z_s + e^{b_L} rowsum(S_[n] * dS'), per (b, chunk, h, k).
+// Step 7: dg_r = sum_{u>=r} w_u + sum_{s<r} z_s, per (b, chunk, h, k) (the end term c is already in w at the last
+// position, step 5). Consecutive threads take consecutive key channels, so every load and store is coalesced.
 struct DGate {
-  View4 dg;               // (B, T, H, K): holds w on entry
-  View4 z;                // (B, T, H, K): overwritten by its exclusive prefix sum
-  CView4 states;          // (B, H, NT * K, V)
-  CView4 dstates;         // (B, H, NT * K, V)
-  CGateView gate_cumsum;  // (B, T, H, K)
+  View4 dg;  // (B, T, H, K): holds w on entry
+  View4 z;   // (B, T, H, K): overwritten by its exclusive prefix sum
   Sizes s;
 
   KOKKOS_INLINE_FUNCTION void operator()(int i) const {
     const ChunkChannel c = chunk_channel_of(i, s);
     const int t0 = chunk_start(c.n), t1 = t0 + chunk_length(c.n, s.T);
-    const int row = c.n * s.K + c.k;
-    float state_dstate = 0.0f;
-    for (int vv = 0; vv < s.V; ++vv) state_dstate += states(c.b, c.h, row, vv) * dstates(c.b, c.h, row, vv);
-    const float end_term = exp_of(gate_cumsum(c.b, t1 - 1, c.h, c.k)) * state_dstate;
     float prefix = 0.0f;
     for (int t = t0; t < t1; ++t) {
       const float z_t = z(c.b, t, c.h, c.k);
@@ -374,7 +486,7 @@ struct DGate {
     float suffix = 0.0f;
     for (int t = t1 - 1; t >= t0; --t) {
       suffix += dg(c.b, t, c.h, c.k);
-      dg(c.b, t, c.h, c.k) = suffix + z(c.b, t, c.h, c.k) + end_term;
+      dg(c.b, t, c.h, c.k) = suffix + z(c.b, t, c.h, c.k);
     }
   }
 };
@@ -419,7 +531,13 @@ void run_gate_cumsum(const Exec& exec, const char* label, const GateView& gate_c
                        GateCumsum{gate_cumsum, q_decayed, k_decayed, q, k, g, s});
 }
 
-int value_tiles(const Sizes& s) { return (s.V + kValueTile - 1) / kValueTile; }
+// Launches a chunk-team functor with the level-0 scratch it declares.
+template <class Functor>
+void run_teams(const Exec& exec, const char* label, const Functor& functor) {
+  Kokkos::parallel_for(label, team_policy(exec, functor.league(), Functor::scratch_bytes()), functor);
+}
+
+int state_entries(const Sizes& s) { return s.B * s.H * s.K * s.V; }
 
 }  // namespace
 
@@ -446,18 +564,14 @@ void gla_chunked_fwd(const Exec& exec, View4 o, View4 ht, View4 states, View4 sc
                   s.K);
   View4 k_decayed(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, "selectiv::gla::k_decayed"), s.B, s.T, s.H,
                   s.K);
-  const int chunks = s.B * s.H * s.NT;
 
   run_gate_cumsum(exec, "selectiv::gla::chunked_fwd::gate_cumsum", gate_cumsum, q_decayed, k_decayed, q, k, g, s);
-  Kokkos::parallel_for("selectiv::gla::chunked_fwd::chunk_local_states", TeamPolicy(exec, chunks, Kokkos::AUTO),
-                       ChunkLocalStates{states, k_decayed, v, s});
-  Kokkos::parallel_for("selectiv::gla::chunked_fwd::state_passing",
-                       TeamPolicy(exec, s.B * s.H * value_tiles(s), Kokkos::AUTO),
+  run_teams(exec, "selectiv::gla::chunked_fwd::chunk_local_states", ChunkLocalProduct{states, k_decayed, v, 1.0f, s});
+  Kokkos::parallel_for("selectiv::gla::chunked_fwd::state_passing", Kokkos::RangePolicy<Exec>(exec, 0, state_entries(s)),
                        StatePassing{states, ht, gate_cumsum, h0, has_h0, has_ht, s});
-  Kokkos::parallel_for("selectiv::gla::chunked_fwd::intra_scores", TeamPolicy(exec, chunks, Kokkos::AUTO),
-                       IntraScores{scores, gate_cumsum, q, k, scale, s});
-  Kokkos::parallel_for("selectiv::gla::chunked_fwd::chunk_output", TeamPolicy(exec, chunks, Kokkos::AUTO),
-                       ChunkOutput{o, states, scores, q_decayed, v, scale, s});
+  run_teams(exec, "selectiv::gla::chunked_fwd::intra_scores", ChunkScores{scores, gate_cumsum, q, k, scale, true, s});
+  run_teams(exec, "selectiv::gla::chunked_fwd::chunk_output",
+            ChunkRowsOutput{o, scores, v, q_decayed, states, scale, false, s});
   // The workspaces are freed on return: wait for the kernels that read them.
   kc::fence(exec, "selectiv::gla::chunked_fwd");
 }
@@ -486,24 +600,21 @@ void gla_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View4 dg, V
   View4 dscores(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, "selectiv::gla::dscores"), s.B, s.T, s.H,
                 kChunk);
   View4 z(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, "selectiv::gla::dgate_prefix"), s.B, s.T, s.H, s.K);
-  const int chunks = s.B * s.H * s.NT;
 
   run_gate_cumsum(exec, "selectiv::gla::chunked_bwd::gate_cumsum", gate_cumsum, q_decayed, k_decayed, q, k, g, s);
-  Kokkos::parallel_for("selectiv::gla::chunked_bwd::chunk_local_dstates", TeamPolicy(exec, chunks, Kokkos::AUTO),
-                       ChunkLocalDStates{dstates, q_decayed, do_, scale, s});
+  run_teams(exec, "selectiv::gla::chunked_bwd::chunk_local_dstates",
+            ChunkLocalProduct{dstates, q_decayed, do_, scale, s});
   Kokkos::parallel_for("selectiv::gla::chunked_bwd::dstate_passing",
-                       TeamPolicy(exec, s.B * s.H * value_tiles(s), Kokkos::AUTO),
+                       Kokkos::RangePolicy<Exec>(exec, 0, state_entries(s)),
                        DStatePassing{dstates, dh0, gate_cumsum, dht, has_dht, has_dh0, s});
-  Kokkos::parallel_for("selectiv::gla::chunked_bwd::dscores", TeamPolicy(exec, chunks, Kokkos::AUTO),
-                       DScores{dscores, do_, v, s});
-  Kokkos::parallel_for("selectiv::gla::chunked_bwd::dvalues", TeamPolicy(exec, chunks, Kokkos::AUTO),
-                       DValues{dv, dstates, scores, k_decayed, do_, s});
-  Kokkos::parallel_for("selectiv::gla::chunked_bwd::dqk_inter", TeamPolicy(exec, chunks, Kokkos::AUTO),
-                       DQKInter{dq, dk, dg, z, states, dstates, gate_cumsum, q, k, v, do_, scale, s});
-  Kokkos::parallel_for("selectiv::gla::chunked_bwd::dqk_intra", TeamPolicy(exec, chunks, Kokkos::AUTO),
-                       DQKIntra{dq, dk, dg, dscores, gate_cumsum, q, k, scale, s});
+  run_teams(exec, "selectiv::gla::chunked_bwd::dscores", ChunkScores{dscores, gate_cumsum, do_, v, 1.0f, false, s});
+  run_teams(exec, "selectiv::gla::chunked_bwd::dvalues",
+            ChunkRowsOutput{dv, scores, do_, k_decayed, dstates, 1.0f, true, s});
+  run_teams(exec, "selectiv::gla::chunked_bwd::dqk_inter",
+            DQKInter{dq, dk, dg, z, states, dstates, gate_cumsum, q, k, v, do_, scale, s});
+  run_teams(exec, "selectiv::gla::chunked_bwd::dqk_intra", DQKIntra{dq, dk, dg, dscores, gate_cumsum, q, k, scale, s});
   Kokkos::parallel_for("selectiv::gla::chunked_bwd::dgate", Kokkos::RangePolicy<Exec>(exec, 0, s.B * s.NT * s.H * s.K),
-                       DGate{dg, z, states, dstates, gate_cumsum, s});
+                       DGate{dg, z, s});
   kc::fence(exec, "selectiv::gla::chunked_bwd");
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // The chunked Kokkos GLA kernels against the fp64 host reference: o, ht, dq, dk, dv, dg, dh0 and the saved chunk
-// states, on awkward shapes (T = 1, 63, 64, 65, 130, 200; K != V; odd head dims; several value tiles) and three gate
-// regimes, with and without h0 / dht.
+// states, on awkward shapes (T = 1, 63, 64, 65, 130, 200; K != V; odd head dims; K and V below, at and past the
+// kernels' 32-wide feature tiles and 16-wide contraction steps) and three gate regimes, with and without h0 / dht.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -120,6 +120,9 @@ std::vector<Case> all_cases() {
       {1, 130, 2, 16, 32},  // the golden model's head dims (K = d/H = 16, V = 2K)
       {2, 65, 1, 9, 3},   // K > V
       {1, 200, 1, 6, 40},  // two value tiles, the second partial
+      {1, 130, 2, 40, 70},  // K, V wider than a 32-wide team tile: two key tiles, three value tiles, partial steps
+      {1, 70, 1, 64, 128},  // the d = 256 GLA head (K = 64, V = 2K): several full tiles and contraction steps
+      {2, 65, 1, 33, 17},  // one key channel past a tile, one value column past a 16-wide contraction step
   };
   const GateRegime gates[] = {GateRegime::kLayer, GateRegime::kStrong, GateRegime::kTen};
   std::vector<Case> cases;
@@ -151,9 +154,12 @@ TEST_P(GlaChunked, MatchesReferenceForwardAndBackward) {
 INSTANTIATE_TEST_SUITE_P(Shapes, GlaChunked, ::testing::ValuesIn(all_cases()),
                          [](const ::testing::TestParamInfo<Case>& info) { return case_name(info.param); });
 
-// The saved states S_[n] are the reference's final states of the first n * C tokens.
-TEST(GlaChunkedStates, SavedStatesAreTheStatesAtChunkBoundaries) {
-  const GlaSizes n{2, 150, 2, 5, 7};
+// The saved states S_[n] are the reference's final states of the first n * C tokens (small heads, and heads wider
+// than the kernels' feature tiles).
+class GlaChunkedStates : public ::testing::TestWithParam<GlaSizes> {};
+
+TEST_P(GlaChunkedStates, SavedStatesAreTheStatesAtChunkBoundaries) {
+  const GlaSizes n = GetParam();
   const GlaInputs in = testing::make_inputs(n, GateRegime::kLayer, true, true, 77u);
   const Results out = run_chunked(in);
   const int NT = gla_num_chunks(n.T);
@@ -191,6 +197,12 @@ TEST(GlaChunkedStates, SavedStatesAreTheStatesAtChunkBoundaries) {
     expect_close(expected, saved, "states[" + std::to_string(chunk) + "]");
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Shapes, GlaChunkedStates,
+                         ::testing::Values(GlaSizes{2, 150, 2, 5, 7}, GlaSizes{1, 150, 2, 40, 70}),
+                         [](const ::testing::TestParamInfo<GlaSizes>& info) {
+                           return "K" + std::to_string(info.param.K) + "_V" + std::to_string(info.param.V);
+                         });
 
 // ht and dh0 may be left empty; the other outputs do not change.
 TEST(GlaChunkedOptional, EmptyHtAndDh0AreSkipped) {
