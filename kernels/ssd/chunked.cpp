@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Chunkwise-parallel Mamba2 SSD forward and backward: one function per numbered step of README.md §2-§3, then the
-// two orchestrators. Every step is a flat parallel loop, one thread per output element, looping over its chunk.
+// two orchestrators. The heavy steps run one team per chunk (of one (b, h), or of one b for the head-shared ones):
+// the team stages tiles of its chunk in team scratch with coalesced loads and multiplies them there (README.md §6).
 #include "kernels/ssd/chunked.hpp"
 
 #include <stdexcept>
@@ -16,6 +17,15 @@ using TeamPolicy = Kokkos::TeamPolicy<Exec>;
 using Member = TeamPolicy::member_type;
 // Chunk-local cumulative log-decays b, kept in fp64 so that the differences b_r - b_s stay exact (README.md §2).
 using CumView = Kokkos::View<double***, Kokkos::LayoutRight, DeviceMem>;  // (B, T, H)
+using ScratchMatrix = Kokkos::View<float**, Kokkos::LayoutRight, Exec::scratch_memory_space, Kokkos::MemoryUnmanaged>;
+using ScratchVector = Kokkos::View<float*, Kokkos::LayoutRight, Exec::scratch_memory_space, Kokkos::MemoryUnmanaged>;
+using ScratchDoubles =
+    Kokkos::View<double*, Kokkos::LayoutRight, Exec::scratch_memory_space, Kokkos::MemoryUnmanaged>;
+
+// Level-0 team scratch a GPU team may use (shared memory; more lowers occupancy or fails to launch).
+constexpr std::size_t kScratchBudget = 48 * 1024;
+// Width of the N-column slab of dB / dC one dB_dC team computes.
+constexpr int kStateSlab = 32;
 
 struct Sizes {
   int B, T, H, P, N, NT;
@@ -39,6 +49,114 @@ ViewType workspace(const char* label, std::size_t e0, std::size_t e1, std::size_
   return ViewType(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string(label)), e0, e1, e2);
 }
 
+// ---- team scratch plans and the team's tile product ----------------------------------------------------------
+
+// Bytes of a scratch matrix of `rows` rows padded to `cols` + 1 floats (threads that walk a column of consecutive
+// rows then hit different shared-memory banks).
+std::size_t tile_bytes(int rows, int cols) { return ScratchMatrix::shmem_size(rows, cols + 1); }
+std::size_t chunk_vectors_bytes() { return ScratchDoubles::shmem_size(kChunk) + 2 * ScratchVector::shmem_size(kChunk); }
+
+// A team kernel's contraction tile width (kt rows of every operand tile are staged per pass) and scratch level.
+struct Plan {
+  int kt;
+  int level;
+  std::size_t bytes;
+};
+
+// The widest contraction tile in {64, 32, 16, 8} whose scratch fits the level-0 budget; level 1 (global memory on
+// a GPU, still correct) only for sizes whose smallest tile does not fit.
+template <class BytesOf>
+Plan make_plan(const char* who, const BytesOf& bytes_of) {
+  const std::size_t level0 = static_cast<std::size_t>(TeamPolicy::scratch_size_max(0));
+  const std::size_t budget = level0 < kScratchBudget ? level0 : kScratchBudget;
+  for (int kt : {64, 32, 16, 8})
+    if (bytes_of(kt) <= budget) return Plan{kt, 0, bytes_of(kt)};
+  if (bytes_of(8) <= static_cast<std::size_t>(TeamPolicy::scratch_size_max(1))) return Plan{8, 1, bytes_of(8)};
+  throw std::invalid_argument(std::string(who) + ": the SSD tiles need " + std::to_string(bytes_of(8)) +
+                              " bytes of team scratch, more than the backend offers");
+}
+
+TeamPolicy team_policy(const Exec& exec, int league, const Plan& plan) {
+  return TeamPolicy(exec, league, Kokkos::AUTO).set_scratch_size(plan.level, Kokkos::PerTeam(plan.bytes));
+}
+
+// For i < M, j < Ncols: store(i, j, sum_{x<K} a(i, x) * b(j, x)), each thread holding Block x Block outputs in
+// registers so that every scratch operand it loads feeds Block multiply-adds. A thread's outputs are interleaved
+// (rows i0, i0 + M/Block, ...; columns likewise), so neighbouring threads read neighbouring columns of the b tile
+// and store neighbouring output columns. Operand indices stay inside [0, M) x [0, K) and [0, Ncols) x [0, K).
+template <int Block, class OperandA, class OperandB, class Store>
+KOKKOS_INLINE_FUNCTION void blocked_tile_product(const Member& team, int M, int Ncols, int K, const OperandA& a,
+                                                 const OperandB& b, const Store& store) {
+  const int row_groups = (M + Block - 1) / Block, col_groups = (Ncols + Block - 1) / Block;
+  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, row_groups * col_groups), [&](const int group) {
+    const int i0 = group / col_groups, j0 = group % col_groups;
+    int rows[Block], cols[Block];
+    for (int u = 0; u < Block; ++u) {
+      rows[u] = kc::min(i0 + u * row_groups, M - 1);
+      cols[u] = kc::min(j0 + u * col_groups, Ncols - 1);
+    }
+    float acc[Block][Block] = {};
+    for (int x = 0; x < K; ++x) {
+      float a_x[Block], b_x[Block];
+      for (int u = 0; u < Block; ++u) a_x[u] = a(rows[u], x);
+      for (int w = 0; w < Block; ++w) b_x[w] = b(cols[w], x);
+      for (int u = 0; u < Block; ++u)
+        for (int w = 0; w < Block; ++w) acc[u][w] += a_x[u] * b_x[w];
+    }
+    for (int u = 0; u < Block; ++u) {
+      const int i = i0 + u * row_groups;
+      if (i >= M) continue;
+      for (int w = 0; w < Block; ++w) {
+        const int j = j0 + w * col_groups;
+        if (j < Ncols) store(i, j, acc[u][w]);
+      }
+    }
+  });
+}
+
+// The largest register block (4 or 2) that still gives every thread of the team an output group; 1 otherwise.
+template <class OperandA, class OperandB, class Store>
+KOKKOS_INLINE_FUNCTION void tile_product(const Member& team, int M, int Ncols, int K, const OperandA& a,
+                                         const OperandB& b, const Store& store) {
+  const int threads = team.team_size();
+  if (((M + 3) / 4) * ((Ncols + 3) / 4) >= threads) {
+    blocked_tile_product<4>(team, M, Ncols, K, a, b, store);
+  } else if (((M + 1) / 2) * ((Ncols + 1) / 2) >= threads) {
+    blocked_tile_product<2>(team, M, Ncols, K, a, b, store);
+  } else {
+    blocked_tile_product<1>(team, M, Ncols, K, a, b, store);
+  }
+}
+
+// Stages tile(x, i) = get(x, i) for x < kx, i < ni. `x_fastest`: consecutive threads take consecutive x (when x
+// is the contiguous index of the global source), else consecutive i. Either way the global reads are coalesced.
+template <class Get>
+KOKKOS_INLINE_FUNCTION void stage(const Member& team, const ScratchMatrix& tile, int kx, int ni, bool x_fastest,
+                                  const Get& get) {
+  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, kx * ni), [&](const int e) {
+    const int x = x_fastest ? e % kx : e / ni, i = x_fastest ? e / kx : e % ni;
+    tile(x, i) = get(x, i);
+  });
+}
+
+// The chunk's cumulative log-decays b_r, delta_r and e^{b_r} of head h in scratch.
+struct ChunkVectors {
+  ScratchDoubles cum;
+  ScratchVector delta, decay;
+};
+
+KOKKOS_INLINE_FUNCTION ChunkVectors load_chunk_vectors(const Member& team, int level, const CumView& cum,
+                                                       const CView3& delta, int b, int h, int t0, int len) {
+  ChunkVectors v{ScratchDoubles(team.team_scratch(level), kChunk), ScratchVector(team.team_scratch(level), kChunk),
+                 ScratchVector(team.team_scratch(level), kChunk)};
+  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len), [&](const int r) {
+    v.cum(r) = cum(b, t0 + r, h);
+    v.delta(r) = delta(b, t0 + r, h);
+    v.decay(r) = exp_of(v.cum(r));
+  });
+  return v;
+}
+
 // ---- forward ---------------------------------------------------------------------------------------------------
 
 // Step 1 (also backward step 0): delta = softplus(dt + dt_bias), b_r = sum_{s<=r} -exp(A_log) delta_s within the
@@ -59,23 +177,44 @@ void gate_cumsum(const Exec& exec, View3 delta, CumView cum, CView3 dt, CView1 d
       });
 }
 
-// Step 2: U_n[p, k] = sum_s e^{b_L - b_s} delta_s x_s[p] B_s[k], written into states[n].
+// Step 2: U_n[p, k] = sum_s (e^{b_L - b_s} delta_s x_s[p]) B_s[k], written into states[n]. One team per
+// (b, h, chunk); token tiles of (weighted x, B) in scratch; the P x N result accumulates in place over token tiles.
 void chunk_local_states(const Exec& exec, View4 states, CView3 delta, CumView cum, CView3 xbc, const Sizes s) {
+  const Plan plan = make_plan("ssd_chunked_fwd", [&](int kt) {
+    return chunk_vectors_bytes() + tile_bytes(kt, s.P) + tile_bytes(kt, s.N);
+  });
+  const int level = plan.level, kt = plan.kt;
   Kokkos::parallel_for(
-      "selectiv::ssd::chunked_fwd::chunk_local_states", Range(exec, 0, s.B * s.H * s.NT * s.P * s.N),
-      KOKKOS_LAMBDA(const int i) {
-        const int k = i % s.N, p = (i / s.N) % s.P, rest = i / (s.N * s.P);
-        const int n = rest % s.NT, h = (rest / s.NT) % s.H, b = rest / (s.NT * s.H);
-        const int t0 = n * kChunk, t1 = s.chunk_end(n);
-        const double b_last = cum(b, t1 - 1, h);
-        float acc = 0.0f;
-        for (int t = t0; t < t1; ++t)
-          acc += exp_of(b_last - cum(b, t, h)) * delta(b, t, h) * xbc(b, t, s.xcol(h, p)) * xbc(b, t, s.bcol(k));
-        states(b, h, n * s.P + p, k) = acc;
+      "selectiv::ssd::chunked_fwd::chunk_local_states", team_policy(exec, s.B * s.H * s.NT, plan),
+      KOKKOS_LAMBDA(const Member& team) {
+        const int i = team.league_rank();
+        const int n = i % s.NT, h = (i / s.NT) % s.H, b = i / (s.NT * s.H);
+        const int t0 = n * kChunk, len = s.chunk_end(n) - t0;
+        const ChunkVectors v = load_chunk_vectors(team, level, cum, delta, b, h, t0, len);
+        ScratchMatrix u_tile(team.team_scratch(level), kt, s.P + 1);  // (token, p)
+        ScratchMatrix b_tile(team.team_scratch(level), kt, s.N + 1);  // (token, k)
+        team.team_barrier();
+        const double b_last = v.cum(len - 1);
+        for (int s0 = 0; s0 < len; s0 += kt) {
+          const int kx = kc::min(kt, len - s0);
+          stage(team, u_tile, kx, s.P, false, [&](int x, int p) {
+            return exp_of(b_last - v.cum(s0 + x)) * v.delta(s0 + x) * xbc(b, t0 + s0 + x, s.xcol(h, p));
+          });
+          stage(team, b_tile, kx, s.N, false, [&](int x, int k) { return xbc(b, t0 + s0 + x, s.bcol(k)); });
+          team.team_barrier();
+          tile_product(
+              team, s.P, s.N, kx, [&](int p, int x) { return u_tile(x, p); }, [&](int k, int x) { return b_tile(x, k); },
+              [&](int p, int k, float dot) {
+                float& out = states(b, h, n * s.P + p, k);
+                out = (s0 == 0 ? 0.0f : out) + dot;
+              });
+          team.team_barrier();
+        }
       });
 }
 
-// Step 3: S = 0; for each chunk: states[n] <- S (was U_n); S <- e^{b_L} S + U_n. One thread per state entry.
+// Step 3: S = 0; for each chunk: states[n] <- S (was U_n); S <- e^{b_L} S + U_n. One thread per state entry
+// (consecutive threads, consecutive k: coalesced).
 void state_passing(const Exec& exec, View4 states, CumView cum, const Sizes s) {
   Kokkos::parallel_for(
       "selectiv::ssd::chunked_fwd::state_passing", Range(exec, 0, s.B * s.H * s.P * s.N),
@@ -90,49 +229,123 @@ void state_passing(const Exec& exec, View4 states, CumView cum, const Sizes s) {
       });
 }
 
-// Step 4: scores(b, t, s) = C_t . B_{t0+s} for s <= r = t - t0 (0 above the diagonal), shared by all heads.
+// Step 4: scores(b, t, s) = C_t . B_{t0+s} for s <= r = t - t0 (0 above the diagonal), shared by all heads. One team
+// per (b, chunk); tiles of C and B over the state dimension; the Q x Q result accumulates in place.
 void chunk_scores(const Exec& exec, View3 scores, CView3 xbc, const Sizes s) {
+  const Plan plan = make_plan("ssd_chunked_fwd", [&](int kt) { return 2 * tile_bytes(kt, kChunk); });
+  const int level = plan.level, kt = plan.kt;
   Kokkos::parallel_for(
-      "selectiv::ssd::chunked_fwd::chunk_scores", Range(exec, 0, s.B * s.T * kChunk), KOKKOS_LAMBDA(const int i) {
-        const int j = i % kChunk, t = (i / kChunk) % s.T, b = i / (kChunk * s.T);
-        const int t0 = (t / kChunk) * kChunk;
-        float acc = 0.0f;
-        if (j <= t - t0)
-          for (int k = 0; k < s.N; ++k) acc += xbc(b, t, s.ccol(k)) * xbc(b, t0 + j, s.bcol(k));
-        scores(b, t, j) = acc;
+      "selectiv::ssd::chunked_fwd::chunk_scores", team_policy(exec, s.B * s.NT, plan),
+      KOKKOS_LAMBDA(const Member& team) {
+        const int n = team.league_rank() % s.NT, b = team.league_rank() / s.NT;
+        const int t0 = n * kChunk, len = s.chunk_end(n) - t0;
+        ScratchMatrix c_tile(team.team_scratch(level), kt, kChunk + 1);  // (k, r)
+        ScratchMatrix b_tile(team.team_scratch(level), kt, kChunk + 1);  // (k, s)
+        for (int k0 = 0; k0 < s.N; k0 += kt) {
+          const int kx = kc::min(kt, s.N - k0);
+          stage(team, c_tile, kx, len, true, [&](int x, int r) { return xbc(b, t0 + r, s.ccol(k0 + x)); });
+          stage(team, b_tile, kx, len, true, [&](int x, int j) { return xbc(b, t0 + j, s.bcol(k0 + x)); });
+          team.team_barrier();
+          tile_product(
+              team, len, len, kx, [&](int r, int x) { return c_tile(x, r); }, [&](int j, int x) { return b_tile(x, j); },
+              [&](int r, int j, float dot) {
+                float& out = scores(b, t0 + r, j);
+                out = (k0 == 0 ? 0.0f : out) + dot;
+              });
+          team.team_barrier();
+        }
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * kChunk), [&](const int e) {
+          const int r = e / kChunk, j = e % kChunk;
+          if (j > r) scores(b, t0 + r, j) = 0.0f;
+        });
       });
 }
 
-// Step 5: y_r[p] = e^{b_r} sum_k S_[n][p, k] C_r[k] + sum_{s<=r} scores_rs e^{b_r - b_s} delta_s x_s[p] + D x_r[p].
+// Step 5: y_r[p] = sum_k (e^{b_r} C_r[k]) S_[n][p, k] + sum_{s<=r} (scores_rs e^{b_r - b_s} delta_s) x_s[p]
+// + D x_r[p]. One team per (b, h, chunk): a (Q, P) accumulator in scratch, first over tiles of the state dimension
+// (C and the state), then over token tiles (the decayed scores and x).
 void chunk_output(const Exec& exec, View4 y, CView3 xbc, CView3 delta, CumView cum, CView4 states, CView3 scores,
                   CView1 D, const Sizes s) {
+  const Plan plan = make_plan("ssd_chunked_fwd", [&](int kt) {
+    return chunk_vectors_bytes() + tile_bytes(kChunk, s.P) + tile_bytes(kt, kChunk) + tile_bytes(kt, s.P);
+  });
+  const int level = plan.level, kt = plan.kt;
   Kokkos::parallel_for(
-      "selectiv::ssd::chunked_fwd::chunk_output", Range(exec, 0, s.B * s.T * s.H * s.P), KOKKOS_LAMBDA(const int i) {
-        const int p = i % s.P, h = (i / s.P) % s.H, t = (i / (s.P * s.H)) % s.T, b = i / (s.P * s.H * s.T);
-        const int n = t / kChunk, t0 = n * kChunk;
-        const double b_t = cum(b, t, h);
-        float inter = 0.0f;
-        for (int k = 0; k < s.N; ++k) inter += states(b, h, n * s.P + p, k) * xbc(b, t, s.ccol(k));
-        float intra = 0.0f;
-        for (int u = t0; u <= t; ++u)
-          intra += scores(b, t, u - t0) * exp_of(b_t - cum(b, u, h)) * delta(b, u, h) * xbc(b, u, s.xcol(h, p));
-        y(b, t, h, p) = exp_of(b_t) * inter + intra + D(h) * xbc(b, t, s.xcol(h, p));
+      "selectiv::ssd::chunked_fwd::chunk_output", team_policy(exec, s.B * s.H * s.NT, plan),
+      KOKKOS_LAMBDA(const Member& team) {
+        const int i = team.league_rank();
+        const int n = i % s.NT, h = (i / s.NT) % s.H, b = i / (s.NT * s.H);
+        const int t0 = n * kChunk, len = s.chunk_end(n) - t0;
+        const ChunkVectors v = load_chunk_vectors(team, level, cum, delta, b, h, t0, len);
+        ScratchMatrix acc(team.team_scratch(level), kChunk, s.P + 1);  // (r, p)
+        ScratchMatrix a_tile(team.team_scratch(level), kt, kChunk + 1);  // (k or s, r)
+        ScratchMatrix x_tile(team.team_scratch(level), kt, s.P + 1);     // (k or s, p)
+        team.team_barrier();
+        for (int k0 = 0; k0 < s.N; k0 += kt) {
+          const int kx = kc::min(kt, s.N - k0);
+          stage(team, a_tile, kx, len, true,
+                [&](int x, int r) { return v.decay(r) * xbc(b, t0 + r, s.ccol(k0 + x)); });
+          stage(team, x_tile, kx, s.P, true, [&](int x, int p) { return states(b, h, n * s.P + p, k0 + x); });
+          team.team_barrier();
+          tile_product(
+              team, len, s.P, kx, [&](int r, int x) { return a_tile(x, r); }, [&](int p, int x) { return x_tile(x, p); },
+              [&](int r, int p, float dot) { acc(r, p) = (k0 == 0 ? 0.0f : acc(r, p)) + dot; });
+          team.team_barrier();
+        }
+        for (int s0 = 0; s0 < len; s0 += kt) {
+          const int kx = kc::min(kt, len - s0);
+          stage(team, a_tile, kx, len, true, [&](int x, int r) {
+            const int u = s0 + x;
+            return u <= r ? scores(b, t0 + r, u) * exp_of(v.cum(r) - v.cum(u)) * v.delta(u) : 0.0f;
+          });
+          stage(team, x_tile, kx, s.P, false, [&](int x, int p) { return xbc(b, t0 + s0 + x, s.xcol(h, p)); });
+          team.team_barrier();
+          tile_product(
+              team, len, s.P, kx, [&](int r, int x) { return a_tile(x, r); }, [&](int p, int x) { return x_tile(x, p); },
+              [&](int r, int p, float dot) { acc(r, p) += dot; });
+          team.team_barrier();
+        }
+        const float D_h = D(h);
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * s.P), [&](const int e) {
+          const int r = e / s.P, p = e % s.P;
+          y(b, t0 + r, h, p) = acc(r, p) + D_h * xbc(b, t0 + r, s.xcol(h, p));
+        });
       });
 }
 
 // ---- backward --------------------------------------------------------------------------------------------------
 
-// Step 1: W_n[p, k] = sum_r e^{b_r} dy_r[p] C_r[k], written into dstates[n].
-void chunk_local_dstates(const Exec& exec, View4 dstates, CumView cum, CView4 dy, CView3 xbc, const Sizes s) {
+// Step 1: W_n[p, k] = sum_r (e^{b_r} dy_r[p]) C_r[k], written into dstates[n]. One team per (b, h, chunk), token
+// tiles in scratch, accumulated in place (as chunk_local_states).
+void chunk_local_dstates(const Exec& exec, View4 dstates, CView3 delta, CumView cum, CView4 dy, CView3 xbc,
+                         const Sizes s) {
+  const Plan plan = make_plan("ssd_chunked_bwd", [&](int kt) {
+    return chunk_vectors_bytes() + tile_bytes(kt, s.P) + tile_bytes(kt, s.N);
+  });
+  const int level = plan.level, kt = plan.kt;
   Kokkos::parallel_for(
-      "selectiv::ssd::chunked_bwd::chunk_local_dstates", Range(exec, 0, s.B * s.H * s.NT * s.P * s.N),
-      KOKKOS_LAMBDA(const int i) {
-        const int k = i % s.N, p = (i / s.N) % s.P, rest = i / (s.N * s.P);
-        const int n = rest % s.NT, h = (rest / s.NT) % s.H, b = rest / (s.NT * s.H);
-        float acc = 0.0f;
-        for (int t = n * kChunk; t < s.chunk_end(n); ++t)
-          acc += exp_of(cum(b, t, h)) * dy(b, t, h, p) * xbc(b, t, s.ccol(k));
-        dstates(b, h, n * s.P + p, k) = acc;
+      "selectiv::ssd::chunked_bwd::chunk_local_dstates", team_policy(exec, s.B * s.H * s.NT, plan),
+      KOKKOS_LAMBDA(const Member& team) {
+        const int i = team.league_rank();
+        const int n = i % s.NT, h = (i / s.NT) % s.H, b = i / (s.NT * s.H);
+        const int t0 = n * kChunk, len = s.chunk_end(n) - t0;
+        const ChunkVectors v = load_chunk_vectors(team, level, cum, delta, b, h, t0, len);
+        ScratchMatrix dy_tile(team.team_scratch(level), kt, s.P + 1);  // (token, p)
+        ScratchMatrix c_tile(team.team_scratch(level), kt, s.N + 1);   // (token, k)
+        team.team_barrier();
+        for (int r0 = 0; r0 < len; r0 += kt) {
+          const int kx = kc::min(kt, len - r0);
+          stage(team, dy_tile, kx, s.P, false, [&](int x, int p) { return v.decay(r0 + x) * dy(b, t0 + r0 + x, h, p); });
+          stage(team, c_tile, kx, s.N, false, [&](int x, int k) { return xbc(b, t0 + r0 + x, s.ccol(k)); });
+          team.team_barrier();
+          tile_product(
+              team, s.P, s.N, kx, [&](int p, int x) { return dy_tile(x, p); }, [&](int k, int x) { return c_tile(x, k); },
+              [&](int p, int k, float dot) {
+                float& out = dstates(b, h, n * s.P + p, k);
+                out = (r0 == 0 ? 0.0f : out) + dot;
+              });
+          team.team_barrier();
+        }
       });
 }
 
@@ -152,105 +365,235 @@ void dstate_passing(const Exec& exec, View4 dstates, CumView cum, const Sizes s)
       });
 }
 
-// Step 3: dyx(b, t, h, s) = dy_r . x_s for s <= r = t - t0 (0 above the diagonal).
+// Step 3: dyx(b, t, h, s) = dy_r . x_s for s <= r = t - t0 (0 above the diagonal). One team per (b, h, chunk): tiles
+// of dy and x over the head dimension, a (Q, Q) accumulator in scratch.
 void output_input_dots(const Exec& exec, View4 dyx, CView4 dy, CView3 xbc, const Sizes s) {
+  const Plan plan = make_plan("ssd_chunked_bwd", [&](int kt) {
+    return tile_bytes(kChunk, kChunk) + 2 * tile_bytes(kt, kChunk);
+  });
+  const int level = plan.level, kt = plan.kt;
   Kokkos::parallel_for(
-      "selectiv::ssd::chunked_bwd::output_input_dots", Range(exec, 0, s.B * s.T * s.H * kChunk),
-      KOKKOS_LAMBDA(const int i) {
-        const int j = i % kChunk, h = (i / kChunk) % s.H, t = (i / (kChunk * s.H)) % s.T;
-        const int b = i / (kChunk * s.H * s.T);
-        const int t0 = (t / kChunk) * kChunk;
-        float acc = 0.0f;
-        if (j <= t - t0)
-          for (int p = 0; p < s.P; ++p) acc += dy(b, t, h, p) * xbc(b, t0 + j, s.xcol(h, p));
-        dyx(b, t, h, j) = acc;
+      "selectiv::ssd::chunked_bwd::output_input_dots", team_policy(exec, s.B * s.H * s.NT, plan),
+      KOKKOS_LAMBDA(const Member& team) {
+        const int i = team.league_rank();
+        const int n = i % s.NT, h = (i / s.NT) % s.H, b = i / (s.NT * s.H);
+        const int t0 = n * kChunk, len = s.chunk_end(n) - t0;
+        ScratchMatrix acc(team.team_scratch(level), kChunk, kChunk + 1);     // (r, s)
+        ScratchMatrix dy_tile(team.team_scratch(level), kt, kChunk + 1);     // (p, r)
+        ScratchMatrix x_tile(team.team_scratch(level), kt, kChunk + 1);      // (p, s)
+        for (int p0 = 0; p0 < s.P; p0 += kt) {
+          const int kx = kc::min(kt, s.P - p0);
+          stage(team, dy_tile, kx, len, true, [&](int x, int r) { return dy(b, t0 + r, h, p0 + x); });
+          stage(team, x_tile, kx, len, true, [&](int x, int j) { return xbc(b, t0 + j, s.xcol(h, p0 + x)); });
+          team.team_barrier();
+          tile_product(
+              team, len, len, kx, [&](int r, int x) { return dy_tile(x, r); }, [&](int j, int x) { return x_tile(x, j); },
+              [&](int r, int j, float dot) { acc(r, j) = (p0 == 0 ? 0.0f : acc(r, j)) + dot; });
+          team.team_barrier();
+        }
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * kChunk), [&](const int e) {
+          const int r = e / kChunk, j = e % kChunk;
+          dyx(b, t0 + r, h, j) = j <= r ? acc(r, j) : 0.0f;
+        });
       });
 }
 
-// Step 4: dx_s[p] = delta_s (sum_{r>=s} scores_rs e^{b_r - b_s} dy_r[p] + e^{b_L - b_s} (dS' B_s)[p]) + D dy_s[p].
-void dx_step(const Exec& exec, View3 dxbc, CView3 delta, CumView cum, CView4 dstates, CView3 scores, CView4 dy,
-             CView3 xbc, CView1 D, const Sizes s) {
+// Steps 4 and 6: per token s of the chunk, with du_s = e^{b_L - b_s} (dS' B_s) + sum_{r>=s} scores_rs e^{b_r - b_s}
+// dy_r:  dx_s = delta_s du_s + D dy_s,  ddelta_s (direct) = x_s . du_s,  beta_s = delta_s e^{b_L - b_s} x_s . (dS' B_s),
+// alpha_s = e^{b_s} dy_s . (S_[n] C_s),  and dy_s . x_s (the diagonal of dyx, for dD). One team per (b, h, chunk),
+// a (Q, P) accumulator in scratch: du over state tiles (B, dS') then token tiles (decayed scores, dy); then S C over
+// state tiles (C, S).
+void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3 ddelta, View3 dD_part,
+                    CView3 delta, CumView cum, CView4 states, CView4 dstates, CView3 scores, CView4 dyx, CView4 dy,
+                    CView3 xbc, CView1 D, const Sizes s) {
+  const Plan plan = make_plan("ssd_chunked_bwd", [&](int kt) {
+    return chunk_vectors_bytes() + ScratchVector::shmem_size(kChunk) + tile_bytes(kChunk, s.P) +
+           tile_bytes(kt, kChunk) + tile_bytes(kt, s.P);
+  });
+  const int level = plan.level, kt = plan.kt;
   Kokkos::parallel_for(
-      "selectiv::ssd::chunked_bwd::dx", Range(exec, 0, s.B * s.T * s.H * s.P), KOKKOS_LAMBDA(const int i) {
-        const int p = i % s.P, h = (i / s.P) % s.H, t = (i / (s.P * s.H)) % s.T, b = i / (s.P * s.H * s.T);
-        const int n = t / kChunk, t0 = n * kChunk, t1 = s.chunk_end(n);
-        const double b_t = cum(b, t, h);
-        float intra = 0.0f;
-        for (int r = t; r < t1; ++r) intra += scores(b, r, t - t0) * exp_of(cum(b, r, h) - b_t) * dy(b, r, h, p);
-        float state = 0.0f;
-        for (int k = 0; k < s.N; ++k) state += dstates(b, h, n * s.P + p, k) * xbc(b, t, s.bcol(k));
-        dxbc(b, t, s.xcol(h, p)) =
-            delta(b, t, h) * (intra + exp_of(cum(b, t1 - 1, h) - b_t) * state) + D(h) * dy(b, t, h, p);
+      "selectiv::ssd::chunked_bwd::dx_token_terms", team_policy(exec, s.B * s.H * s.NT, plan),
+      KOKKOS_LAMBDA(const Member& team) {
+        const int i = team.league_rank();
+        const int n = i % s.NT, h = (i / s.NT) % s.H, b = i / (s.NT * s.H);
+        const int t0 = n * kChunk, len = s.chunk_end(n) - t0;
+        const ChunkVectors v = load_chunk_vectors(team, level, cum, delta, b, h, t0, len);
+        ScratchVector tail(team.team_scratch(level), kChunk);              // e^{b_L - b_s}
+        ScratchMatrix acc(team.team_scratch(level), kChunk, s.P + 1);      // (s, p)
+        ScratchMatrix a_tile(team.team_scratch(level), kt, kChunk + 1);    // (k or r, s)
+        ScratchMatrix p_tile(team.team_scratch(level), kt, s.P + 1);       // (k or r, p)
+        team.team_barrier();
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len),
+                             [&](const int u) { tail(u) = exp_of(v.cum(len - 1) - v.cum(u)); });
+        // dS' B_s, scaled by e^{b_L - b_s}
+        for (int k0 = 0; k0 < s.N; k0 += kt) {
+          const int kx = kc::min(kt, s.N - k0);
+          stage(team, a_tile, kx, len, true, [&](int x, int u) { return xbc(b, t0 + u, s.bcol(k0 + x)); });
+          stage(team, p_tile, kx, s.P, true, [&](int x, int p) { return dstates(b, h, n * s.P + p, k0 + x); });
+          team.team_barrier();
+          tile_product(
+              team, len, s.P, kx, [&](int u, int x) { return a_tile(x, u); }, [&](int p, int x) { return p_tile(x, p); },
+              [&](int u, int p, float dot) { acc(u, p) = (k0 == 0 ? 0.0f : acc(u, p)) + dot; });
+          team.team_barrier();
+        }
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * s.P), [&](const int e) {
+          acc(e / s.P, e % s.P) *= tail(e / s.P);
+        });
+        team.team_barrier();
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len), [&](const int u) {
+          float dot = 0.0f;
+          for (int p = 0; p < s.P; ++p) dot += xbc(b, t0 + u, s.xcol(h, p)) * acc(u, p);
+          beta(b, t0 + u, h) = v.delta(u) * dot;
+          dD_part(b, t0 + u, h) = dyx(b, t0 + u, h, u);
+        });
+        team.team_barrier();
+        // + sum_{r>=s} scores_rs e^{b_r - b_s} dy_r
+        for (int r0 = 0; r0 < len; r0 += kt) {
+          const int kx = kc::min(kt, len - r0);
+          stage(team, a_tile, kx, len, false, [&](int x, int u) {
+            const int r = r0 + x;
+            return r >= u ? scores(b, t0 + r, u) * exp_of(v.cum(r) - v.cum(u)) : 0.0f;
+          });
+          stage(team, p_tile, kx, s.P, false, [&](int x, int p) { return dy(b, t0 + r0 + x, h, p); });
+          team.team_barrier();
+          tile_product(
+              team, len, s.P, kx, [&](int u, int x) { return a_tile(x, u); }, [&](int p, int x) { return p_tile(x, p); },
+              [&](int u, int p, float dot) { acc(u, p) += dot; });
+          team.team_barrier();
+        }
+        const float D_h = D(h);
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * s.P), [&](const int e) {
+          const int u = e / s.P, p = e % s.P;
+          const float du = acc(u, p), x = xbc(b, t0 + u, s.xcol(h, p));
+          dxbc(b, t0 + u, s.xcol(h, p)) = v.delta(u) * du + D_h * dy(b, t0 + u, h, p);
+          acc(u, p) = x * du;
+        });
+        team.team_barrier();
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len), [&](const int u) {
+          float dot = 0.0f;
+          for (int p = 0; p < s.P; ++p) dot += acc(u, p);
+          ddelta(b, t0 + u, h) = dot;
+        });
+        team.team_barrier();
+        // S_[n] C_s, then alpha
+        for (int k0 = 0; k0 < s.N; k0 += kt) {
+          const int kx = kc::min(kt, s.N - k0);
+          stage(team, a_tile, kx, len, true, [&](int x, int u) { return xbc(b, t0 + u, s.ccol(k0 + x)); });
+          stage(team, p_tile, kx, s.P, true, [&](int x, int p) { return states(b, h, n * s.P + p, k0 + x); });
+          team.team_barrier();
+          tile_product(
+              team, len, s.P, kx, [&](int u, int x) { return a_tile(x, u); }, [&](int p, int x) { return p_tile(x, p); },
+              [&](int u, int p, float dot) { acc(u, p) = (k0 == 0 ? 0.0f : acc(u, p)) + dot; });
+          team.team_barrier();
+        }
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * s.P), [&](const int e) {
+          const int u = e / s.P, p = e % s.P;
+          acc(u, p) *= dy(b, t0 + u, h, p);
+        });
+        team.team_barrier();
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len), [&](const int u) {
+          float dot = 0.0f;
+          for (int p = 0; p < s.P; ++p) dot += acc(u, p);
+          alpha(b, t0 + u, h) = v.decay(u) * dot;
+        });
       });
 }
 
-// Step 5: dB and dC, summed over heads (README.md §3).
+// Step 5: dB and dC, summed over heads (README.md §3). With the head-summed decayed dots
+// G_rs = sum_h e^{b_r - b_s} delta_s dyx_rs (s <= r):
+//   dC_r = sum_s G_rs B_s + sum_{h,p} (e^{b_r} dy_r[h, p]) S_[n][h][p, :]
+//   dB_s = sum_r G_rs C_r + sum_{h,p} (e^{b_L - b_s} delta_s x_s[h, p]) dS'[h][p, :]
+// the second sums being one contraction over the H*P columns. One team per (b, chunk, slab of kStateSlab state
+// columns); G (Q, Q) and a (Q, slab) accumulator in scratch.
 void dbc_step(const Exec& exec, View3 dxbc, CView3 delta, CumView cum, CView4 states, CView4 dstates, CView4 dyx,
               CView4 dy, CView3 xbc, const Sizes s) {
+  const int slab = s.N < kStateSlab ? s.N : kStateSlab;
+  const int slabs = (s.N + slab - 1) / slab;
+  const Plan plan = make_plan("ssd_chunked_bwd", [&](int kt) {
+    return tile_bytes(kChunk, kChunk) + tile_bytes(kt, kChunk) + tile_bytes(kChunk, slab) + tile_bytes(kt, slab);
+  });
+  const int level = plan.level, kt = plan.kt;
+  const int HP = s.H * s.P;
   Kokkos::parallel_for(
-      "selectiv::ssd::chunked_bwd::dB_dC", Range(exec, 0, s.B * s.T * s.N), KOKKOS_LAMBDA(const int i) {
-        const int k = i % s.N, t = (i / s.N) % s.T, b = i / (s.N * s.T);
-        const int n = t / kChunk, t0 = n * kChunk, t1 = s.chunk_end(n);
-        float dB = 0.0f, dC = 0.0f;
-        for (int h = 0; h < s.H; ++h) {
-          const double b_t = cum(b, t, h);
-          float inter_c = 0.0f, state_b = 0.0f;
-          for (int p = 0; p < s.P; ++p) {
-            inter_c += states(b, h, n * s.P + p, k) * dy(b, t, h, p);
-            state_b += dstates(b, h, n * s.P + p, k) * xbc(b, t, s.xcol(h, p));
+      "selectiv::ssd::chunked_bwd::dB_dC", team_policy(exec, s.B * s.NT * slabs, plan),
+      KOKKOS_LAMBDA(const Member& team) {
+        const int i = team.league_rank();
+        const int slab_index = i % slabs, n = (i / slabs) % s.NT, b = i / (slabs * s.NT);
+        const int t0 = n * kChunk, len = s.chunk_end(n) - t0, t1 = t0 + len;
+        const int k0 = slab_index * slab, kw = kc::min(slab, s.N - k0);
+        ScratchMatrix G(team.team_scratch(level), kChunk, kChunk + 1);       // (r, s)
+        ScratchMatrix a_tile(team.team_scratch(level), kt, kChunk + 1);      // (x, r or s)
+        ScratchMatrix acc(team.team_scratch(level), kChunk, slab + 1);       // (r or s, k)
+        ScratchMatrix k_tile(team.team_scratch(level), kt, slab + 1);        // (x, k)
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * len), [&](const int e) {
+          const int r = e / len, u = e % len;
+          float g = 0.0f;
+          if (u <= r)
+            for (int h = 0; h < s.H; ++h)
+              g += exp_of(cum(b, t0 + r, h) - cum(b, t0 + u, h)) * delta(b, t0 + u, h) * dyx(b, t0 + r, h, u);
+          G(r, u) = g;
+        });
+        team.team_barrier();
+        for (int pass = 0; pass < 2; ++pass) {
+          const bool want_dC = pass == 0;
+          // intra-chunk part: dC_r = sum_s G_rs B_s, dB_s = sum_r G_rs C_r
+          for (int u0 = 0; u0 < len; u0 += kt) {
+            const int kx = kc::min(kt, len - u0);
+            stage(team, k_tile, kx, kw, false, [&](int x, int k) {
+              return xbc(b, t0 + u0 + x, want_dC ? s.bcol(k0 + k) : s.ccol(k0 + k));
+            });
+            team.team_barrier();
+            tile_product(
+                team, len, kw, kx,
+                [&](int row, int x) { return want_dC ? G(row, u0 + x) : G(u0 + x, row); },
+                [&](int k, int x) { return k_tile(x, k); },
+                [&](int row, int k, float dot) { acc(row, k) = (u0 == 0 ? 0.0f : acc(row, k)) + dot; });
+            team.team_barrier();
           }
-          float intra_c = 0.0f;
-          for (int u = t0; u <= t; ++u)
-            intra_c += exp_of(b_t - cum(b, u, h)) * delta(b, u, h) * dyx(b, t, h, u - t0) * xbc(b, u, s.bcol(k));
-          float intra_b = 0.0f;
-          for (int r = t; r < t1; ++r) intra_b += exp_of(cum(b, r, h) - b_t) * dyx(b, r, h, t - t0) * xbc(b, r, s.ccol(k));
-          dC += exp_of(b_t) * inter_c + intra_c;
-          dB += delta(b, t, h) * (intra_b + exp_of(cum(b, t1 - 1, h) - b_t) * state_b);
+          // inter-chunk part: one contraction over the H*P (head, p) columns
+          for (int j0 = 0; j0 < HP; j0 += kt) {
+            const int kx = kc::min(kt, HP - j0);
+            stage(team, a_tile, kx, len, true, [&](int x, int row) {
+              const int h = (j0 + x) / s.P, p = (j0 + x) % s.P, t = t0 + row;
+              return want_dC ? exp_of(cum(b, t, h)) * dy(b, t, h, p)
+                             : exp_of(cum(b, t1 - 1, h) - cum(b, t, h)) * delta(b, t, h) * xbc(b, t, s.xcol(h, p));
+            });
+            stage(team, k_tile, kx, kw, false, [&](int x, int k) {
+              const int h = (j0 + x) / s.P, p = (j0 + x) % s.P;
+              return want_dC ? states(b, h, n * s.P + p, k0 + k) : dstates(b, h, n * s.P + p, k0 + k);
+            });
+            team.team_barrier();
+            tile_product(
+                team, len, kw, kx, [&](int row, int x) { return a_tile(x, row); },
+                [&](int k, int x) { return k_tile(x, k); }, [&](int row, int k, float dot) { acc(row, k) += dot; });
+            team.team_barrier();
+          }
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * kw), [&](const int e) {
+            const int row = e / kw, k = e % kw;
+            dxbc(b, t0 + row, want_dC ? s.ccol(k0 + k) : s.bcol(k0 + k)) = acc(row, k);
+          });
+          team.team_barrier();
         }
-        dxbc(b, t, s.bcol(k)) = dB;
-        dxbc(b, t, s.ccol(k)) = dC;
       });
 }
 
-// Step 6: per token and head, alpha_t = e^{b_t} dy_t . (S_[n] C_t), beta_t = delta_t e^{b_L - b_t} x_t . (dS' B_t),
-// the direct delta gradient x_t . du_t and dy_t . x_t (for dD).
-void token_terms(const Exec& exec, View3 alpha, View3 beta, View3 ddelta, View3 dD_part, CView3 delta, CumView cum,
-                 CView4 states, CView4 dstates, CView3 scores, CView4 dyx, CView4 dy, CView3 xbc, const Sizes s) {
-  Kokkos::parallel_for(
-      "selectiv::ssd::chunked_bwd::token_terms", Range(exec, 0, s.B * s.T * s.H), KOKKOS_LAMBDA(const int i) {
-        const int h = i % s.H, t = (i / s.H) % s.T, b = i / (s.H * s.T);
-        const int n = t / kChunk, t0 = n * kChunk, t1 = s.chunk_end(n);
-        const double b_t = cum(b, t, h);
-        float a = 0.0f, bt = 0.0f, dd = 0.0f;
-        for (int p = 0; p < s.P; ++p) {
-          float sc = 0.0f, dsb = 0.0f;
-          for (int k = 0; k < s.N; ++k) {
-            sc += states(b, h, n * s.P + p, k) * xbc(b, t, s.ccol(k));
-            dsb += dstates(b, h, n * s.P + p, k) * xbc(b, t, s.bcol(k));
-          }
-          a += dy(b, t, h, p) * sc;
-          bt += xbc(b, t, s.xcol(h, p)) * dsb;
-          dd += dy(b, t, h, p) * xbc(b, t, s.xcol(h, p));
-        }
-        bt *= exp_of(cum(b, t1 - 1, h) - b_t);
-        float direct = bt;
-        for (int r = t; r < t1; ++r) direct += scores(b, r, t - t0) * exp_of(cum(b, r, h) - b_t) * dyx(b, r, h, t - t0);
-        alpha(b, t, h) = exp_of(b_t) * a;
-        beta(b, t, h) = delta(b, t, h) * bt;
-        ddelta(b, t, h) = direct;
-        dD_part(b, t, h) = dd;
-      });
-}
-
-// Step 7: gamma_n = e^{b_L} <dS', S_[n]> per (b, h, chunk).
+// Step 7: gamma_n = e^{b_L} <dS', S_[n]> per (b, h, chunk): one team per chunk, a coalesced team reduction.
 void chunk_gamma(const Exec& exec, View3 gamma, CumView cum, CView4 states, CView4 dstates, const Sizes s) {
   Kokkos::parallel_for(
-      "selectiv::ssd::chunked_bwd::chunk_gamma", Range(exec, 0, s.B * s.H * s.NT), KOKKOS_LAMBDA(const int i) {
+      "selectiv::ssd::chunked_bwd::chunk_gamma", TeamPolicy(exec, s.B * s.H * s.NT, Kokkos::AUTO),
+      KOKKOS_LAMBDA(const Member& team) {
+        const int i = team.league_rank();
         const int n = i % s.NT, h = (i / s.NT) % s.H, b = i / (s.NT * s.H);
         float acc = 0.0f;
-        for (int p = 0; p < s.P; ++p)
-          for (int k = 0; k < s.N; ++k) acc += dstates(b, h, n * s.P + p, k) * states(b, h, n * s.P + p, k);
-        gamma(b, h, n) = exp_of(cum(b, s.chunk_end(n) - 1, h)) * acc;
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, s.P * s.N),
+            [&](const int e, float& part) {
+              const int p = e / s.N, k = e % s.N;
+              part += dstates(b, h, n * s.P + p, k) * states(b, h, n * s.P + p, k);
+            },
+            acc);
+        Kokkos::single(Kokkos::PerTeam(team),
+                       [&]() { gamma(b, h, n) = exp_of(cum(b, s.chunk_end(n) - 1, h)) * acc; });
       });
 }
 
@@ -385,12 +728,11 @@ void ssd_chunked_bwd(const Exec& exec, View3 dxbc, View3 ddt, View1 d_dt_bias, V
   View3 gamma = workspace<View3>("selectiv::ssd::gamma", s.B, s.H, s.NT);
 
   gate_cumsum(exec, delta, cum, dt, dt_bias, A_log, s, "selectiv::ssd::chunked_bwd::gate_cumsum");
-  chunk_local_dstates(exec, dstates, cum, dy, xbc, s);
+  chunk_local_dstates(exec, dstates, delta, cum, dy, xbc, s);
   dstate_passing(exec, dstates, cum, s);
   output_input_dots(exec, dyx, dy, xbc, s);
-  dx_step(exec, dxbc, delta, cum, dstates, scores, dy, xbc, D, s);
+  dx_token_terms(exec, dxbc, alpha, beta, ddelta, dD_part, delta, cum, states, dstates, scores, dyx, dy, xbc, D, s);
   dbc_step(exec, dxbc, delta, cum, states, dstates, dyx, dy, xbc, s);
-  token_terms(exec, alpha, beta, ddelta, dD_part, delta, cum, states, dstates, scores, dyx, dy, xbc, s);
   chunk_gamma(exec, gamma, cum, states, dstates, s);
   decay_grads(exec, ddt, dA_part, alpha, beta, ddelta, gamma, delta, cum, scores, dyx, dt, dt_bias, A_log, s);
   parameter_grads(exec, d_dt_bias, dA_log, dD, ddt, dA_part, dD_part, s);
