@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // The chunked Kokkos SSD kernels against the fp64 host reference: y, dxbc, ddt, d_dt_bias, dA_log, dD on awkward
-// shapes (T = 1, 63, 64, 65, 130, 200; odd P and N; several heads) and two decay regimes; parameter gradients
-// accumulate.
+// shapes (T = 1, 63, 64, 65, 130, 200; odd P and N; several heads), at sizes where every team-scratch tile is
+// narrower than its contraction, and in two decay regimes; parameter gradients accumulate.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -118,6 +118,14 @@ TEST(SsdChunked, MatchesReferenceOnAwkwardShapes) {
 TEST(SsdChunked, MatchesReferenceAtGoldenLayerSizes) {
   // d = 64, H = 4: P = 16, 8 SSD heads, N = 16; T = 200 spans four chunks, the last one partial.
   expect_close(testing::make_inputs(SsdSizes{1, 200, 8, 16, 16}, DecayRegime::kLayer, 7), DecayRegime::kLayer);
+}
+
+TEST(SsdChunked, MatchesReferenceWhenTheTilesSplitEveryContraction) {
+  // Mamba2 d = 128 head and state sizes (P = 64, N = 128): the team-scratch budget forces token, state and head-dim
+  // tiles narrower than their contraction, so every product runs over several staged tiles, and dB / dC run over
+  // four state slabs. The second shape has a partial last state slab (N = 72) and an odd head dimension.
+  expect_close(testing::make_inputs(SsdSizes{1, 130, 2, 64, 128}, DecayRegime::kLayer, 11), DecayRegime::kLayer);
+  expect_close(testing::make_inputs(SsdSizes{2, 100, 3, 41, 72}, DecayRegime::kStrong, 12), DecayRegime::kStrong);
 }
 
 TEST(SsdChunked, ParameterGradientsAccumulate) {
