@@ -24,8 +24,10 @@ using ScratchDoubles =
 
 // Level-0 team scratch a GPU team may use (shared memory; more lowers occupancy or fails to launch).
 constexpr std::size_t kScratchBudget = 48 * 1024;
-// Width of the N-column slab of dB / dC one dB_dC team computes.
+// Width of the N-column slab of dB / dC one dB_dC team computes, and of the P-column slab of y one chunk_output
+// team computes (wider heads are split over several teams, so that the accumulator leaves room for the tiles).
 constexpr int kStateSlab = 32;
+constexpr int kHeadSlab = 64;
 
 struct Sizes {
   int B, T, H, P, N, NT;
@@ -262,33 +264,37 @@ void chunk_scores(const Exec& exec, View3 scores, CView3 xbc, const Sizes s) {
 }
 
 // Step 5: y_r[p] = sum_k (e^{b_r} C_r[k]) S_[n][p, k] + sum_{s<=r} (scores_rs e^{b_r - b_s} delta_s) x_s[p]
-// + D x_r[p]. One team per (b, h, chunk): a (Q, P) accumulator in scratch, first over tiles of the state dimension
-// (C and the state), then over token tiles (the decayed scores and x).
+// + D x_r[p]. One team per (b, h, chunk, slab of at most kHeadSlab head columns p): a (Q, slab) accumulator in
+// scratch, first over tiles of the state dimension (C and the state), then over token tiles (decayed scores, x).
 void chunk_output(const Exec& exec, View4 y, CView3 xbc, CView3 delta, CumView cum, CView4 states, CView3 scores,
                   CView1 D, const Sizes s) {
+  const int slab = s.P < kHeadSlab ? s.P : kHeadSlab;
+  const int slabs = (s.P + slab - 1) / slab;
   const Plan plan = make_plan("ssd_chunked_fwd", [&](int kt) {
-    return chunk_vectors_bytes() + tile_bytes(kChunk, s.P) + tile_bytes(kt, kChunk) + tile_bytes(kt, s.P);
+    return chunk_vectors_bytes() + tile_bytes(kChunk, slab) + tile_bytes(kt, kChunk) + tile_bytes(kt, slab);
   });
   const int level = plan.level, kt = plan.kt;
   Kokkos::parallel_for(
-      "selectiv::ssd::chunked_fwd::chunk_output", team_policy(exec, s.B * s.H * s.NT, plan),
+      "selectiv::ssd::chunked_fwd::chunk_output", team_policy(exec, s.B * s.H * s.NT * slabs, plan),
       KOKKOS_LAMBDA(const Member& team) {
         const int i = team.league_rank();
-        const int n = i % s.NT, h = (i / s.NT) % s.H, b = i / (s.NT * s.H);
+        const int slab_index = i % slabs, n = (i / slabs) % s.NT, h = (i / (slabs * s.NT)) % s.H;
+        const int b = i / (slabs * s.NT * s.H);
         const int t0 = n * kChunk, len = s.chunk_end(n) - t0;
+        const int p0 = slab_index * slab, pw = kc::min(slab, s.P - p0);
         const ChunkVectors v = load_chunk_vectors(team, level, cum, delta, b, h, t0, len);
-        ScratchMatrix acc(team.team_scratch(level), kChunk, s.P + 1);  // (r, p)
+        ScratchMatrix acc(team.team_scratch(level), kChunk, slab + 1);     // (r, p - p0)
         ScratchMatrix a_tile(team.team_scratch(level), kt, kChunk + 1);  // (k or s, r)
-        ScratchMatrix x_tile(team.team_scratch(level), kt, s.P + 1);     // (k or s, p)
+        ScratchMatrix x_tile(team.team_scratch(level), kt, slab + 1);    // (k or s, p - p0)
         team.team_barrier();
         for (int k0 = 0; k0 < s.N; k0 += kt) {
           const int kx = kc::min(kt, s.N - k0);
           stage(team, a_tile, kx, len, true,
                 [&](int x, int r) { return v.decay(r) * xbc(b, t0 + r, s.ccol(k0 + x)); });
-          stage(team, x_tile, kx, s.P, true, [&](int x, int p) { return states(b, h, n * s.P + p, k0 + x); });
+          stage(team, x_tile, kx, pw, true, [&](int x, int p) { return states(b, h, n * s.P + p0 + p, k0 + x); });
           team.team_barrier();
           tile_product(
-              team, len, s.P, kx, [&](int r, int x) { return a_tile(x, r); }, [&](int p, int x) { return x_tile(x, p); },
+              team, len, pw, kx, [&](int r, int x) { return a_tile(x, r); }, [&](int p, int x) { return x_tile(x, p); },
               [&](int r, int p, float dot) { acc(r, p) = (k0 == 0 ? 0.0f : acc(r, p)) + dot; });
           team.team_barrier();
         }
@@ -298,17 +304,17 @@ void chunk_output(const Exec& exec, View4 y, CView3 xbc, CView3 delta, CumView c
             const int u = s0 + x;
             return u <= r ? scores(b, t0 + r, u) * exp_of(v.cum(r) - v.cum(u)) * v.delta(u) : 0.0f;
           });
-          stage(team, x_tile, kx, s.P, false, [&](int x, int p) { return xbc(b, t0 + s0 + x, s.xcol(h, p)); });
+          stage(team, x_tile, kx, pw, false, [&](int x, int p) { return xbc(b, t0 + s0 + x, s.xcol(h, p0 + p)); });
           team.team_barrier();
           tile_product(
-              team, len, s.P, kx, [&](int r, int x) { return a_tile(x, r); }, [&](int p, int x) { return x_tile(x, p); },
+              team, len, pw, kx, [&](int r, int x) { return a_tile(x, r); }, [&](int p, int x) { return x_tile(x, p); },
               [&](int r, int p, float dot) { acc(r, p) += dot; });
           team.team_barrier();
         }
         const float D_h = D(h);
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * s.P), [&](const int e) {
-          const int r = e / s.P, p = e % s.P;
-          y(b, t0 + r, h, p) = acc(r, p) + D_h * xbc(b, t0 + r, s.xcol(h, p));
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * pw), [&](const int e) {
+          const int r = e / pw, p = e % pw;
+          y(b, t0 + r, h, p0 + p) = acc(r, p) + D_h * xbc(b, t0 + r, s.xcol(h, p0 + p));
         });
       });
 }
