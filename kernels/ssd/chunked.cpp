@@ -603,29 +603,51 @@ void chunk_gamma(const Exec& exec, View3 gamma, CumView cum, CView4 states, CVie
       });
 }
 
-// Step 8: dg_t = sum_{r>=t} alpha_r + sum_{r>=t, s<t} scores_rs e^{b_r - b_s} delta_s dyx_rs + gamma + sum_{s<t}
-// beta_s; then ddt = (ddelta + dg A) softplus'(dt + dt_bias) and the per-token parts of dA_log.
+// Step 8: dg_t = sum_{r>=t} alpha_r + sum_{r>=t, s<t} M_rs + gamma + sum_{s<t} beta_s with M_rs = scores_rs
+// e^{b_r - b_s} delta_s dyx_rs; then ddt = (ddelta + dg A) softplus'(dt + dt_bias) and the per-token parts of dA_log.
+// One team per (b, h, chunk): M is staged in scratch (coalesced rows of scores and dyx) and turned into row prefix
+// sums, pref_rt = sum_{s<t} M_rs, so that token t adds pref_rt over r >= t (O(Q) per token, not O(Q^2)).
 void decay_grads(const Exec& exec, View3 ddt, View3 dA_part, CView3 alpha, CView3 beta, CView3 ddelta, CView3 gamma,
                  CView3 delta, CumView cum, CView3 scores, CView4 dyx, CView3 dt, CView1 dt_bias, CView1 A_log,
                  const Sizes s) {
+  const Plan plan =
+      make_plan("ssd_chunked_bwd", [&](int) { return chunk_vectors_bytes() + tile_bytes(kChunk, kChunk); });
+  const int level = plan.level;
   Kokkos::parallel_for(
-      "selectiv::ssd::chunked_bwd::decay_grads", Range(exec, 0, s.B * s.T * s.H), KOKKOS_LAMBDA(const int i) {
-        const int h = i % s.H, t = (i / s.H) % s.T, b = i / (s.H * s.T);
-        const int n = t / kChunk, t0 = n * kChunk, t1 = s.chunk_end(n);
-        float dg = gamma(b, h, n);
-        for (int r = t; r < t1; ++r) dg += alpha(b, r, h);
-        for (int u = t0; u < t; ++u) dg += beta(b, u, h);
-        for (int r = t; r < t1; ++r) {
-          const double b_r = cum(b, r, h);
-          float row = 0.0f;
-          for (int u = t0; u < t; ++u)
-            row += scores(b, r, u - t0) * exp_of(b_r - cum(b, u, h)) * delta(b, u, h) * dyx(b, r, h, u - t0);
-          dg += row;
-        }
+      "selectiv::ssd::chunked_bwd::decay_grads", team_policy(exec, s.B * s.H * s.NT, plan),
+      KOKKOS_LAMBDA(const Member& team) {
+        const int i = team.league_rank();
+        const int n = i % s.NT, h = (i / s.NT) % s.H, b = i / (s.NT * s.H);
+        const int t0 = n * kChunk, len = s.chunk_end(n) - t0;
+        const ChunkVectors v = load_chunk_vectors(team, level, cum, delta, b, h, t0, len);
+        ScratchMatrix pref(team.team_scratch(level), kChunk, kChunk + 1);  // (r, s): M_rs, then pref_rs, s <= r
+        team.team_barrier();
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * len), [&](const int e) {
+          const int r = e / len, u = e % len;
+          if (u < r)
+            pref(r, u) = scores(b, t0 + r, u) * exp_of(v.cum(r) - v.cum(u)) * v.delta(u) * dyx(b, t0 + r, h, u);
+        });
+        team.team_barrier();
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len), [&](const int r) {
+          float run = 0.0f;
+          for (int t = 0; t <= r; ++t) {
+            const float m = t < r ? pref(r, t) : 0.0f;
+            pref(r, t) = run;
+            run += m;
+          }
+        });
+        team.team_barrier();
         const float A = -kc::exp(A_log(h));
-        const float d_delta = ddelta(b, t, h) + dg * A;
-        ddt(b, t, h) = d_delta * softplus_grad_of(dt(b, t, h) + dt_bias(h));
-        dA_part(b, t, h) = dg * A * delta(b, t, h);  // dg * d(g_t)/d(A_log), g_t = A delta_t
+        const float gamma_n = gamma(b, h, n);
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len), [&](const int t) {
+          float dg = gamma_n;
+          for (int r = t; r < len; ++r) dg += alpha(b, t0 + r, h);
+          for (int u = 0; u < t; ++u) dg += beta(b, t0 + u, h);
+          for (int r = t; r < len; ++r) dg += pref(r, t);
+          const float d_delta = ddelta(b, t0 + t, h) + dg * A;
+          ddt(b, t0 + t, h) = d_delta * softplus_grad_of(dt(b, t0 + t, h) + dt_bias(h));
+          dA_part(b, t0 + t, h) = dg * A * v.delta(t);  // dg * d(g_t)/d(A_log), g_t = A delta_t
+        });
       });
 }
 
