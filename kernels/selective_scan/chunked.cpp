@@ -178,11 +178,12 @@ struct DstatePassing {
 };
 
 // Backward step 3: per chunk, recompute s_r from S_[n], then run the reverse recurrence from dS_[n+1] and collect
-// the gradients of this thread's channel. dx, ddt are sums over the state entries of the channel (assigned); dA, dD
-// are sums over tokens (one atomic add per chunk). dB and dC, sums over channels, are step 4's.
+// every gradient. dx, ddt are sums over the state entries of this thread's channel (assigned); dB, dC are sums over
+// channels (atomic adds into zeroed tensors); dA, dD are sums over tokens (one atomic add per chunk).
 struct ChunkGradients {
   View3 dx, ddt;
   View2 dA;
+  View3 dB, dC;
   View1 dD;
   CView4 states, dstates;
   CView3 dy, x, dt;
@@ -215,7 +216,9 @@ struct ChunkGradients {
       for (int r = cc.len - 1; r >= 0; --r) {
         const int t = t0 + r;
         const float bt = Bm(b, t, n), previous = r > 0 ? state[r - 1] : start;
+        Kokkos::atomic_add(&dC(b, t, n), grad[r] * state[r]);
         dstate += Cm(b, t, n) * grad[r];
+        Kokkos::atomic_add(&dB(b, t, n), dstate * step[r] * input[r]);
         dinput[r] += dstate * step[r] * bt;
         const float decayed_previous = decay[r] * previous;
         dstep[r] += dstate * (bt * input[r] + rate * decayed_previous);
@@ -228,50 +231,6 @@ struct ChunkGradients {
     for (int r = 0; r < cc.len; ++r) {
       dx(b, t0 + r, c) = dinput[r];
       ddt(b, t0 + r, c) = dstep[r];
-    }
-  }
-};
-
-// Backward step 4: dC_r[n] = sum_c dy_r[c] s_r[c, n] and dB_r[n] = sum_c dl_r[c, n] dt_r[c] x_r[c], one thread per
-// (b, chunk, state entry n), n fastest; it reruns the recurrences of step 3 for its n over every channel in order
-// (no atomics: the sums are deterministic). dt, x, dy reads are shared by the threads of a warp.
-struct ChunkInputGradients {
-  View3 dB, dC;
-  CView4 states, dstates;
-  CView3 dy, x, dt;
-  CView2 A;
-  CView3 Bm, Cm;
-  Sizes s;
-  KOKKOS_INLINE_FUNCTION void operator()(const int i) const {
-    const int n = i % s.N, bn = i / s.N, chunk = bn % s.NT, b = bn / s.NT;
-    const int t0 = chunk * kChunk, len = s.T - t0 < kChunk ? s.T - t0 : kChunk;
-    float dB_sum[kChunk], dC_sum[kChunk], decay[kChunk], input_rate[kChunk];
-    for (int r = 0; r < len; ++r) {
-      dB_sum[r] = 0.0f;
-      dC_sum[r] = 0.0f;
-    }
-    for (int c = 0; c < s.Din; ++c) {
-      const float rate = A(c, n);
-      float carried = states(b, chunk, c, n);
-      for (int r = 0; r < len; ++r) {
-        const int t = t0 + r;
-        const float step = dt(b, t, c);
-        decay[r] = kc::exp(step * rate);
-        input_rate[r] = step * x(b, t, c);
-        carried = decay[r] * carried + input_rate[r] * Bm(b, t, n);
-        dC_sum[r] += dy(b, t, c) * carried;
-      }
-      float dstate = dstates(b, chunk, c, n);
-      for (int r = len - 1; r >= 0; --r) {
-        const int t = t0 + r;
-        dstate += Cm(b, t, n) * dy(b, t, c);
-        dB_sum[r] += dstate * input_rate[r];
-        dstate *= decay[r];
-      }
-    }
-    for (int r = 0; r < len; ++r) {
-      dB(b, t0 + r, n) = dB_sum[r];
-      dC(b, t0 + r, n) = dC_sum[r];
     }
   }
 };
@@ -350,11 +309,9 @@ void selective_scan_chunked_bwd(const Exec& exec, View3 dx, View3 ddt, View2 dA,
   if (dA.extent(0) != static_cast<std::size_t>(s.Din) || dA.extent(1) != static_cast<std::size_t>(s.N) ||
       dD.extent(0) != static_cast<std::size_t>(s.Din))
     throw std::invalid_argument("selectiv::selective_scan: wrong extents of dA or dD");
-  if (s.B == 0 || s.T == 0 || s.Din == 0) {
-    Kokkos::deep_copy(exec, dB, 0.0f);
-    Kokkos::deep_copy(exec, dC, 0.0f);
-    return;
-  }
+  Kokkos::deep_copy(exec, dB, 0.0f);
+  Kokkos::deep_copy(exec, dC, 0.0f);
+  if (s.B == 0 || s.T == 0 || s.Din == 0) return;
   const View4 decay = workspace(exec, "selectiv::selective_scan::decay", s);
   const View4 dstates = workspace(exec, "selectiv::selective_scan::dstates", s);
   const int chunk_channels = s.B * s.NT * s.Din, entries = s.B * s.Din * s.N;
@@ -365,10 +322,7 @@ void selective_scan_chunked_bwd(const Exec& exec, View3 dx, View3 ddt, View2 dA,
                        Kokkos::RangePolicy<Exec>(exec, 0, entries), DstatePassing{dstates, decay, s});
   Kokkos::parallel_for("selectiv::selective_scan::chunked_bwd::chunk_gradients",
                        Kokkos::RangePolicy<Exec>(exec, 0, chunk_channels),
-                       ChunkGradients{dx, ddt, dA, dD, states, dstates, dy, x, dt, A, Bm, Cm, D, s});
-  Kokkos::parallel_for("selectiv::selective_scan::chunked_bwd::chunk_input_gradients",
-                       Kokkos::RangePolicy<Exec>(exec, 0, s.B * s.NT * s.N),
-                       ChunkInputGradients{dB, dC, states, dstates, dy, x, dt, A, Bm, Cm, s});
+                       ChunkGradients{dx, ddt, dA, dB, dC, dD, states, dstates, dy, x, dt, A, Bm, Cm, D, s});
   kc::fence(exec, "selectiv::selective_scan::chunked_bwd");
 }
 
