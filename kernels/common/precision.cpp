@@ -33,6 +33,20 @@ bool matmul_precision_available(MatmulPrecision precision) {
 #endif
 }
 
+MatmulPrecision default_matmul_precision() {
+  return matmul_precision_available(MatmulPrecision::kTf32) ? MatmulPrecision::kTf32 : MatmulPrecision::kFp32;
+}
+
+std::optional<MatmulPrecision> resolve_matmul_precision(const std::string& name) {
+  if (name == "auto") return default_matmul_precision();
+  const std::optional<MatmulPrecision> precision = parse_matmul_precision(name);
+  if (precision && !matmul_precision_available(*precision)) {
+    throw std::invalid_argument(std::string("matmul precision ") + name +
+                                " needs a CUDA build with Kokkos Kernels' cuBLAS TPL");
+  }
+  return precision;
+}
+
 void set_matmul_precision(MatmulPrecision precision) {
   if (!matmul_precision_available(precision)) {
     throw std::invalid_argument(std::string("matmul precision ") + matmul_precision_name(precision) +

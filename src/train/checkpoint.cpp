@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "train/checkpoint.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cstdio>
 
 #include "core/error.hpp"
 #include "data/h5/file.hpp"
+#include "train/train_config.hpp"
 
 namespace selectiv::train {
 namespace {
@@ -106,6 +109,9 @@ void load_checkpoint(const std::string& path, models::RecNet& net, bool with_opt
 
 std::unique_ptr<models::RecNet> load_model(const std::string& path, CheckpointInfo* info) {
   CheckpointInfo header = read_checkpoint_info(path);
+  TrainConfig precision_only;  // the model runs in the matmul precision it was trained with
+  precision_only.precision = nlohmann::json::parse(header.config_json).value("precision", std::string("auto"));
+  precision_only.apply_precision();
   auto net = std::make_unique<models::RecNet>(header.dims);
   net->params().allocate(0);
   load_checkpoint(path, *net, false);

@@ -28,6 +28,8 @@ CheckpointInfo read_checkpoint_info(const std::string& path);
 // Loads parameters (and the Adam moments when `with_optimizer`) into a RecNet built from read_checkpoint_info.
 void load_checkpoint(const std::string& path, models::RecNet& net, bool with_optimizer);
 // The trained model of a checkpoint, ready for inference (parameters only); `info` receives its header.
+// Builds and loads the model of a checkpoint for inference, and makes the matmul precision of its config (auto
+// when absent) the process's.
 std::unique_ptr<models::RecNet> load_model(const std::string& path, CheckpointInfo* info = nullptr);
 
 }  // namespace selectiv::train

@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "train/train_config.hpp"
 
+#include <fmt/format.h>
+
+#include <optional>
+#include <stdexcept>
 #include <vector>
 
 #include "core/error.hpp"
+#include "kernels/common/precision.hpp"
 
 namespace selectiv::train {
 
@@ -27,6 +32,9 @@ void TrainConfig::read(ConfigReader& r) {
   std::int64_t s = static_cast<std::int64_t>(seed);
   r.read("seed", s, Bounds<std::int64_t>{0, {}});
   seed = static_cast<std::uint64_t>(s);
+  r.read("precision", precision);
+  SELECTIV_REQUIRE(precision == "auto" || precision == "fp32" || precision == "tf32", ExitCode::kInvalidInput,
+                   "{}: '{}' is not one of auto, fp32, tf32", r.where("precision"), precision);
   r.finish();
   SELECTIV_REQUIRE(heads == 0 || d_model % heads == 0, ExitCode::kInvalidInput,
                    "{}: d_model {} is not a multiple of heads {}", r.where("heads"), d_model, heads);
@@ -40,7 +48,8 @@ nlohmann::json TrainConfig::to_json() const {
           {"steps", steps},       {"batch_size", batch_size},
           {"eval_batch_size", eval_batch_size}, {"eval_every", eval_every},
           {"dropout_until_first_eval", dropout_until_first_eval},
-          {"clip_norm", clip_norm}, {"seed", seed}};
+          {"clip_norm", clip_norm}, {"seed", seed},
+          {"precision", precision}};
 }
 
 models::ModelDims TrainConfig::model_dims(int input_size, int n_classes) const {
@@ -54,6 +63,19 @@ models::ModelDims TrainConfig::model_dims(int input_size, int n_classes) const {
   dims.d_state = d_state;
   dims.dropout = static_cast<float>(dropout);
   return dims;
+}
+
+std::string TrainConfig::apply_precision() const {
+  std::optional<MatmulPrecision> resolved;
+  try {
+    resolved = resolve_matmul_precision(precision);
+  } catch (const std::invalid_argument& e) {
+    throw Error(ExitCode::kInvalidInput, fmt::format("precision: {}", e.what()));
+  }
+  SELECTIV_REQUIRE(resolved.has_value(), ExitCode::kInvalidInput, "precision: '{}' is not one of auto, fp32, tf32",
+                   precision);
+  set_matmul_precision(*resolved);
+  return matmul_precision_name(*resolved);
 }
 
 }  // namespace selectiv::train

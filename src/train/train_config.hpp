@@ -31,10 +31,15 @@ struct TrainConfig {
   bool dropout_until_first_eval = true;
   double clip_norm = 1.0;
   std::uint64_t seed = 1;          // parameter init and dropout masks
+  // Matmul precision of the large GEMMs: "auto" (tf32 on a CUDA build, fp32 elsewhere), "fp32" or "tf32"
+  // (kernels/common/precision.hpp). Part of the run's identity: it changes the numbers.
+  std::string precision = "auto";
 
   void read(ConfigReader& reader);
   nlohmann::json to_json() const;
   models::ModelDims model_dims(int input_size, int n_classes) const;
+  // Resolves `precision` on this build and makes it the process's matmul precision; returns its name.
+  std::string apply_precision() const;
 };
 
 }  // namespace selectiv::train

@@ -75,6 +75,7 @@ nlohmann::json TrainResult::to_json() const {
 
 TrainResult run_training(const TrainConfig& cfg, const TrainPaths& paths) {
   const auto start = std::chrono::steady_clock::now();
+  const std::string precision = cfg.apply_precision();  // first: an unavailable precision leaves nothing behind
   BatchSource train_source(paths.train_data);
   BatchSource test_source(paths.test_data);
   const data::DatasetInfo& info = train_source.info();
@@ -109,8 +110,9 @@ TrainResult run_training(const TrainConfig& cfg, const TrainPaths& paths) {
     SELECTIV_REQUIRE(!std::filesystem::exists(checkpoint), ExitCode::kInvalidInput,
                      "{} exists: pass --resume to continue that run, or choose another output folder", checkpoint);
   }
-  log::info("training {} (d={}, layers={}, heads={}, {} parameters) for {} updates of {} samples", cfg.model,
-            cfg.d_model, cfg.layers, net.dims().n_heads, result.parameters, total_steps, cfg.batch_size);
+  log::info("training {} (d={}, layers={}, heads={}, {} parameters, {} matmuls) for {} updates of {} samples",
+            cfg.model, cfg.d_model, cfg.layers, net.dims().n_heads, result.parameters, precision, total_steps,
+            cfg.batch_size);
 
   Exec exec;
   StopSignals signals;

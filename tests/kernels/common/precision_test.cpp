@@ -75,3 +75,20 @@ TEST(MatmulPrecision, Tf32ChangesTheGemmByTf32RoundingOrIsRefused) {
 }
 
 }  // namespace selectiv
+
+namespace selectiv {
+
+TEST(MatmulPrecision, AutoIsTf32WhereAvailableAndUnknownNamesAreRejected) {
+  const bool tf32 = matmul_precision_available(MatmulPrecision::kTf32);
+  EXPECT_EQ(default_matmul_precision(), tf32 ? MatmulPrecision::kTf32 : MatmulPrecision::kFp32);
+  EXPECT_EQ(resolve_matmul_precision("auto"), default_matmul_precision());
+  EXPECT_EQ(resolve_matmul_precision("fp32"), MatmulPrecision::kFp32);
+  EXPECT_FALSE(resolve_matmul_precision("bf17").has_value());
+  if (tf32) {
+    EXPECT_EQ(resolve_matmul_precision("tf32"), MatmulPrecision::kTf32);
+  } else {
+    EXPECT_THROW(resolve_matmul_precision("tf32"), std::invalid_argument);
+  }
+}
+
+}  // namespace selectiv
