@@ -28,6 +28,10 @@ constexpr std::size_t kScratchBudget = 48 * 1024;
 // team computes (wider heads are split over several teams, so that the accumulator leaves room for the tiles).
 constexpr int kStateSlab = 32;
 constexpr int kHeadSlab = 64;
+// Chunks whose state loads the passing steps issue together.
+constexpr int kPassGroup = 8;
+// Elements whose global loads one thread of a team issues together (team_load_apply).
+constexpr int kLoadBatch = 4;
 
 struct Sizes {
   int B, T, H, P, N, NT;
@@ -130,15 +134,37 @@ KOKKOS_INLINE_FUNCTION void tile_product(const Member& team, int M, int Ncols, i
   }
 }
 
+// For e < total, split over the team's threads (consecutive threads, consecutive e): apply(e, load(e)). Each thread
+// first issues the loads of kLoadBatch of its elements, then applies them, so that its global loads are in flight
+// together rather than one memory latency per element.
+template <class Load, class Apply>
+KOKKOS_INLINE_FUNCTION void team_load_apply(const Member& team, int total, const Load& load, const Apply& apply) {
+  const int step = team.team_size();
+  for (int e0 = team.team_rank(); e0 < total; e0 += kLoadBatch * step) {
+    float value[kLoadBatch];
+    for (int j = 0; j < kLoadBatch; ++j) {
+      const int e = e0 + j * step;
+      value[j] = e < total ? load(e) : 0.0f;
+    }
+    for (int j = 0; j < kLoadBatch; ++j) {
+      const int e = e0 + j * step;
+      if (e < total) apply(e, value[j]);
+    }
+  }
+}
+
 // Stages tile(x, i) = get(x, i) for x < kx, i < ni. `x_fastest`: consecutive threads take consecutive x (when x
 // is the contiguous index of the global source), else consecutive i. Either way the global reads are coalesced.
 template <class Get>
 KOKKOS_INLINE_FUNCTION void stage(const Member& team, const ScratchMatrix& tile, int kx, int ni, bool x_fastest,
                                   const Get& get) {
-  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, kx * ni), [&](const int e) {
-    const int x = x_fastest ? e % kx : e / ni, i = x_fastest ? e / kx : e % ni;
-    tile(x, i) = get(x, i);
-  });
+  team_load_apply(
+      team, kx * ni,
+      [&](int e) { return x_fastest ? get(e % kx, e / kx) : get(e / ni, e % ni); },
+      [&](int e, float v) {
+        if (x_fastest) tile(e % kx, e / kx) = v;
+        else tile(e / ni, e % ni) = v;
+      });
 }
 
 // The chunk's cumulative log-decays b_r, delta_r and e^{b_r} of head h in scratch.
@@ -216,17 +242,29 @@ void chunk_local_states(const Exec& exec, View4 states, CView3 delta, CumView cu
 }
 
 // Step 3: S = 0; for each chunk: states[n] <- S (was U_n); S <- e^{b_L} S + U_n. One thread per state entry
-// (consecutive threads, consecutive k: coalesced).
+// (consecutive threads, consecutive k: coalesced). The U_n of kPassGroup chunks are loaded before any is
+// overwritten, so their loads are in flight together instead of one memory latency per chunk.
 void state_passing(const Exec& exec, View4 states, CumView cum, const Sizes s) {
   Kokkos::parallel_for(
       "selectiv::ssd::chunked_fwd::state_passing", Range(exec, 0, s.B * s.H * s.P * s.N),
       KOKKOS_LAMBDA(const int i) {
         const int k = i % s.N, p = (i / s.N) % s.P, h = (i / (s.N * s.P)) % s.H, b = i / (s.N * s.P * s.H);
         float S = 0.0f;
-        for (int n = 0; n < s.NT; ++n) {
-          const float U = states(b, h, n * s.P + p, k);
-          states(b, h, n * s.P + p, k) = S;
-          S = exp_of(cum(b, s.chunk_end(n) - 1, h)) * S + U;
+        for (int n0 = 0; n0 < s.NT; n0 += kPassGroup) {
+          const int count = s.NT - n0 < kPassGroup ? s.NT - n0 : kPassGroup;
+          float U[kPassGroup], decay[kPassGroup];
+          for (int j = 0; j < kPassGroup; ++j) {
+            if (j < count) {
+              U[j] = states(b, h, (n0 + j) * s.P + p, k);
+              decay[j] = exp_of(cum(b, s.chunk_end(n0 + j) - 1, h));
+            }
+          }
+          for (int j = 0; j < kPassGroup; ++j) {
+            if (j < count) {
+              states(b, h, (n0 + j) * s.P + p, k) = S;
+              S = decay[j] * S + U[j];
+            }
+          }
         }
       });
 }
@@ -312,10 +350,9 @@ void chunk_output(const Exec& exec, View4 y, CView3 xbc, CView3 delta, CumView c
           team.team_barrier();
         }
         const float D_h = D(h);
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * pw), [&](const int e) {
-          const int r = e / pw, p = e % pw;
-          y(b, t0 + r, h, p0 + p) = acc(r, p) + D_h * xbc(b, t0 + r, s.xcol(h, p0 + p));
-        });
+        team_load_apply(
+            team, len * pw, [&](int e) { return xbc(b, t0 + e / pw, s.xcol(h, p0 + e % pw)); },
+            [&](int e, float x) { y(b, t0 + e / pw, h, p0 + e % pw) = acc(e / pw, e % pw) + D_h * x; });
       });
 }
 
@@ -356,17 +393,28 @@ void chunk_local_dstates(const Exec& exec, View4 dstates, CView3 delta, CumView 
 }
 
 // Step 2: dS = 0; for n = NT-1..0: dstates[n] <- dS (was W_n); dS <- e^{b_L} dS + W_n. Afterwards dstates[n] is
-// dS', the gradient of the state at the end of chunk n.
+// dS', the gradient of the state at the end of chunk n. Loads grouped as in state_passing.
 void dstate_passing(const Exec& exec, View4 dstates, CumView cum, const Sizes s) {
   Kokkos::parallel_for(
       "selectiv::ssd::chunked_bwd::dstate_passing", Range(exec, 0, s.B * s.H * s.P * s.N),
       KOKKOS_LAMBDA(const int i) {
         const int k = i % s.N, p = (i / s.N) % s.P, h = (i / (s.N * s.P)) % s.H, b = i / (s.N * s.P * s.H);
         float dS = 0.0f;
-        for (int n = s.NT - 1; n >= 0; --n) {
-          const float W = dstates(b, h, n * s.P + p, k);
-          dstates(b, h, n * s.P + p, k) = dS;
-          dS = exp_of(cum(b, s.chunk_end(n) - 1, h)) * dS + W;
+        for (int n1 = s.NT - 1; n1 >= 0; n1 -= kPassGroup) {
+          const int count = n1 + 1 < kPassGroup ? n1 + 1 : kPassGroup;  // chunks n1, n1 - 1, ..., n1 - count + 1
+          float W[kPassGroup], decay[kPassGroup];
+          for (int j = 0; j < kPassGroup; ++j) {
+            if (j < count) {
+              W[j] = dstates(b, h, (n1 - j) * s.P + p, k);
+              decay[j] = exp_of(cum(b, s.chunk_end(n1 - j) - 1, h));
+            }
+          }
+          for (int j = 0; j < kPassGroup; ++j) {
+            if (j < count) {
+              dstates(b, h, (n1 - j) * s.P + p, k) = dS;
+              dS = decay[j] * dS + W[j];
+            }
+          }
         }
       });
 }
@@ -446,13 +494,22 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
           acc(e / s.P, e % s.P) *= tail(e / s.P);
         });
         team.team_barrier();
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len), [&](const int u) {
-          float dot = 0.0f;
-          for (int p = 0; p < s.P; ++p) dot += xbc(b, t0 + u, s.xcol(h, p)) * acc(u, p);
-          beta(b, t0 + u, h) = v.delta(u) * dot;
-          dD_part(b, t0 + u, h) = dyx(b, t0 + u, h, u);
-        });
-        team.team_barrier();
+        // beta: x_s . (e^{b_L - b_s} dS' B_s), the products x * acc staged kt rows at a time (coalesced x loads)
+        for (int u0 = 0; u0 < len; u0 += kt) {
+          const int rows = kc::min(kt, len - u0);
+          team_load_apply(
+              team, rows * s.P, [&](int e) { return xbc(b, t0 + u0 + e / s.P, s.xcol(h, e % s.P)); },
+              [&](int e, float x) { p_tile(e / s.P, e % s.P) = x * acc(u0 + e / s.P, e % s.P); });
+          team.team_barrier();
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows), [&](const int row) {
+            float dot = 0.0f;
+            for (int p = 0; p < s.P; ++p) dot += p_tile(row, p);
+            const int u = u0 + row;
+            beta(b, t0 + u, h) = v.delta(u) * dot;
+            dD_part(b, t0 + u, h) = dyx(b, t0 + u, h, u);
+          });
+          team.team_barrier();
+        }
         // + sum_{r>=s} scores_rs e^{b_r - b_s} dy_r
         for (int r0 = 0; r0 < len; r0 += kt) {
           const int kx = kc::min(kt, len - r0);
@@ -468,12 +525,15 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
           team.team_barrier();
         }
         const float D_h = D(h);
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * s.P), [&](const int e) {
-          const int u = e / s.P, p = e % s.P;
-          const float du = acc(u, p), x = xbc(b, t0 + u, s.xcol(h, p));
-          dxbc(b, t0 + u, s.xcol(h, p)) = v.delta(u) * du + D_h * dy(b, t0 + u, h, p);
-          acc(u, p) = x * du;
-        });
+        team_load_apply(
+            team, len * s.P, [&](int e) { return dy(b, t0 + e / s.P, h, e % s.P); },
+            [&](int e, float dy_e) {
+              const int u = e / s.P, p = e % s.P;
+              dxbc(b, t0 + u, s.xcol(h, p)) = v.delta(u) * acc(u, p) + D_h * dy_e;
+            });
+        team_load_apply(
+            team, len * s.P, [&](int e) { return xbc(b, t0 + e / s.P, s.xcol(h, e % s.P)); },
+            [&](int e, float x) { acc(e / s.P, e % s.P) *= x; });
         team.team_barrier();
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len), [&](const int u) {
           float dot = 0.0f;
@@ -492,10 +552,9 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
               [&](int u, int p, float dot) { acc(u, p) = (k0 == 0 ? 0.0f : acc(u, p)) + dot; });
           team.team_barrier();
         }
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * s.P), [&](const int e) {
-          const int u = e / s.P, p = e % s.P;
-          acc(u, p) *= dy(b, t0 + u, h, p);
-        });
+        team_load_apply(
+            team, len * s.P, [&](int e) { return dy(b, t0 + e / s.P, h, e % s.P); },
+            [&](int e, float dy_e) { acc(e / s.P, e % s.P) *= dy_e; });
         team.team_barrier();
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len), [&](const int u) {
           float dot = 0.0f;
@@ -516,7 +575,8 @@ void dbc_step(const Exec& exec, View3 dxbc, CView3 delta, CumView cum, CView4 st
   const int slab = s.N < kStateSlab ? s.N : kStateSlab;
   const int slabs = (s.N + slab - 1) / slab;
   const Plan plan = make_plan("ssd_chunked_bwd", [&](int kt) {
-    return tile_bytes(kChunk, kChunk) + tile_bytes(kt, kChunk) + tile_bytes(kChunk, slab) + tile_bytes(kt, slab);
+    return tile_bytes(kChunk, kChunk) + tile_bytes(kt, kChunk) + tile_bytes(kChunk, slab) + tile_bytes(kt, slab) +
+           2 * ScratchMatrix::shmem_size(s.H, kChunk);
   });
   const int level = plan.level, kt = plan.kt;
   const int HP = s.H * s.P;
@@ -531,12 +591,30 @@ void dbc_step(const Exec& exec, View3 dxbc, CView3 delta, CumView cum, CView4 st
         ScratchMatrix a_tile(team.team_scratch(level), kt, kChunk + 1);      // (x, r or s)
         ScratchMatrix acc(team.team_scratch(level), kChunk, slab + 1);       // (r or s, k)
         ScratchMatrix k_tile(team.team_scratch(level), kt, slab + 1);        // (x, k)
+        ScratchMatrix head_decay(team.team_scratch(level), s.H, kChunk);      // e^{b_r} per head
+        ScratchMatrix head_tail(team.team_scratch(level), s.H, kChunk);       // e^{b_L - b_s} delta_s per head
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, s.H * len), [&](const int e) {
+          const int h = e / len, r = e % len;
+          const double b_r = cum(b, t0 + r, h);
+          head_decay(h, r) = exp_of(b_r);
+          head_tail(h, r) = exp_of(cum(b, t1 - 1, h) - b_r) * delta(b, t0 + r, h);
+        });
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * len), [&](const int e) {
           const int r = e / len, u = e % len;
           float g = 0.0f;
-          if (u <= r)
-            for (int h = 0; h < s.H; ++h)
-              g += exp_of(cum(b, t0 + r, h) - cum(b, t0 + u, h)) * delta(b, t0 + u, h) * dyx(b, t0 + r, h, u);
+          if (u <= r) {
+            for (int h0 = 0; h0 < s.H; h0 += kLoadBatch) {  // the loads of kLoadBatch heads in flight together
+              double gap[kLoadBatch];
+              float weight[kLoadBatch];
+              for (int j = 0; j < kLoadBatch; ++j) {
+                const int h = h0 + j < s.H ? h0 + j : s.H - 1;
+                gap[j] = cum(b, t0 + r, h) - cum(b, t0 + u, h);
+                weight[j] = delta(b, t0 + u, h) * dyx(b, t0 + r, h, u);
+              }
+              for (int j = 0; j < kLoadBatch; ++j)
+                if (h0 + j < s.H) g += exp_of(gap[j]) * weight[j];
+            }
+          }
           G(r, u) = g;
         });
         team.team_barrier();
@@ -561,8 +639,7 @@ void dbc_step(const Exec& exec, View3 dxbc, CView3 delta, CumView cum, CView4 st
             const int kx = kc::min(kt, HP - j0);
             stage(team, a_tile, kx, len, true, [&](int x, int row) {
               const int h = (j0 + x) / s.P, p = (j0 + x) % s.P, t = t0 + row;
-              return want_dC ? exp_of(cum(b, t, h)) * dy(b, t, h, p)
-                             : exp_of(cum(b, t1 - 1, h) - cum(b, t, h)) * delta(b, t, h) * xbc(b, t, s.xcol(h, p));
+              return want_dC ? head_decay(h, row) * dy(b, t, h, p) : head_tail(h, row) * xbc(b, t, s.xcol(h, p));
             });
             stage(team, k_tile, kx, kw, false, [&](int x, int k) {
               const int h = (j0 + x) / s.P, p = (j0 + x) % s.P;
