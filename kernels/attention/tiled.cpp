@@ -8,6 +8,7 @@
 #include <string>
 
 #include "kernels/common/compat.hpp"
+#include "kernels/common/workspace.hpp"
 
 namespace selectiv::attention {
 namespace {
@@ -463,8 +464,7 @@ void attention_tiled_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, CView4 
   const int league = n.batch * n.heads * n.num_tiles;
   if (league == 0) return;
 
-  View3 delta(Kokkos::view_alloc(Kokkos::WithoutInitializing, "selectiv::attention::tiled_bwd::delta"), n.batch,
-              n.heads, n.length);
+  const View3 delta = workspace<View3>("selectiv::attention::tiled_bwd::delta", n.batch, n.heads, n.length);
   Kokkos::parallel_for("selectiv::attention::tiled_bwd::row_dot",
                        Kokkos::RangePolicy<Exec>(exec, 0, n.batch * n.length * n.heads), RowDot{delta, do_, o, n});
   Kokkos::parallel_for("selectiv::attention::tiled_bwd::dk_dv",

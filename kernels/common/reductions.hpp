@@ -9,6 +9,7 @@
 
 #include "kernels/common/compat.hpp"
 #include "kernels/common/views.hpp"
+#include "kernels/common/workspace.hpp"
 
 namespace selectiv::nn::detail {
 
@@ -38,7 +39,7 @@ void column_sums(const Exec& exec, const char* partial_label, const char* total_
   constexpr int kRowsPerChunk = 256;
   const int chunks = (rows + kRowsPerChunk - 1) / kRowsPerChunk;
   if (cols == 0) return;
-  View2 partial(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, std::string(partial_label)), chunks, cols);
+  const View2 partial = workspace<View2>(partial_label, chunks, cols);
   Kokkos::parallel_for(
       partial_label, Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(exec, 0, std::int64_t(chunks) * cols),
       KOKKOS_LAMBDA(std::int64_t k) {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "kernels/common/compat.hpp"
+#include "kernels/common/workspace.hpp"
 
 namespace selectiv::delta_rule {
 namespace {
@@ -291,24 +292,18 @@ void delta_recurrent_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View3 d
   if (has_dht) require_extents(dht, s.B, s.H, s.K, s.V, "dht");
   if (has_dh0) require_extents(dh0, s.B, s.H, s.K, s.V, "dh0");
   const int tiles = (s.V + kColumnTile - 1) / kColumnTile, R = s.T * s.n;
-  auto workspace4 = [&](const char* label, int e0, int e1, int e2, int e3) {
-    return View4(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, std::string(label)), e0, e1, e2, e3);
-  };
-  auto workspace3 = [&](const char* label, int e0, int e1, int e2) {
-    return View3(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, std::string(label)), e0, e1, e2);
-  };
   const int BH = s.B * s.H;
-  View4 work = workspace4("selectiv::delta_rule::work", BH, kCheckpointEvery * s.n, s.K, s.V);
-  View4 dq_share = workspace4("selectiv::delta_rule::dq_share", BH, kCheckpointEvery, s.K, s.V);
-  View3 dbeta_share = workspace3("selectiv::delta_rule::dbeta_share", BH, kCheckpointEvery * s.n, s.V);
-  View3 dg_share = workspace3("selectiv::delta_rule::dg_share", BH, has_g ? kCheckpointEvery : 0, s.V);
-  View3 dS = workspace3("selectiv::delta_rule::dstate", BH, s.K, s.V);
+  View4 work = workspace<View4>("selectiv::delta_rule::work", BH, kCheckpointEvery * s.n, s.K, s.V);
+  View4 dq_share = workspace<View4>("selectiv::delta_rule::dq_share", BH, kCheckpointEvery, s.K, s.V);
+  View3 dbeta_share = workspace<View3>("selectiv::delta_rule::dbeta_share", BH, kCheckpointEvery * s.n, s.V);
+  View3 dg_share = workspace<View3>("selectiv::delta_rule::dg_share", BH, has_g ? kCheckpointEvery : 0, s.V);
+  View3 dS = workspace<View3>("selectiv::delta_rule::dstate", BH, s.K, s.V);
   // One tile writes the outputs directly; several write partials that SumTiles adds.
   const bool direct = tiles == 1;
-  View4 dq_part = direct ? dq : workspace4("selectiv::delta_rule::dq_part", tiles * s.B, s.T, s.H, s.K);
-  View4 dk_part = direct ? dk : workspace4("selectiv::delta_rule::dk_part", tiles * s.B, R, s.H, s.K);
-  View3 dbeta_part = direct ? dbeta : workspace3("selectiv::delta_rule::dbeta_part", tiles * s.B, R, s.H);
-  View3 dg_part = direct || !has_g ? dg : workspace3("selectiv::delta_rule::dg_part", tiles * s.B, s.T, s.H);
+  View4 dq_part = direct ? dq : workspace<View4>("selectiv::delta_rule::dq_part", tiles * s.B, s.T, s.H, s.K);
+  View4 dk_part = direct ? dk : workspace<View4>("selectiv::delta_rule::dk_part", tiles * s.B, R, s.H, s.K);
+  View3 dbeta_part = direct ? dbeta : workspace<View3>("selectiv::delta_rule::dbeta_part", tiles * s.B, R, s.H);
+  View3 dg_part = direct || !has_g ? dg : workspace<View3>("selectiv::delta_rule::dg_part", tiles * s.B, s.T, s.H);
 
   const TileBackward functor{dq_part, dk_part, dbeta_part, dg_part, dv, dh0, checkpoints, do_, dht, q, k, v, beta,
                              g, work, dq_share, dbeta_share, dg_share, dS, scale, s, tiles, has_g, has_dht, has_dh0};
@@ -330,8 +325,6 @@ void delta_recurrent_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View3 d
       sum("selectiv::delta_rule::recurrent_bwd::sum_dg", dg.data(), dg_part.data(),
           static_cast<std::size_t>(s.T) * s.H);
   }
-  // The workspaces are freed on return: wait for the kernels that use them.
-  kc::fence(exec, "selectiv::delta_rule::recurrent_bwd");
 }
 
 }  // namespace selectiv::delta_rule

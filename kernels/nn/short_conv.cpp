@@ -8,6 +8,7 @@
 #include <string>
 
 #include "kernels/common/reductions.hpp"
+#include "kernels/common/workspace.hpp"
 #include "kernels/nn/activations.hpp"
 
 namespace selectiv::nn {
@@ -73,8 +74,7 @@ void short_conv_bwd(const Exec& exec, View3 dx, View2 dw, View1 dbias, CView3 dy
   // 1. dpre = dy * silu'(pre), pre recomputed; without the SiLU dpre is dy itself.
   CView3 dpre = dy;
   if (apply_silu) {
-    View3 buffer(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, "selectiv::short_conv::dpre"), x.extent(0),
-                 x.extent(1), x.extent(2));
+    const View3 buffer = workspace<View3>("selectiv::short_conv::dpre", x.extent(0), x.extent(1), x.extent(2));
     Kokkos::parallel_for(
         "selectiv::short_conv::bwd_activation", FlatPolicy(exec, 0, static_cast<std::int64_t>(x.size())),
         KOKKOS_LAMBDA(std::int64_t k) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "kernels/common/compat.hpp"
+#include "kernels/common/workspace.hpp"
 
 namespace selectiv::selective_scan {
 namespace {
@@ -260,10 +261,6 @@ Sizes sizes_of(const CView3& x, const CView3& dt, const CView2& A, const CView3&
   return s;
 }
 
-View4 workspace(const Exec& exec, const char* label, const Sizes& s) {
-  return View4(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, std::string(label)), s.B, s.NT, s.Din, s.N);
-}
-
 }  // namespace
 
 int scan_num_chunks(int T) { return (T + kChunk - 1) / kChunk; }
@@ -283,7 +280,7 @@ void selective_scan_chunked_fwd(const Exec& exec, View3 y, View3 ht, View4 state
     if (has_ht) Kokkos::deep_copy(exec, ht, 0.0f);
     return;
   }
-  const View4 decay = workspace(exec, "selectiv::selective_scan::decay", s);
+  const View4 decay = workspace<View4>("selectiv::selective_scan::decay", s.B, s.NT, s.Din, s.N);
   const int chunk_channels = s.B * s.NT * s.Din, entries = s.B * s.Din * s.N;
   Kokkos::parallel_for("selectiv::selective_scan::chunked_fwd::chunk_local_scan",
                        Kokkos::RangePolicy<Exec>(exec, 0, chunk_channels),
@@ -293,8 +290,6 @@ void selective_scan_chunked_fwd(const Exec& exec, View3 y, View3 ht, View4 state
   if (s.NT > 1)
     Kokkos::parallel_for("selectiv::selective_scan::chunked_fwd::chunk_correction",
                          Kokkos::RangePolicy<Exec>(exec, 0, chunk_channels), ChunkCorrection{y, states, dt, A, Cm, s});
-  // The workspace is freed on return: wait for the kernels that read it.
-  kc::fence(exec, "selectiv::selective_scan::chunked_fwd");
 }
 
 void selective_scan_chunked_bwd(const Exec& exec, View3 dx, View3 ddt, View2 dA, View3 dB, View3 dC, View1 dD,
@@ -312,8 +307,8 @@ void selective_scan_chunked_bwd(const Exec& exec, View3 dx, View3 ddt, View2 dA,
   Kokkos::deep_copy(exec, dB, 0.0f);
   Kokkos::deep_copy(exec, dC, 0.0f);
   if (s.B == 0 || s.T == 0 || s.Din == 0) return;
-  const View4 decay = workspace(exec, "selectiv::selective_scan::decay", s);
-  const View4 dstates = workspace(exec, "selectiv::selective_scan::dstates", s);
+  const View4 decay = workspace<View4>("selectiv::selective_scan::decay", s.B, s.NT, s.Din, s.N);
+  const View4 dstates = workspace<View4>("selectiv::selective_scan::dstates", s.B, s.NT, s.Din, s.N);
   const int chunk_channels = s.B * s.NT * s.Din, entries = s.B * s.Din * s.N;
   Kokkos::parallel_for("selectiv::selective_scan::chunked_bwd::chunk_local_dstates",
                        Kokkos::RangePolicy<Exec>(exec, 0, chunk_channels),
@@ -323,7 +318,6 @@ void selective_scan_chunked_bwd(const Exec& exec, View3 dx, View3 ddt, View2 dA,
   Kokkos::parallel_for("selectiv::selective_scan::chunked_bwd::chunk_gradients",
                        Kokkos::RangePolicy<Exec>(exec, 0, chunk_channels),
                        ChunkGradients{dx, ddt, dA, dB, dC, dD, states, dstates, dy, x, dt, A, Bm, Cm, D, s});
-  kc::fence(exec, "selectiv::selective_scan::chunked_bwd");
 }
 
 }  // namespace selectiv::selective_scan
