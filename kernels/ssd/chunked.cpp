@@ -30,8 +30,6 @@ constexpr int kStateSlab = 32;
 constexpr int kHeadSlab = 64;
 // Chunks whose state loads the passing steps issue together.
 constexpr int kPassGroup = 8;
-// Elements whose global loads one thread of a team issues together (team_load_apply).
-constexpr int kLoadBatch = 4;
 
 struct Sizes {
   int B, T, H, P, N, NT;
@@ -134,37 +132,15 @@ KOKKOS_INLINE_FUNCTION void tile_product(const Member& team, int M, int Ncols, i
   }
 }
 
-// For e < total, split over the team's threads (consecutive threads, consecutive e): apply(e, load(e)). Each thread
-// first issues the loads of kLoadBatch of its elements, then applies them, so that its global loads are in flight
-// together rather than one memory latency per element.
-template <class Load, class Apply>
-KOKKOS_INLINE_FUNCTION void team_load_apply(const Member& team, int total, const Load& load, const Apply& apply) {
-  const int step = team.team_size();
-  for (int e0 = team.team_rank(); e0 < total; e0 += kLoadBatch * step) {
-    float value[kLoadBatch];
-    for (int j = 0; j < kLoadBatch; ++j) {
-      const int e = e0 + j * step;
-      value[j] = e < total ? load(e) : 0.0f;
-    }
-    for (int j = 0; j < kLoadBatch; ++j) {
-      const int e = e0 + j * step;
-      if (e < total) apply(e, value[j]);
-    }
-  }
-}
-
 // Stages tile(x, i) = get(x, i) for x < kx, i < ni. `x_fastest`: consecutive threads take consecutive x (when x
 // is the contiguous index of the global source), else consecutive i. Either way the global reads are coalesced.
 template <class Get>
 KOKKOS_INLINE_FUNCTION void stage(const Member& team, const ScratchMatrix& tile, int kx, int ni, bool x_fastest,
                                   const Get& get) {
-  team_load_apply(
-      team, kx * ni,
-      [&](int e) { return x_fastest ? get(e % kx, e / kx) : get(e / ni, e % ni); },
-      [&](int e, float v) {
-        if (x_fastest) tile(e % kx, e / kx) = v;
-        else tile(e / ni, e % ni) = v;
-      });
+  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, kx * ni), [&](const int e) {
+    const int x = x_fastest ? e % kx : e / ni, i = x_fastest ? e / kx : e % ni;
+    tile(x, i) = get(x, i);
+  });
 }
 
 // The chunk's cumulative log-decays b_r, delta_r and e^{b_r} of head h in scratch.
@@ -350,9 +326,10 @@ void chunk_output(const Exec& exec, View4 y, CView3 xbc, CView3 delta, CumView c
           team.team_barrier();
         }
         const float D_h = D(h);
-        team_load_apply(
-            team, len * pw, [&](int e) { return xbc(b, t0 + e / pw, s.xcol(h, p0 + e % pw)); },
-            [&](int e, float x) { y(b, t0 + e / pw, h, p0 + e % pw) = acc(e / pw, e % pw) + D_h * x; });
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * pw), [&](const int e) {
+          const int r = e / pw, p = e % pw;
+          y(b, t0 + r, h, p0 + p) = acc(r, p) + D_h * xbc(b, t0 + r, s.xcol(h, p0 + p));
+        });
       });
 }
 
@@ -494,22 +471,13 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
           acc(e / s.P, e % s.P) *= tail(e / s.P);
         });
         team.team_barrier();
-        // beta: x_s . (e^{b_L - b_s} dS' B_s), the products x * acc staged kt rows at a time (coalesced x loads)
-        for (int u0 = 0; u0 < len; u0 += kt) {
-          const int rows = kc::min(kt, len - u0);
-          team_load_apply(
-              team, rows * s.P, [&](int e) { return xbc(b, t0 + u0 + e / s.P, s.xcol(h, e % s.P)); },
-              [&](int e, float x) { p_tile(e / s.P, e % s.P) = x * acc(u0 + e / s.P, e % s.P); });
-          team.team_barrier();
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows), [&](const int row) {
-            float dot = 0.0f;
-            for (int p = 0; p < s.P; ++p) dot += p_tile(row, p);
-            const int u = u0 + row;
-            beta(b, t0 + u, h) = v.delta(u) * dot;
-            dD_part(b, t0 + u, h) = dyx(b, t0 + u, h, u);
-          });
-          team.team_barrier();
-        }
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len), [&](const int u) {
+          float dot = 0.0f;
+          for (int p = 0; p < s.P; ++p) dot += xbc(b, t0 + u, s.xcol(h, p)) * acc(u, p);
+          beta(b, t0 + u, h) = v.delta(u) * dot;
+          dD_part(b, t0 + u, h) = dyx(b, t0 + u, h, u);
+        });
+        team.team_barrier();
         // + sum_{r>=s} scores_rs e^{b_r - b_s} dy_r
         for (int r0 = 0; r0 < len; r0 += kt) {
           const int kx = kc::min(kt, len - r0);
@@ -525,15 +493,12 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
           team.team_barrier();
         }
         const float D_h = D(h);
-        team_load_apply(
-            team, len * s.P, [&](int e) { return dy(b, t0 + e / s.P, h, e % s.P); },
-            [&](int e, float dy_e) {
-              const int u = e / s.P, p = e % s.P;
-              dxbc(b, t0 + u, s.xcol(h, p)) = v.delta(u) * acc(u, p) + D_h * dy_e;
-            });
-        team_load_apply(
-            team, len * s.P, [&](int e) { return xbc(b, t0 + e / s.P, s.xcol(h, e % s.P)); },
-            [&](int e, float x) { acc(e / s.P, e % s.P) *= x; });
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * s.P), [&](const int e) {
+          const int u = e / s.P, p = e % s.P;
+          const float du = acc(u, p), x = xbc(b, t0 + u, s.xcol(h, p));
+          dxbc(b, t0 + u, s.xcol(h, p)) = v.delta(u) * du + D_h * dy(b, t0 + u, h, p);
+          acc(u, p) = x * du;
+        });
         team.team_barrier();
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len), [&](const int u) {
           float dot = 0.0f;
@@ -552,9 +517,10 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
               [&](int u, int p, float dot) { acc(u, p) = (k0 == 0 ? 0.0f : acc(u, p)) + dot; });
           team.team_barrier();
         }
-        team_load_apply(
-            team, len * s.P, [&](int e) { return dy(b, t0 + e / s.P, h, e % s.P); },
-            [&](int e, float dy_e) { acc(e / s.P, e % s.P) *= dy_e; });
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * s.P), [&](const int e) {
+          const int u = e / s.P, p = e % s.P;
+          acc(u, p) *= dy(b, t0 + u, h, p);
+        });
         team.team_barrier();
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len), [&](const int u) {
           float dot = 0.0f;
@@ -602,19 +568,9 @@ void dbc_step(const Exec& exec, View3 dxbc, CView3 delta, CumView cum, CView4 st
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * len), [&](const int e) {
           const int r = e / len, u = e % len;
           float g = 0.0f;
-          if (u <= r) {
-            for (int h0 = 0; h0 < s.H; h0 += kLoadBatch) {  // the loads of kLoadBatch heads in flight together
-              double gap[kLoadBatch];
-              float weight[kLoadBatch];
-              for (int j = 0; j < kLoadBatch; ++j) {
-                const int h = h0 + j < s.H ? h0 + j : s.H - 1;
-                gap[j] = cum(b, t0 + r, h) - cum(b, t0 + u, h);
-                weight[j] = delta(b, t0 + u, h) * dyx(b, t0 + r, h, u);
-              }
-              for (int j = 0; j < kLoadBatch; ++j)
-                if (h0 + j < s.H) g += exp_of(gap[j]) * weight[j];
-            }
-          }
+          if (u <= r)
+            for (int h = 0; h < s.H; ++h)
+              g += exp_of(cum(b, t0 + r, h) - cum(b, t0 + u, h)) * delta(b, t0 + u, h) * dyx(b, t0 + r, h, u);
           G(r, u) = g;
         });
         team.team_barrier();
