@@ -3,7 +3,7 @@
 // orchestrators. Chunk-level products run one team per (b, h, chunk[, feature tile]): the team stages the tiles it
 // reads (q^, k^, v, dO, a tile of the chunk's state or dstate, the C x C scores) in team scratch with coalesced loads,
 // tiling the contraction dimension, and computes from scratch (README.md §2 "Kernel structure"). The sequential state
-// passes run one thread per state entry.
+// passes run a thread per few state entries of one state row.
 #include "kernels/gla/chunked.hpp"
 
 #include <cstddef>
@@ -163,29 +163,66 @@ struct ChunkLocalProduct {
   }
 };
 
-// Forward step 3: S = h0; for each chunk: states[n] <- S (was U_n); S <- diag(e^{b_L}) S + U_n. Then ht = S.
-// One thread per state entry (b, h, k, v), v fastest: each chunk's loads and stores of a warp are one contiguous
-// row segment, and the warp's gate read is one broadcast address.
-struct StatePassing {
-  View4 states;            // (B, H, NT * K, V)
-  View4 ht;                // (B, H, K, V) or empty
-  CGateView gate_cumsum;   // (B, T, H, K)
-  CView4 h0;               // (B, H, K, V) or empty
-  bool has_h0, has_ht;
+// Forward step 3 / backward step 2, the sequential pass over the chunks:
+//   forward:  S = h0;   for n = 0 .. NT-1: states[n] <- S  (was U_n); S  <- diag(e^{b_L}) S  + U_n. Then ht  = S.
+//   reverse:  dS = dht; for n = NT-1 .. 0: dstates[n] <- dS (was W_n); dS <- diag(e^{b_L}) dS + W_n. Then dh0 = dS.
+// A thread per (b, h, k, lane, group of kScanColumns * 32 value columns) carries kScanColumns state entries,
+// v = group * 32 * kScanColumns + j * 32 + lane: for each j a warp's loads and stores are one contiguous row segment,
+// its gate read is one broadcast address, and the next chunk's kScanColumns loads are issued before this chunk's
+// stores, so every thread keeps several independent loads in flight along its sequential walk.
+constexpr int kScanLanes = 32;
+constexpr int kScanColumns = 4;
+
+struct StateScan {
+  View4 states;           // (B, H, NT * K, V): local contributions in, states before (forward) / after (reverse) out
+  View4 final_state;      // (B, H, K, V) or empty: ht (forward) or dh0 (reverse)
+  CGateView gate_cumsum;  // (B, T, H, K)
+  CView4 initial;         // (B, H, K, V) or empty: h0 (forward) or dht (reverse)
+  bool has_initial, has_final, reverse;
   Sizes s;
 
+  static int groups(const Sizes& s) { return tiles_of(s.V, kScanLanes * kScanColumns); }
+  int threads() const { return s.B * s.H * s.K * groups(s) * kScanLanes; }
+
   KOKKOS_INLINE_FUNCTION void operator()(int i) const {
-    const int vv = i % s.V, kk = (i / s.V) % s.K, bh = i / (s.V * s.K);
+    const int lane = i % kScanLanes;
+    int rest = i / kScanLanes;
+    const int column_groups = tiles_of(s.V, kScanLanes * kScanColumns);
+    const int v0 = (rest % column_groups) * kScanLanes * kScanColumns + lane;
+    rest /= column_groups;
+    const int kk = rest % s.K, bh = rest / s.K;
     const int b = bh / s.H, h = bh % s.H;
-    float state = has_h0 ? h0(b, h, kk, vv) : 0.0f;
-    for (int n = 0; n < s.NT; ++n) {
+    float carried[kScanColumns], local[kScanColumns], next[kScanColumns];
+    for (int j = 0; j < kScanColumns; ++j) {
+      const int vv = v0 + j * kScanLanes;
+      carried[j] = (has_initial && vv < s.V) ? initial(b, h, kk, vv) : 0.0f;
+    }
+    const int first = reverse ? s.NT - 1 : 0, step = reverse ? -1 : 1;
+    for (int j = 0; j < kScanColumns; ++j) {
+      const int vv = v0 + j * kScanLanes;
+      local[j] = (vv < s.V && s.NT > 0) ? states(b, h, first * s.K + kk, vv) : 0.0f;
+    }
+    for (int m = 0; m < s.NT; ++m) {
+      const int n = first + m * step;
       const int last = chunk_start(n) + chunk_length(n, s.T) - 1;
       const float decay = exp_of(gate_cumsum(b, last, h, kk));
-      const float local = states(b, h, n * s.K + kk, vv);
-      states(b, h, n * s.K + kk, vv) = state;
-      state = decay * state + local;
+      const bool more = m + 1 < s.NT;
+      for (int j = 0; j < kScanColumns; ++j) {
+        const int vv = v0 + j * kScanLanes;
+        next[j] = (more && vv < s.V) ? states(b, h, (n + step) * s.K + kk, vv) : 0.0f;
+      }
+      for (int j = 0; j < kScanColumns; ++j) {
+        const int vv = v0 + j * kScanLanes;
+        if (vv < s.V) states(b, h, n * s.K + kk, vv) = carried[j];
+        carried[j] = decay * carried[j] + local[j];
+        local[j] = next[j];
+      }
     }
-    if (has_ht) ht(b, h, kk, vv) = state;
+    if (has_final)
+      for (int j = 0; j < kScanColumns; ++j) {
+        const int vv = v0 + j * kScanLanes;
+        if (vv < s.V) final_state(b, h, kk, vv) = carried[j];
+      }
   }
 };
 
@@ -311,31 +348,6 @@ struct ChunkRowsOutput {
 };
 
 // ---- backward --------------------------------------------------------------------------------------------------
-
-// Step 2: dS = dht; for n = NT-1 .. 0: dstates[n] <- dS (was W_n); dS <- diag(e^{b_L}) dS + W_n. Then dh0 = dS.
-// One thread per state entry, v fastest (as StatePassing).
-struct DStatePassing {
-  View4 dstates;          // (B, H, NT * K, V)
-  View4 dh0;              // (B, H, K, V) or empty
-  CGateView gate_cumsum;  // (B, T, H, K)
-  CView4 dht;             // (B, H, K, V) or empty
-  bool has_dht, has_dh0;
-  Sizes s;
-
-  KOKKOS_INLINE_FUNCTION void operator()(int i) const {
-    const int vv = i % s.V, kk = (i / s.V) % s.K, bh = i / (s.V * s.K);
-    const int b = bh / s.H, h = bh % s.H;
-    float grad = has_dht ? dht(b, h, kk, vv) : 0.0f;
-    for (int n = s.NT - 1; n >= 0; --n) {
-      const int last = chunk_start(n) + chunk_length(n, s.T) - 1;
-      const float decay = exp_of(gate_cumsum(b, last, h, kk));
-      const float local = dstates(b, h, n * s.K + kk, vv);
-      dstates(b, h, n * s.K + kk, vv) = grad;
-      grad = decay * grad + local;
-    }
-    if (has_dh0) dh0(b, h, kk, vv) = grad;
-  }
-};
 
 // Step 5: the inter-chunk parts dq = scale e^{b_r} (S_[n] do_r), dk = e^{b_L - b_s} (dS' v_s); they start
 // dg (w = q * dq_inter, plus c = e^{b_L} rowsum(S_[n] * dS') at the chunk's last position) and z = k * dk_inter.
@@ -537,7 +549,9 @@ void run_teams(const Exec& exec, const char* label, const Functor& functor) {
   Kokkos::parallel_for(label, team_policy(exec, functor.league(), Functor::scratch_bytes()), functor);
 }
 
-int state_entries(const Sizes& s) { return s.B * s.H * s.K * s.V; }
+void run_scan(const Exec& exec, const char* label, const StateScan& scan) {
+  Kokkos::parallel_for(label, Kokkos::RangePolicy<Exec>(exec, 0, scan.threads()), scan);
+}
 
 }  // namespace
 
@@ -567,8 +581,7 @@ void gla_chunked_fwd(const Exec& exec, View4 o, View4 ht, View4 states, View4 sc
 
   run_gate_cumsum(exec, "selectiv::gla::chunked_fwd::gate_cumsum", gate_cumsum, q_decayed, k_decayed, q, k, g, s);
   run_teams(exec, "selectiv::gla::chunked_fwd::chunk_local_states", ChunkLocalProduct{states, k_decayed, v, 1.0f, s});
-  Kokkos::parallel_for("selectiv::gla::chunked_fwd::state_passing", Kokkos::RangePolicy<Exec>(exec, 0, state_entries(s)),
-                       StatePassing{states, ht, gate_cumsum, h0, has_h0, has_ht, s});
+  run_scan(exec, "selectiv::gla::chunked_fwd::state_passing", StateScan{states, ht, gate_cumsum, h0, has_h0, has_ht, false, s});
   run_teams(exec, "selectiv::gla::chunked_fwd::intra_scores", ChunkScores{scores, gate_cumsum, q, k, scale, true, s});
   run_teams(exec, "selectiv::gla::chunked_fwd::chunk_output",
             ChunkRowsOutput{o, scores, v, q_decayed, states, scale, false, s});
@@ -604,9 +617,8 @@ void gla_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View4 dg, V
   run_gate_cumsum(exec, "selectiv::gla::chunked_bwd::gate_cumsum", gate_cumsum, q_decayed, k_decayed, q, k, g, s);
   run_teams(exec, "selectiv::gla::chunked_bwd::chunk_local_dstates",
             ChunkLocalProduct{dstates, q_decayed, do_, scale, s});
-  Kokkos::parallel_for("selectiv::gla::chunked_bwd::dstate_passing",
-                       Kokkos::RangePolicy<Exec>(exec, 0, state_entries(s)),
-                       DStatePassing{dstates, dh0, gate_cumsum, dht, has_dht, has_dh0, s});
+  run_scan(exec, "selectiv::gla::chunked_bwd::dstate_passing",
+           StateScan{dstates, dh0, gate_cumsum, dht, has_dht, has_dh0, true, s});
   run_teams(exec, "selectiv::gla::chunked_bwd::dscores", ChunkScores{dscores, gate_cumsum, do_, v, 1.0f, false, s});
   run_teams(exec, "selectiv::gla::chunked_bwd::dvalues",
             ChunkRowsOutput{dv, scores, do_, k_decayed, dstates, 1.0f, true, s});
