@@ -8,6 +8,7 @@
 #include <string>
 
 #include "kernels/common/compat.hpp"
+#include "kernels/common/workspace.hpp"
 
 namespace selectiv::ssd {
 namespace {
@@ -46,11 +47,6 @@ KOKKOS_INLINE_FUNCTION float softplus_grad_of(float v) {
   if (v > 20.0f) return 1.0f;
   const float e = kc::exp(-kc::fabs(v));
   return v >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
-}
-
-template <class ViewType>
-ViewType workspace(const char* label, std::size_t e0, std::size_t e1, std::size_t e2) {
-  return ViewType(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string(label)), e0, e1, e2);
 }
 
 // ---- team scratch plans and the team's tile product ----------------------------------------------------------
@@ -777,10 +773,8 @@ void ssd_chunked_bwd(const Exec& exec, View3 dxbc, View3 ddt, View1 d_dt_bias, V
     throw std::invalid_argument("ssd_chunked_bwd: gradient shapes do not match their inputs");
   View3 delta = workspace<View3>("selectiv::ssd::delta", s.B, s.T, s.H);
   CumView cum = workspace<CumView>("selectiv::ssd::cum", s.B, s.T, s.H);
-  View4 dstates(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string("selectiv::ssd::dstates")), s.B, s.H,
-                static_cast<std::size_t>(s.NT) * s.P, s.N);
-  View4 dyx(Kokkos::view_alloc(Kokkos::WithoutInitializing, std::string("selectiv::ssd::dyx")), s.B, s.T, s.H,
-            kChunk);
+  View4 dstates = workspace<View4>("selectiv::ssd::dstates", s.B, s.H, s.NT * s.P, s.N);
+  View4 dyx = workspace<View4>("selectiv::ssd::dyx", s.B, s.T, s.H, kChunk);
   View3 alpha = workspace<View3>("selectiv::ssd::alpha", s.B, s.T, s.H);
   View3 beta = workspace<View3>("selectiv::ssd::beta", s.B, s.T, s.H);
   View3 ddelta = workspace<View3>("selectiv::ssd::ddelta", s.B, s.T, s.H);
