@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Chunkwise-parallel WY / UT forward of the delta rule (README.md §5): chunk preparation (gate cumsum, UT solve,
-// W and U), state passing (one thread per state column), chunk output.
+// Chunkwise-parallel WY / UT forward and backward of the delta rule (README.md §5): chunk preparation (gate
+// cumsum, UT transform, W and U), state passing (one thread per state column), chunk output, and the backward's
+// per-chunk gradient steps. The per-chunk steps run one team per chunk: the team stages tiles of its chunk in team
+// scratch with coalesced loads and multiplies them there (README.md §6).
 #include "kernels/delta_rule/chunked.hpp"
 
 #include <stdexcept>
 #include <string>
 
 #include "kernels/common/compat.hpp"
+#include "kernels/common/workspace.hpp"
 #include "kernels/delta_rule/recurrent.hpp"
 
 namespace selectiv::delta_rule {
@@ -14,20 +17,31 @@ namespace {
 
 using TeamPolicy = Kokkos::TeamPolicy<Exec>;
 using Member = TeamPolicy::member_type;
+using ScratchMatrix = Kokkos::View<float**, Kokkos::LayoutRight, Exec::scratch_memory_space, Kokkos::MemoryUnmanaged>;
 using ScratchFloats = Kokkos::View<float*, Exec::scratch_memory_space, Kokkos::MemoryUnmanaged>;
 using ScratchDoubles = Kokkos::View<double*, Exec::scratch_memory_space, Kokkos::MemoryUnmanaged>;
-using LogDecayView = Kokkos::View<double***, Kokkos::LayoutRight, DeviceMem>;  // (B, R, H)
+using LogDecayView = Kokkos::View<double***, Kokkos::LayoutRight, DeviceMem>;    // (B, R, H)
+using ChunkMatrices = Kokkos::View<float***, Kokkos::LayoutRight, DeviceMem>;   // (B * H * NR, C, C)
+using ChunkDoubles = Kokkos::View<double**, Kokkos::LayoutRight, DeviceMem>;    // (B * H * NR, C)
 
 constexpr int C = kChunkRows;
+// Level-0 team scratch a GPU team may use (shared memory; more lowers occupancy or fails to launch).
+constexpr std::size_t kScratchBudget = 48 * 1024;
+// Width of the slabs staged in scratch: columns of a global operand (contraction or output columns) per pass.
+constexpr int kSlab = 32;
+// The output-gradient step keeps two chunk x chunk tiles and stages narrower slabs.
+constexpr int kNarrowSlab = 16;
 
 struct Sizes {
   int B = 0, T = 0, H = 0, K = 0, V = 0, n = 1, R = 0, NR = 0;
+  int level = 0;  // team scratch level of the per-chunk kernels (chunk_policy)
 };
 
 // Row chunk of a team: league rank = (b * H + h) * NR + chunk.
 struct RowChunk {
-  int b, h, chunk, r0, L;
+  int b, h, chunk, r0, L, index;
   KOKKOS_INLINE_FUNCTION RowChunk(int league_rank, const Sizes& s) {
+    index = league_rank;
     chunk = league_rank % s.NR;
     const int bh = league_rank / s.NR;
     h = bh % s.H;
@@ -35,56 +49,209 @@ struct RowChunk {
     r0 = chunk * C;
     L = s.R - r0 < C ? s.R - r0 : C;
   }
+  // token of chunk row i, and whether the row ends its token (carries an output)
+  KOKKOS_INLINE_FUNCTION int token(int i, const Sizes& s) const { return (r0 + i) / s.n; }
+  KOKKOS_INLINE_FUNCTION bool output(int i, const Sizes& s) const { return (r0 + i) % s.n == s.n - 1; }
 };
 
-// 1. Per chunk: b_i = cumulative log-decay (fp64), M = strict_tril(beta_i (k_i . k_s) e^{b_i - b_s}), and by forward
-// substitution through (I + M): W_i = beta_i e^{b_i} k_i - sum_{s<i} M_is W_s, U_i = beta_i v_i - sum_{s<i} M_is U_s.
+// e^{x} of a difference of fp64 cumulative log-decays (x <= 0), evaluated in fp32.
+KOKKOS_INLINE_FUNCTION float exp_of(double x) { return kc::exp(static_cast<float>(x)); }
+
+// ---- team scratch: tiles, staging, tile products ------------------------------------------------------------
+
+// A chunk x (cols + 1) scratch matrix: row strides padded by one float so that threads walking a column of
+// consecutive rows hit different shared-memory banks.
+std::size_t tile_bytes(int cols) { return ScratchMatrix::shmem_size(C, cols + 1); }
+KOKKOS_INLINE_FUNCTION ScratchMatrix make_tile(const Member& team, int level, int cols) {
+  return ScratchMatrix(team.team_scratch(level), C, cols + 1);
+}
+std::size_t doubles_bytes() { return ScratchDoubles::shmem_size(C); }
+std::size_t floats_bytes() { return ScratchFloats::shmem_size(C); }
+
+// Every per-chunk kernel's tiles stay within kScratchBudget; they go to level-0 scratch (shared memory on a GPU)
+// when that level offers the budget, else to level 1 (host backends with a small level 0; still correct).
+int chunk_scratch_level() {
+  return kScratchBudget <= static_cast<std::size_t>(TeamPolicy::scratch_size_max(0)) ? 0 : 1;
+}
+TeamPolicy chunk_policy(const Exec& exec, int league, std::size_t bytes, int level, const char* who) {
+  if (bytes > kScratchBudget)
+    throw std::invalid_argument(std::string("selectiv::delta_rule::chunked: ") + who + " needs " +
+                                std::to_string(bytes) + " bytes of team scratch");
+  return TeamPolicy(exec, league, Kokkos::AUTO).set_scratch_size(level, Kokkos::PerTeam(bytes));
+}
+
+// tile(r, f) = get(r, f) for r < rows, f < cols: consecutive threads take consecutive f, the contiguous index of
+// every global source staged here, so the loads are coalesced.
+template <class Get>
+KOKKOS_INLINE_FUNCTION void stage(const Member& team, const ScratchMatrix& tile, int rows, int cols, const Get& get) {
+  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows * cols), [&](const int p) {
+    const int r = p / cols, f = p % cols;
+    tile(r, f) = get(r, f);
+  });
+}
+
+// For i < M, j < N: store(i, j, sum_{x < X} a(i, x) b(j, x)), each thread holding Block x Block outputs in
+// registers (rows i0, i0 + M/Block, ...; columns likewise interleaved, so that neighbouring threads read
+// neighbouring columns of b and store neighbouring output columns). Fixed summation order.
+template <int Block, class OperandA, class OperandB, class Store>
+KOKKOS_INLINE_FUNCTION void blocked_product(const Member& team, int M, int N, int X, const OperandA& a,
+                                            const OperandB& b, const Store& store) {
+  const int row_groups = (M + Block - 1) / Block, col_groups = (N + Block - 1) / Block;
+  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, row_groups * col_groups), [&](const int group) {
+    const int i0 = group / col_groups, j0 = group % col_groups;
+    int rows[Block], cols[Block];
+    for (int u = 0; u < Block; ++u) {
+      rows[u] = kc::min(i0 + u * row_groups, M - 1);
+      cols[u] = kc::min(j0 + u * col_groups, N - 1);
+    }
+    float acc[Block][Block] = {};
+    for (int x = 0; x < X; ++x) {
+      float ax[Block], bx[Block];
+      for (int u = 0; u < Block; ++u) ax[u] = a(rows[u], x);
+      for (int w = 0; w < Block; ++w) bx[w] = b(cols[w], x);
+      for (int u = 0; u < Block; ++u)
+        for (int w = 0; w < Block; ++w) acc[u][w] += ax[u] * bx[w];
+    }
+    for (int u = 0; u < Block; ++u) {
+      const int i = i0 + u * row_groups;
+      if (i >= M) continue;
+      for (int w = 0; w < Block; ++w) {
+        const int j = j0 + w * col_groups;
+        if (j < N) store(i, j, acc[u][w]);
+      }
+    }
+  });
+}
+
+// The largest register block (4 or 2) that still gives every thread of the team an output group; 1 otherwise.
+template <class OperandA, class OperandB, class Store>
+KOKKOS_INLINE_FUNCTION void product(const Member& team, int M, int N, int X, const OperandA& a, const OperandB& b,
+                                    const Store& store) {
+  const int threads = team.team_size();
+  if (((M + 3) / 4) * ((N + 3) / 4) >= threads) {
+    blocked_product<4>(team, M, N, X, a, b, store);
+  } else if (((M + 1) / 2) * ((N + 1) / 2) >= threads) {
+    blocked_product<2>(team, M, N, X, a, b, store);
+  } else {
+    blocked_product<1>(team, M, N, X, a, b, store);
+  }
+}
+
+// out(i, j) = sum_{x < X} get_a(i, x) get_b(j, x) for i, j < L (a Gram-type product of two row operands of the
+// chunk with X columns each), staged slab by slab (slab width = the staging tiles' width). Ends with a barrier.
+template <class GetA, class GetB>
+KOKKOS_INLINE_FUNCTION void chunk_gram(const Member& team, const ScratchMatrix& out, const ScratchMatrix& sa,
+                                       const ScratchMatrix& sb, int slab, int L, int X, const GetA& get_a,
+                                       const GetB& get_b) {
+  for (int x0 = 0; x0 < X; x0 += slab) {
+    const int w = X - x0 < slab ? X - x0 : slab;
+    stage(team, sa, L, w, [&](int i, int x) { return get_a(i, x0 + x); });
+    stage(team, sb, L, w, [&](int j, int x) { return get_b(j, x0 + x); });
+    team.team_barrier();
+    product(
+        team, L, L, w, [&](int i, int x) { return sa(i, x); }, [&](int j, int x) { return sb(j, x); },
+        [&](int i, int j, float value) { out(i, j) = x0 == 0 ? value : out(i, j) + value; });
+    team.team_barrier();
+  }
+}
+
+// cum(i) = b_i of the chunk's rows from the prepared log-decays.
+KOKKOS_INLINE_FUNCTION void load_log_decays(const Member& team, const ScratchDoubles& cum, const RowChunk& c,
+                                            const LogDecayView& log_decay) {
+  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.L), [&](int i) { cum(i) = log_decay(c.b, c.r0 + i, c.h); });
+}
+
+// ---- forward ------------------------------------------------------------------------------------------------
+
+// 1. Per chunk: b_i = cumulative log-decay (fp64), KKG = strict_tril((k_i . k_j) e^{b_i - b_j}), M = diag(beta) KKG,
+// A = (I + M)^-1 (forward substitution, one thread per column of A), W = A diag(beta e^b) K, U = A diag(beta) V
+// (tile products from scratch). The backward's preparation also saves A and KKG.
 struct ChunkPrepare {
   LogDecayView log_decay;
   View4 W, U;
+  ChunkMatrices A_saved, kkg_saved;  // empty in the forward
   CView4 k, v;
   CView3 beta, g;
   Sizes s;
   bool has_g;
 
-  static std::size_t scratch_bytes() { return ScratchDoubles::shmem_size(C) + ScratchFloats::shmem_size(C * C); }
+  static std::size_t scratch_bytes() {
+    return doubles_bytes() + floats_bytes() + 2 * tile_bytes(C) + tile_bytes(kSlab);
+  }
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
     const RowChunk c(team.league_rank(), s);
-    ScratchDoubles cum(team.team_scratch(0), C);
-    ScratchFloats M(team.team_scratch(0), C * C);
+    const int L = c.L;
+    const bool save = A_saved.data() != nullptr;
+    ScratchDoubles cum(team.team_scratch(s.level), C);
+    ScratchFloats betas(team.team_scratch(s.level), C);
+    const ScratchMatrix M = make_tile(team, s.level, C), A = make_tile(team, s.level, C), sa = make_tile(team, s.level, kSlab);
     Kokkos::single(Kokkos::PerTeam(team), [&]() {
       double acc = 0.0;
-      for (int i = 0; i < c.L; ++i) {
+      for (int i = 0; i < L; ++i) {
         const int row = c.r0 + i;
         if (has_g && row % s.n == 0) acc += g(c.b, row / s.n, c.h);
         cum(i) = acc;
         log_decay(c.b, row, c.h) = acc;
       }
     });
-    team.team_barrier();
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.L * c.L), [&](int p) {
-      const int i = p / c.L, j = p % c.L;
-      if (j >= i) return;
-      float dot = 0.0f;
-      for (int e = 0; e < s.K; ++e) dot += k(c.b, c.r0 + i, c.h, e) * k(c.b, c.r0 + j, c.h, e);
-      M(i * C + j) = beta(c.b, c.r0 + i, c.h) * dot * static_cast<float>(kc::exp(cum(i) - cum(j)));
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) { betas(i) = beta(c.b, c.r0 + i, c.h); });
+    // k k^T (one staged slab serves as both operands)
+    for (int e0 = 0; e0 < s.K; e0 += kSlab) {
+      const int w = s.K - e0 < kSlab ? s.K - e0 : kSlab;
+      stage(team, sa, L, w, [&](int i, int x) { return k(c.b, c.r0 + i, c.h, e0 + x); });
+      team.team_barrier();
+      product(
+          team, L, L, w, [&](int i, int x) { return sa(i, x); }, [&](int j, int x) { return sa(j, x); },
+          [&](int i, int j, float value) { M(i, j) = e0 == 0 ? value : M(i, j) + value; });
+      team.team_barrier();
+    }
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L), [&](int p) {
+      const int i = p / L, j = p % L;
+      const float kkg = j < i ? M(i, j) * exp_of(cum(i) - cum(j)) : 0.0f;
+      if (save) kkg_saved(c.index, i, j) = kkg;
+      M(i, j) = betas(i) * kkg;
     });
     team.team_barrier();
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, s.K + s.V), [&](int col) {
-      const bool key = col < s.K;
-      for (int i = 0; i < c.L; ++i) {
-        const int row = c.r0 + i;
-        const float bi = beta(c.b, row, c.h);
-        float y = key ? bi * static_cast<float>(kc::exp(cum(i))) * k(c.b, row, c.h, col) : bi * v(c.b, row, c.h, col - s.K);
-        for (int j = 0; j < i; ++j) y -= M(i * C + j) * (key ? W(c.b, c.r0 + j, c.h, col) : U(c.b, c.r0 + j, c.h, col - s.K));
-        if (key) {
-          W(c.b, row, c.h, col) = y;
-        } else {
-          U(c.b, row, c.h, col - s.K) = y;
+    // A = (I + M)^-1, unit lower triangular: column j by forward substitution
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int j) {
+      for (int i = 0; i < L; ++i) {
+        float value = i == j ? 1.0f : 0.0f;
+        if (i > j) {
+          for (int m = j; m < i; ++m) value -= M(i, m) * A(m, j);
         }
+        A(i, j) = value;
       }
     });
+    team.team_barrier();
+    if (save) {
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L), [&](int p) {
+        A_saved(c.index, p / L, p % L) = A(p / L, p % L);
+      });
+    }
+    // W = A diag(beta e^b) K and U = A diag(beta) V, one slab of columns at a time
+    const int key_slabs = (s.K + kSlab - 1) / kSlab, value_slabs = (s.V + kSlab - 1) / kSlab;
+    for (int slab = 0; slab < key_slabs + value_slabs; ++slab) {
+      const bool key = slab < key_slabs;
+      const int col0 = (key ? slab : slab - key_slabs) * kSlab, width = key ? s.K : s.V;
+      const int w = width - col0 < kSlab ? width - col0 : kSlab;
+      if (key) {
+        stage(team, sa, L, w, [&](int j, int x) { return betas(j) * exp_of(cum(j)) * k(c.b, c.r0 + j, c.h, col0 + x); });
+      } else {
+        stage(team, sa, L, w, [&](int j, int x) { return betas(j) * v(c.b, c.r0 + j, c.h, col0 + x); });
+      }
+      team.team_barrier();
+      product(
+          team, L, w, L, [&](int i, int x) { return A(i, x); }, [&](int col, int x) { return sa(x, col); },
+          [&](int i, int col, float value) {
+            if (key) {
+              W(c.b, c.r0 + i, c.h, col0 + col) = value;
+            } else {
+              U(c.b, c.r0 + i, c.h, col0 + col) = value;
+            }
+          });
+      team.team_barrier();
+    }
   }
 };
 
@@ -122,8 +289,26 @@ struct StatePassing {
   }
 };
 
-// 3. Per chunk, on the rows that end a token (row % n == n - 1):
-// o_t = scale (e^{b_i} q_t^T S_chunk + sum_{j<=i} (q_t . k_j) e^{b_i - b_j} V_new_j).
+
+// The chunk's causal scores P_ij = (q_{t(i)} . k_j) e^{b_i - b_j} for j <= i on the rows i that end a token, 0
+// elsewhere, times `factor`. Ends with a barrier.
+KOKKOS_INLINE_FUNCTION void chunk_scores(const Member& team, const ScratchMatrix& P, const ScratchMatrix& sa,
+                                         const ScratchMatrix& sb, int slab, const ScratchDoubles& cum,
+                                         const RowChunk& c, const Sizes& s, const CView4& q, const CView4& k,
+                                         float factor) {
+  chunk_gram(
+      team, P, sa, sb, slab, c.L, s.K, [&](int i, int e) { return q(c.b, c.token(i, s), c.h, e); },
+      [&](int j, int e) { return k(c.b, c.r0 + j, c.h, e); });
+  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.L * c.L), [&](int p) {
+    const int i = p / c.L, j = p % c.L;
+    P(i, j) = j <= i && c.output(i, s) ? factor * P(i, j) * exp_of(cum(i) - cum(j)) : 0.0f;
+  });
+  team.team_barrier();
+}
+
+// 3. Per chunk, on the rows that end a token:
+// o_t = scale (e^{b_i} q_t^T S_chunk + sum_{j<=i} (q_t . k_j) e^{b_i - b_j} V_new_j), by slabs of kSlab value columns:
+// acc = Q S[:, slab] (contraction over K in slabs), then o = scale (e^b acc + P V_new[:, slab]).
 struct ChunkOutput {
   View4 o;
   CView4 states, q, k, V_new;
@@ -131,29 +316,38 @@ struct ChunkOutput {
   float scale;
   Sizes s;
 
-  static std::size_t scratch_bytes() { return ScratchFloats::shmem_size(C * C); }
+  static std::size_t scratch_bytes() { return doubles_bytes() + tile_bytes(C) + 3 * tile_bytes(kSlab); }
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
     const RowChunk c(team.league_rank(), s);
-    ScratchFloats score(team.team_scratch(0), C * C);
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.L * c.L), [&](int p) {
-      const int i = p / c.L, j = p % c.L, row = c.r0 + i;
-      if (j > i || row % s.n != s.n - 1) return;
-      float dot = 0.0f;
-      for (int e = 0; e < s.K; ++e) dot += q(c.b, row / s.n, c.h, e) * k(c.b, c.r0 + j, c.h, e);
-      score(i * C + j) = dot * static_cast<float>(kc::exp(log_decay(c.b, row, c.h) - log_decay(c.b, c.r0 + j, c.h)));
-    });
+    const int L = c.L;
+    ScratchDoubles cum(team.team_scratch(s.level), C);
+    const ScratchMatrix P = make_tile(team, s.level, C), sa = make_tile(team, s.level, kSlab), sb = make_tile(team, s.level, kSlab),
+                        acc = make_tile(team, s.level, kSlab);
+    load_log_decays(team, cum, c, log_decay);
     team.team_barrier();
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.L * s.V), [&](int p) {
-      const int i = p / s.V, col = p % s.V, row = c.r0 + i;
-      if (row % s.n != s.n - 1) return;
-      const int t = row / s.n;
-      float inter = 0.0f;
-      for (int e = 0; e < s.K; ++e) inter += q(c.b, t, c.h, e) * states(c.b, c.h, c.chunk * s.K + e, col);
-      float acc = static_cast<float>(kc::exp(log_decay(c.b, row, c.h))) * inter;
-      for (int j = 0; j <= i; ++j) acc += score(i * C + j) * V_new(c.b, c.r0 + j, c.h, col);
-      o(c.b, t, c.h, col) = scale * acc;
-    });
+    chunk_scores(team, P, sa, sb, kSlab, cum, c, s, q, k, 1.0f);
+    for (int c0 = 0; c0 < s.V; c0 += kSlab) {
+      const int wc = s.V - c0 < kSlab ? s.V - c0 : kSlab;
+      for (int e0 = 0; e0 < s.K; e0 += kSlab) {
+        const int we = s.K - e0 < kSlab ? s.K - e0 : kSlab;
+        stage(team, sa, L, we, [&](int i, int x) { return q(c.b, c.token(i, s), c.h, e0 + x); });
+        stage(team, sb, we, wc, [&](int x, int col) { return states(c.b, c.h, c.chunk * s.K + e0 + x, c0 + col); });
+        team.team_barrier();
+        product(
+            team, L, wc, we, [&](int i, int x) { return sa(i, x); }, [&](int col, int x) { return sb(x, col); },
+            [&](int i, int col, float value) { acc(i, col) = e0 == 0 ? value : acc(i, col) + value; });
+        team.team_barrier();
+      }
+      stage(team, sb, L, wc, [&](int j, int col) { return V_new(c.b, c.r0 + j, c.h, c0 + col); });
+      team.team_barrier();
+      product(
+          team, L, wc, L, [&](int i, int x) { return P(i, x); }, [&](int col, int x) { return sb(x, col); },
+          [&](int i, int col, float value) {
+            if (c.output(i, s)) o(c.b, c.token(i, s), c.h, c0 + col) = scale * (exp_of(cum(i)) * acc(i, col) + value);
+          });
+      team.team_barrier();
+    }
   }
 };
 
@@ -176,7 +370,9 @@ struct NewValues {
   }
 };
 
-// B2. The part of dV_new from the outputs of the same chunk: dV_new_j = scale sum_{i >= j} (q_i . k_j) e^{b_i - b_j} do_i.
+
+// B2. The part of dV_new from the outputs of the same chunk: dV_new_j = scale sum_{i >= j} (q_i . k_j) e^{b_i - b_j}
+// do_i, i.e. P^T do with the chunk scores P (team per chunk, by slabs of value columns).
 struct IntraValueGrad {
   View4 dV_new;
   CView4 q, k, do_;
@@ -184,31 +380,25 @@ struct IntraValueGrad {
   float scale;
   Sizes s;
 
-  static std::size_t scratch_bytes() { return ScratchFloats::shmem_size(C * C); }
+  static std::size_t scratch_bytes() { return doubles_bytes() + tile_bytes(C) + 2 * tile_bytes(kSlab); }
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
     const RowChunk c(team.league_rank(), s);
-    ScratchFloats score(team.team_scratch(0), C * C);
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.L * c.L), [&](int p) {
-      const int i = p / c.L, j = p % c.L, row = c.r0 + i;
-      float value = 0.0f;
-      if (j <= i && row % s.n == s.n - 1) {
-        float dot = 0.0f;
-        for (int e = 0; e < s.K; ++e) dot += q(c.b, row / s.n, c.h, e) * k(c.b, c.r0 + j, c.h, e);
-        value = scale * dot * static_cast<float>(kc::exp(log_decay(c.b, row, c.h) - log_decay(c.b, c.r0 + j, c.h)));
-      }
-      score(i * C + j) = value;
-    });
+    const int L = c.L;
+    ScratchDoubles cum(team.team_scratch(s.level), C);
+    const ScratchMatrix P = make_tile(team, s.level, C), sa = make_tile(team, s.level, kSlab), sb = make_tile(team, s.level, kSlab);
+    load_log_decays(team, cum, c, log_decay);
     team.team_barrier();
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.L * s.V), [&](int p) {
-      const int j = p / s.V, col = p % s.V;
-      float acc = 0.0f;
-      for (int i = j; i < c.L; ++i) {
-        const int row = c.r0 + i;
-        if (row % s.n == s.n - 1) acc += score(i * C + j) * do_(c.b, row / s.n, c.h, col);
-      }
-      dV_new(c.b, c.r0 + j, c.h, col) = acc;
-    });
+    chunk_scores(team, P, sa, sb, kSlab, cum, c, s, q, k, scale);
+    for (int c0 = 0; c0 < s.V; c0 += kSlab) {
+      const int wc = s.V - c0 < kSlab ? s.V - c0 : kSlab;
+      stage(team, sb, L, wc, [&](int i, int col) { return c.output(i, s) ? do_(c.b, c.token(i, s), c.h, c0 + col) : 0.0f; });
+      team.team_barrier();
+      product(
+          team, L, wc, L, [&](int j, int x) { return P(x, j); }, [&](int col, int x) { return sb(x, col); },
+          [&](int j, int col, float value) { dV_new(c.b, c.r0 + j, c.h, c0 + col) = value; });
+      team.team_barrier();
+    }
   }
 };
 
@@ -252,188 +442,260 @@ struct DStatePassing {
   }
 };
 
-// B4. Per chunk, everything else (README.md §5, backward steps 4-8): dq; dk from the outputs and the state
-// write; back substitution through (I + M)^T for dY_w, dY_u; dbeta, dv, the M part of dk; the log-decay gradient
-// db per row and its reverse cumsum into dg.
-struct ChunkGrads {
-  View4 dq, dk, dv, dY_w, dY_u;
-  View3 dbeta, dg;
-  CView4 states, dstates, q, k, v, W, U, V_new, dV_new, do_;
-  CView3 beta;
+
+// B4. Per chunk, the gradients through the outputs and the state write (README.md §5, backward steps 4 and 8):
+// G = strict causal (do_i . V_new_j) e^{b_i - b_j} on output rows, P = q k^T;
+// dq_t = scale (e^{b_i} S do_t + (G K)_i), dk (assigned) = scale G^T Q + e^{b_last - b_i} dS V_new_i, and the
+// log-decay gradient's output and state-write terms per row (into db_rows). Two chunk x chunk tiles live in
+// scratch, so the staged slabs are narrower (kNarrowSlab); the per-slab accumulator reuses P's tile once P is spent.
+struct OutputGrads {
+  View4 dq, dk;
+  ChunkDoubles db_rows;
+  CView4 states, dstates, q, k, V_new, do_;
   LogDecayView log_decay;
   float scale;
   Sizes s;
-  bool has_g;
 
-  static std::size_t scratch_bytes() {
-    return ScratchDoubles::shmem_size(C) + 2 * ScratchFloats::shmem_size(C * C) + ScratchFloats::shmem_size(C);
-  }
-
-  KOKKOS_INLINE_FUNCTION float gamma(const RowChunk& c, int i) const {
-    return static_cast<float>(kc::exp(log_decay(c.b, c.r0 + i, c.h)));
-  }
-  KOKKOS_INLINE_FUNCTION float Gamma(const RowChunk& c, int i, int j) const {
-    return static_cast<float>(kc::exp(log_decay(c.b, c.r0 + i, c.h) - log_decay(c.b, c.r0 + j, c.h)));
-  }
-  KOKKOS_INLINE_FUNCTION float kdot(const RowChunk& c, int i, int j) const {
-    float dot = 0.0f;
-    for (int e = 0; e < s.K; ++e) dot += k(c.b, c.r0 + i, c.h, e) * k(c.b, c.r0 + j, c.h, e);
-    return dot;
-  }
-  KOKKOS_INLINE_FUNCTION float qkdot(const RowChunk& c, int i, int j) const {
-    float dot = 0.0f;
-    const int t = (c.r0 + i) / s.n;
-    for (int e = 0; e < s.K; ++e) dot += q(c.b, t, c.h, e) * k(c.b, c.r0 + j, c.h, e);
-    return dot;
-  }
-  KOKKOS_INLINE_FUNCTION bool is_output(const RowChunk& c, int i) const { return (c.r0 + i) % s.n == s.n - 1; }
+  static constexpr int kW = kNarrowSlab;
+  static std::size_t scratch_bytes() { return 2 * doubles_bytes() + 2 * tile_bytes(C) + 2 * tile_bytes(kW); }
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
     const RowChunk c(team.league_rank(), s);
     const int L = c.L, K = s.K, V = s.V;
-    ScratchDoubles db(team.team_scratch(0), C);
-    ScratchFloats M(team.team_scratch(0), C * C), G(team.team_scratch(0), C * C), Q(team.team_scratch(0), C);
-    // s1. M_ij = beta_i (k_i . k_j) Gamma_ij (j < i); G_ij = Gamma_ij (V_new_j . do_i) on output rows (j <= i)
+    ScratchDoubles cum(team.team_scratch(s.level), C), db(team.team_scratch(s.level), C);
+    const ScratchMatrix G = make_tile(team, s.level, C), P = make_tile(team, s.level, C), sa = make_tile(team, s.level, kW),
+                        sb = make_tile(team, s.level, kW);
+    load_log_decays(team, cum, c, log_decay);
+    team.team_barrier();
+    // G_ij = e^{b_i - b_j} (do_i . V_new_j), j <= i, output rows i
+    chunk_gram(
+        team, G, sa, sb, kW, L, V,
+        [&](int i, int col) { return c.output(i, s) ? do_(c.b, c.token(i, s), c.h, col) : 0.0f; },
+        [&](int j, int col) { return V_new(c.b, c.r0 + j, c.h, col); });
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L), [&](int p) {
       const int i = p / L, j = p % L;
-      M(i * C + j) = j < i ? beta(c.b, c.r0 + i, c.h) * kdot(c, i, j) * Gamma(c, i, j) : 0.0f;
-      float value = 0.0f;
-      if (j <= i && is_output(c, i)) {
-        const int t = (c.r0 + i) / s.n;
-        for (int col = 0; col < V; ++col) value += V_new(c.b, c.r0 + j, c.h, col) * do_(c.b, t, c.h, col);
-        value *= Gamma(c, i, j);
-      }
-      G(i * C + j) = value;
+      G(i, j) = j <= i && c.output(i, s) ? G(i, j) * exp_of(cum(i) - cum(j)) : 0.0f;
     });
-    // s2. Q_j = Gamma_Lj k_j^T dS_end V_new_j (the state write's share of b)
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int j) {
-      float acc = 0.0f;
-      for (int e = 0; e < K; ++e) {
-        float row = 0.0f;
-        for (int col = 0; col < V; ++col) row += dstates(c.b, c.h, c.chunk * K + e, col) * V_new(c.b, c.r0 + j, c.h, col);
-        acc += k(c.b, c.r0 + j, c.h, e) * row;
-      }
-      Q(j) = Gamma(c, L - 1, j) * acc;
+    team.team_barrier();
+    // P_ij G_ij (j < i): the output terms +/- scale (q_i . k_j) G_ij of db on the two ends
+    chunk_gram(
+        team, P, sa, sb, kW, L, K, [&](int i, int e) { return q(c.b, c.token(i, s), c.h, e); },
+        [&](int j, int e) { return k(c.b, c.r0 + j, c.h, e); });
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L), [&](int p) {
+      const int i = p / L, j = p % L;
+      P(i, j) = j < i ? P(i, j) * G(i, j) : 0.0f;
     });
-    float carried = 0.0f;  // e^{b_last} <S_chunk, dS_end>
+    team.team_barrier();
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
+      double acc = 0.0;
+      for (int j = 0; j < i; ++j) acc += P(i, j);
+      for (int m = i + 1; m < L; ++m) acc -= P(m, i);
+      db(i) = static_cast<double>(scale) * acc;
+    });
+    team.team_barrier();
+    // P is spent: its tile now holds the slab accumulator and Q_i = k_i . (dS V_new_i)
+    const ScratchMatrix acc(P.data(), C, kW + 1);
+    const ScratchFloats Q(P.data() + C * (kW + 1), C);
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) { Q(i) = 0.0f; });
+    // dq = scale (e^b (do S^T) + G K) on output rows, and the read-out term scale e^{b_i} q_i . (S do_i) of db
+    for (int e0 = 0; e0 < K; e0 += kW) {
+      const int we = K - e0 < kW ? K - e0 : kW;
+      for (int c0 = 0; c0 < V; c0 += kW) {
+        const int wc = V - c0 < kW ? V - c0 : kW;
+        stage(team, sa, L, wc, [&](int i, int x) { return c.output(i, s) ? do_(c.b, c.token(i, s), c.h, c0 + x) : 0.0f; });
+        stage(team, sb, we, wc, [&](int col, int x) { return states(c.b, c.h, c.chunk * K + e0 + col, c0 + x); });
+        team.team_barrier();
+        product(
+            team, L, we, wc, [&](int i, int x) { return sa(i, x); }, [&](int col, int x) { return sb(col, x); },
+            [&](int i, int col, float value) { acc(i, col) = c0 == 0 ? value : acc(i, col) + value; });
+        team.team_barrier();
+      }
+      stage(team, sa, L, we, [&](int i, int x) { return q(c.b, c.token(i, s), c.h, e0 + x); });
+      stage(team, sb, L, we, [&](int j, int x) { return k(c.b, c.r0 + j, c.h, e0 + x); });
+      team.team_barrier();
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
+        if (!c.output(i, s)) return;
+        float dot = 0.0f;
+        for (int x = 0; x < we; ++x) dot += sa(i, x) * acc(i, x);
+        db(i) += static_cast<double>(scale) * exp_of(cum(i)) * dot;
+      });
+      product(
+          team, L, we, L, [&](int i, int x) { return G(i, x); }, [&](int col, int x) { return sb(x, col); },
+          [&](int i, int col, float value) {
+            if (c.output(i, s)) dq(c.b, c.token(i, s), c.h, e0 + col) = scale * (exp_of(cum(i)) * acc(i, col) + value);
+          });
+      team.team_barrier();
+    }
+    // dk = scale G^T Q + e^{b_last - b_i} (V_new dS^T)_i, and Q_i = k_i . (dS V_new_i)
+    for (int e0 = 0; e0 < K; e0 += kW) {
+      const int we = K - e0 < kW ? K - e0 : kW;
+      for (int c0 = 0; c0 < V; c0 += kW) {
+        const int wc = V - c0 < kW ? V - c0 : kW;
+        stage(team, sa, L, wc, [&](int i, int x) { return V_new(c.b, c.r0 + i, c.h, c0 + x); });
+        stage(team, sb, we, wc, [&](int col, int x) { return dstates(c.b, c.h, c.chunk * K + e0 + col, c0 + x); });
+        team.team_barrier();
+        product(
+            team, L, we, wc, [&](int i, int x) { return sa(i, x); }, [&](int col, int x) { return sb(col, x); },
+            [&](int i, int col, float value) { acc(i, col) = c0 == 0 ? value : acc(i, col) + value; });
+        team.team_barrier();
+      }
+      stage(team, sa, L, we, [&](int i, int x) { return k(c.b, c.r0 + i, c.h, e0 + x); });
+      stage(team, sb, L, we, [&](int m, int x) { return q(c.b, c.token(m, s), c.h, e0 + x); });
+      team.team_barrier();
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
+        float dot = 0.0f;
+        for (int x = 0; x < we; ++x) dot += sa(i, x) * acc(i, x);
+        Q(i) += dot;
+      });
+      product(
+          team, L, we, L, [&](int i, int x) { return G(x, i); }, [&](int col, int x) { return sb(x, col); },
+          [&](int i, int col, float value) {
+            dk(c.b, c.r0 + i, c.h, e0 + col) = scale * value + exp_of(cum(L - 1) - cum(i)) * acc(i, col);
+          });
+      team.team_barrier();
+    }
+    float carried = 0.0f;  // <S_chunk, dS_end>
     Kokkos::parallel_reduce(
         Kokkos::TeamThreadRange(team, K * V),
-        [&](int p, float& acc) {
-          acc += states(c.b, c.h, c.chunk * K + p / V, p % V) * dstates(c.b, c.h, c.chunk * K + p / V, p % V);
+        [&](int p, float& sum) {
+          sum += states(c.b, c.h, c.chunk * K + p / V, p % V) * dstates(c.b, c.h, c.chunk * K + p / V, p % V);
         },
         carried);
-    team.team_barrier();
-    // s3. db from the outputs and the state write
+    // the state write: -Q_i e^{b_last - b_i} per row, e^{b_last} <S, dS> + sum_j e^{b_last - b_j} Q_j on the last
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
-      double acc = -static_cast<double>(Q(i));
+      double value = db(i) - static_cast<double>(exp_of(cum(L - 1) - cum(i)) * Q(i));
       if (i == L - 1) {
-        acc += static_cast<double>(gamma(c, L - 1)) * carried;
-        for (int j = 0; j < L; ++j) acc += Q(j);
+        value += static_cast<double>(exp_of(cum(L - 1))) * carried;
+        for (int j = 0; j < L; ++j) value += static_cast<double>(exp_of(cum(L - 1) - cum(j)) * Q(j));
       }
-      if (is_output(c, i)) {
-        const int t = (c.r0 + i) / s.n;
-        float inter = 0.0f;
-        for (int e = 0; e < K; ++e) {
-          float row = 0.0f;
-          for (int col = 0; col < V; ++col) row += states(c.b, c.h, c.chunk * K + e, col) * do_(c.b, t, c.h, col);
-          inter += q(c.b, t, c.h, e) * row;
-        }
-        acc += static_cast<double>(scale) * gamma(c, i) * inter;
-        for (int j = 0; j < i; ++j) acc += static_cast<double>(scale) * qkdot(c, i, j) * G(i * C + j);
-      }
-      for (int m = i + 1; m < L; ++m)
-        if (is_output(c, m)) acc -= static_cast<double>(scale) * qkdot(c, m, i) * G(m * C + i);
-      db(i) = acc;
+      db_rows(c.index, i) = value;
     });
-    // s4. dq on output rows; dk from the outputs and the state write
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * K), [&](int p) {
-      const int i = p / K, e = p % K, row = c.r0 + i;
-      if (is_output(c, i)) {
-        const int t = row / s.n;
-        float inter = 0.0f;
-        for (int col = 0; col < V; ++col) inter += states(c.b, c.h, c.chunk * K + e, col) * do_(c.b, t, c.h, col);
-        float acc = gamma(c, i) * inter;
-        for (int j = 0; j <= i; ++j) acc += G(i * C + j) * k(c.b, c.r0 + j, c.h, e);
-        dq(c.b, t, c.h, e) = scale * acc;
-      }
-      float from_outputs = 0.0f;
-      for (int m = i; m < L; ++m)
-        if (is_output(c, m)) from_outputs += G(m * C + i) * q(c.b, (c.r0 + m) / s.n, c.h, e);
-      float write = 0.0f;
-      for (int col = 0; col < V; ++col) write += dstates(c.b, c.h, c.chunk * K + e, col) * V_new(c.b, row, c.h, col);
-      dk(c.b, row, c.h, e) = scale * from_outputs + Gamma(c, L - 1, i) * write;
+  }
+};
+
+// B5. Per chunk, the gradients through the UT transform (README.md §5, backward steps 5-8): dY = A^T dX with
+// dX = (-dV_new S^T, dV_new) (for W, U); dM = -strict_tril(dY_w W^T + dY_u U^T); dbeta, dv, the rest of dk, the
+// remaining log-decay terms, and the reverse cumulative sum of db into dg.
+struct SolveGrads {
+  View4 dk, dv, dY_w, dY_u;
+  View3 dbeta, dg;
+  ChunkMatrices A_saved, kkg_saved;
+  ChunkDoubles db_rows;
+  CView4 states, k, v, W, U, dV_new;
+  CView3 beta;
+  LogDecayView log_decay;
+  Sizes s;
+  bool has_g;
+
+  static std::size_t scratch_bytes() {
+    return 2 * doubles_bytes() + floats_bytes() + tile_bytes(C) + 3 * tile_bytes(kSlab);
+  }
+
+  KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
+    const RowChunk c(team.league_rank(), s);
+    const int L = c.L, K = s.K, V = s.V;
+    ScratchDoubles cum(team.team_scratch(s.level), C), db(team.team_scratch(s.level), C);
+    ScratchFloats betas(team.team_scratch(s.level), C);
+    const ScratchMatrix A = make_tile(team, s.level, C), acc = make_tile(team, s.level, kSlab), sa = make_tile(team, s.level, kSlab),
+                        sb = make_tile(team, s.level, kSlab);
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
+      cum(i) = log_decay(c.b, c.r0 + i, c.h);
+      betas(i) = beta(c.b, c.r0 + i, c.h);
+      db(i) = db_rows(c.index, i);
     });
-    team.team_barrier();
-    // s5. back substitution through (I + M)^T: dY_i = dX_i - sum_{m > i} M_mi dY_m, dX = (-S dV_new, dV_new)
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K + V), [&](int colw) {
-      const bool key = colw < K;
-      for (int i = L - 1; i >= 0; --i) {
-        const int row = c.r0 + i;
-        float y;
-        if (key) {
-          y = 0.0f;
-          for (int col = 0; col < V; ++col) y -= states(c.b, c.h, c.chunk * K + colw, col) * dV_new(c.b, row, c.h, col);
-        } else {
-          y = dV_new(c.b, row, c.h, colw - K);
-        }
-        for (int m = i + 1; m < L; ++m) y -= M(m * C + i) * (key ? dY_w(c.b, c.r0 + m, c.h, colw) : dY_u(c.b, c.r0 + m, c.h, colw - K));
-        if (key) {
-          dY_w(c.b, row, c.h, colw) = y;
-        } else {
-          dY_u(c.b, row, c.h, colw - K) = y;
-        }
-      }
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L), [&](int p) {
+      A(p / L, p % L) = A_saved(c.index, p / L, p % L);
     });
     team.team_barrier();
-    // s6. dM_ij = -(dY_w_i . W_j + dY_u_i . U_j), j < i (into G, no longer needed)
+    // dY_w = A^T (-dV_new S^T), by slabs of key columns
+    for (int e0 = 0; e0 < K; e0 += kSlab) {
+      const int we = K - e0 < kSlab ? K - e0 : kSlab;
+      for (int c0 = 0; c0 < V; c0 += kSlab) {
+        const int wc = V - c0 < kSlab ? V - c0 : kSlab;
+        stage(team, sa, L, wc, [&](int i, int x) { return dV_new(c.b, c.r0 + i, c.h, c0 + x); });
+        stage(team, sb, we, wc, [&](int col, int x) { return states(c.b, c.h, c.chunk * K + e0 + col, c0 + x); });
+        team.team_barrier();
+        product(
+            team, L, we, wc, [&](int i, int x) { return sa(i, x); }, [&](int col, int x) { return sb(col, x); },
+            [&](int i, int col, float value) { acc(i, col) = c0 == 0 ? -value : acc(i, col) - value; });
+        team.team_barrier();
+      }
+      product(
+          team, L, we, L, [&](int i, int x) { return A(x, i); }, [&](int col, int x) { return acc(x, col); },
+          [&](int i, int col, float value) { dY_w(c.b, c.r0 + i, c.h, e0 + col) = value; });
+      team.team_barrier();
+    }
+    // dY_u = A^T dV_new
+    for (int c0 = 0; c0 < V; c0 += kSlab) {
+      const int wc = V - c0 < kSlab ? V - c0 : kSlab;
+      stage(team, sa, L, wc, [&](int j, int x) { return dV_new(c.b, c.r0 + j, c.h, c0 + x); });
+      team.team_barrier();
+      product(
+          team, L, wc, L, [&](int i, int x) { return A(x, i); }, [&](int col, int x) { return sa(x, col); },
+          [&](int i, int col, float value) { dY_u(c.b, c.r0 + i, c.h, c0 + col) = value; });
+      team.team_barrier();
+    }
+    // dM = -strict_tril(dY_w W^T + dY_u U^T), into A's tile (A is spent)
+    const ScratchMatrix dM = A;
+    chunk_gram(
+        team, dM, sa, sb, kSlab, L, K + V,
+        [&](int i, int x) { return x < K ? dY_w(c.b, c.r0 + i, c.h, x) : dY_u(c.b, c.r0 + i, c.h, x - K); },
+        [&](int j, int x) { return x < K ? W(c.b, c.r0 + j, c.h, x) : U(c.b, c.r0 + j, c.h, x - K); });
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L), [&](int p) {
       const int i = p / L, j = p % L;
-      float value = 0.0f;
-      if (j < i) {
-        for (int e = 0; e < K; ++e) value -= dY_w(c.b, c.r0 + i, c.h, e) * W(c.b, c.r0 + j, c.h, e);
-        for (int col = 0; col < V; ++col) value -= dY_u(c.b, c.r0 + i, c.h, col) * U(c.b, c.r0 + j, c.h, col);
-      }
-      G(i * C + j) = value;
+      dM(i, j) = j < i ? -dM(i, j) : 0.0f;
     });
     team.team_barrier();
-    // s7. dbeta, dv, db and dk through Y_w = beta e^b k, Y_u = beta v and M
+    // dbeta_i = e^{b_i} k_i . dY_w,i + v_i . dY_u,i + sum_j dM_ij KKG_ij; db through Y_w and M = diag(beta) KKG
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
       const int row = c.r0 + i;
-      const float bi = beta(c.b, row, c.h), gi = gamma(c, i);
       float k_dyw = 0.0f, v_dyu = 0.0f;
       for (int e = 0; e < K; ++e) k_dyw += k(c.b, row, c.h, e) * dY_w(c.b, row, c.h, e);
       for (int col = 0; col < V; ++col) v_dyu += v(c.b, row, c.h, col) * dY_u(c.b, row, c.h, col);
+      const float gi = exp_of(cum(i));
       float d_beta = gi * k_dyw + v_dyu;
-      double d_b = static_cast<double>(bi) * gi * k_dyw;
+      double d_b = static_cast<double>(betas(i)) * gi * k_dyw;
       for (int j = 0; j < i; ++j) {
-        d_beta += G(i * C + j) * kdot(c, i, j) * Gamma(c, i, j);
-        d_b += static_cast<double>(G(i * C + j)) * M(i * C + j);
+        const float kkg = kkg_saved(c.index, i, j);
+        d_beta += dM(i, j) * kkg;
+        d_b += static_cast<double>(dM(i, j)) * betas(i) * kkg;
       }
-      for (int m = i + 1; m < L; ++m) d_b -= static_cast<double>(G(m * C + i)) * M(m * C + i);
+      for (int m = i + 1; m < L; ++m) d_b -= static_cast<double>(dM(m, i)) * betas(m) * kkg_saved(c.index, m, i);
       dbeta(c.b, row, c.h) = d_beta;
       db(i) += d_b;
     });
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * V), [&](int p) {
-      const int i = p / V, col = p % V, row = c.r0 + i;
-      dv(c.b, row, c.h, col) = beta(c.b, row, c.h) * dY_u(c.b, row, c.h, col);
+    team.team_barrier();
+    // D = dM . Gamma; dk_i += beta_i (D K)_i + (D^T diag(beta) K)_i + beta_i e^{b_i} dY_w,i; dv = beta dY_u
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L), [&](int p) {
+      const int i = p / L, j = p % L;
+      if (j < i) dM(i, j) *= exp_of(cum(i) - cum(j));
     });
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * K), [&](int p) {
-      const int i = p / K, e = p % K, row = c.r0 + i;
-      const float bi = beta(c.b, row, c.h);
-      float acc = bi * gamma(c, i) * dY_w(c.b, row, c.h, e);
-      for (int j = 0; j < i; ++j) acc += G(i * C + j) * bi * Gamma(c, i, j) * k(c.b, c.r0 + j, c.h, e);
-      for (int m = i + 1; m < L; ++m)
-        acc += G(m * C + i) * beta(c.b, c.r0 + m, c.h) * Gamma(c, m, i) * k(c.b, c.r0 + m, c.h, e);
-      dk(c.b, row, c.h, e) += acc;
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * V), [&](int p) {
+      const int i = p / V, col = p % V;
+      dv(c.b, c.r0 + i, c.h, col) = betas(i) * dY_u(c.b, c.r0 + i, c.h, col);
     });
     team.team_barrier();
-    // s8. b_i = sum of the row gates g_r for r <= i in the chunk: dg_r = sum_{i >= r} db_i, on sub-step 0 rows
+    for (int e0 = 0; e0 < K; e0 += kSlab) {
+      const int we = K - e0 < kSlab ? K - e0 : kSlab;
+      stage(team, sa, L, we, [&](int j, int x) { return k(c.b, c.r0 + j, c.h, e0 + x); });
+      team.team_barrier();
+      product(
+          team, L, we, 2 * L,
+          [&](int i, int x) { return x < L ? betas(i) * dM(i, x) : dM(x - L, i); },
+          [&](int col, int x) { return x < L ? sa(x, col) : betas(x - L) * sa(x - L, col); },
+          [&](int i, int col, float value) {
+            const int row = c.r0 + i;
+            dk(c.b, row, c.h, e0 + col) += value + betas(i) * exp_of(cum(i)) * dY_w(c.b, row, c.h, e0 + col);
+          });
+      team.team_barrier();
+    }
+    // b_i = sum of the row gates g_r for r <= i in the chunk: dg_r = sum_{i >= r} db_i, on sub-step 0 rows
     if (has_g) {
       Kokkos::single(Kokkos::PerTeam(team), [&]() {
-        double acc = 0.0;
+        double sum = 0.0;
         for (int i = L - 1; i >= 0; --i) {
-          acc += db(i);
-          if ((c.r0 + i) % s.n == 0) dg(c.b, (c.r0 + i) / s.n, c.h) = static_cast<float>(acc);
+          sum += db(i);
+          if ((c.r0 + i) % s.n == 0) dg(c.b, (c.r0 + i) / s.n, c.h) = static_cast<float>(sum);
         }
       });
     }
@@ -458,6 +720,7 @@ Sizes chunked_sizes(const CView4& q, const CView4& k, const CView4& v, const CVi
   s.n = static_cast<int>(k.extent(1)) / s.T;
   s.R = s.T * s.n;
   s.NR = delta_num_row_chunks(s.R);
+  s.level = chunk_scratch_level();
   if (s.K > kMaxKeyDim) throw std::invalid_argument("selectiv::delta_rule::chunked: key dim above 128");
   const bool has_g = g.data() != nullptr;
   require_extents(k, s.B, s.R, s.H, s.K, "k");
@@ -489,26 +752,20 @@ void delta_chunked_fwd(const Exec& exec, View4 o, View4 ht, View4 states, CView4
   if (has_h0) require_extents(h0, s.B, s.H, s.K, s.V, "h0");
   if (has_ht) require_extents(ht, s.B, s.H, s.K, s.V, "ht");
 
-  LogDecayView log_decay(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, "selectiv::delta_rule::log_decay"),
-                         s.B, s.R, s.H);
-  View4 W(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, "selectiv::delta_rule::wy_w"), s.B, s.R, s.H, s.K);
-  View4 U(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, "selectiv::delta_rule::wy_u"), s.B, s.R, s.H, s.V);
+  const auto log_decay = workspace<LogDecayView>("selectiv::delta_rule::chunked_fwd::log_decay", s.B, s.R, s.H);
+  const View4 W = workspace<View4>("selectiv::delta_rule::chunked_fwd::wy_w", s.B, s.R, s.H, s.K);
+  const View4 U = workspace<View4>("selectiv::delta_rule::chunked_fwd::wy_u", s.B, s.R, s.H, s.V);
   const int chunks = s.B * s.H * s.NR;
   Kokkos::parallel_for("selectiv::delta_rule::chunked_fwd::prepare",
-                       TeamPolicy(exec, chunks, Kokkos::AUTO)
-                           .set_scratch_size(0, Kokkos::PerTeam(ChunkPrepare::scratch_bytes())),
-                       ChunkPrepare{log_decay, W, U, k, v, beta, g, s, has_g});
+                       chunk_policy(exec, chunks, ChunkPrepare::scratch_bytes(), s.level, "prepare"),
+                       ChunkPrepare{log_decay, W, U, ChunkMatrices(), ChunkMatrices(), k, v, beta, g, s, has_g});
   Kokkos::parallel_for("selectiv::delta_rule::chunked_fwd::state_passing",
                        Kokkos::RangePolicy<Exec>(exec, 0, s.B * s.H * s.V),
                        StatePassing{states, ht, U, W, k, h0, log_decay, s, has_h0, has_ht});
   Kokkos::parallel_for("selectiv::delta_rule::chunked_fwd::output",
-                       TeamPolicy(exec, chunks, Kokkos::AUTO)
-                           .set_scratch_size(0, Kokkos::PerTeam(ChunkOutput::scratch_bytes())),
+                       chunk_policy(exec, chunks, ChunkOutput::scratch_bytes(), s.level, "output"),
                        ChunkOutput{o, states, q, k, U, log_decay, scale, s});
-  // The workspaces are freed on return: wait for the kernels that use them.
-  kc::fence(exec, "selectiv::delta_rule::chunked_fwd");
 }
-
 
 void delta_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View3 dbeta, View3 dg, View4 dh0,
                        CView4 states, CView4 do_, CView4 dht, CView4 q, CView4 k, CView4 v, CView3 beta, CView3 g,
@@ -530,37 +787,37 @@ void delta_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View3 dbe
   if (has_dht) require_extents(dht, s.B, s.H, s.K, s.V, "dht");
   if (has_dh0) require_extents(dh0, s.B, s.H, s.K, s.V, "dh0");
 
-  auto alloc4 = [&](const char* label, int last) {
-    return View4(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, std::string(label)), s.B, s.R, s.H, last);
-  };
-  LogDecayView log_decay(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, "selectiv::delta_rule::log_decay"),
-                         s.B, s.R, s.H);
-  View4 W = alloc4("selectiv::delta_rule::wy_w", s.K), U = alloc4("selectiv::delta_rule::wy_u", s.V);
-  View4 V_new = alloc4("selectiv::delta_rule::v_new", s.V), dV_new = alloc4("selectiv::delta_rule::dv_new", s.V);
-  View4 dY_w = alloc4("selectiv::delta_rule::dy_w", s.K), dY_u = alloc4("selectiv::delta_rule::dy_u", s.V);
-  View4 dstates(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, "selectiv::delta_rule::dstates"), s.B, s.H,
-                s.NR * s.K, s.V);
   const int chunks = s.B * s.H * s.NR;
+  auto rows4 = [&](const char* label, int last) { return workspace<View4>(label, s.B, s.R, s.H, last); };
+  const auto log_decay = workspace<LogDecayView>("selectiv::delta_rule::chunked_bwd::log_decay", s.B, s.R, s.H);
+  const View4 W = rows4("selectiv::delta_rule::chunked_bwd::wy_w", s.K);
+  const View4 U = rows4("selectiv::delta_rule::chunked_bwd::wy_u", s.V);
+  const View4 V_new = rows4("selectiv::delta_rule::chunked_bwd::v_new", s.V);
+  const View4 dV_new = rows4("selectiv::delta_rule::chunked_bwd::dv_new", s.V);
+  const View4 dY_w = rows4("selectiv::delta_rule::chunked_bwd::dy_w", s.K);
+  const View4 dY_u = rows4("selectiv::delta_rule::chunked_bwd::dy_u", s.V);
+  const View4 dstates = workspace<View4>("selectiv::delta_rule::chunked_bwd::dstates", s.B, s.H, s.NR * s.K, s.V);
+  const auto A_saved = workspace<ChunkMatrices>("selectiv::delta_rule::chunked_bwd::ut_inverse", chunks, C, C);
+  const auto kkg_saved = workspace<ChunkMatrices>("selectiv::delta_rule::chunked_bwd::kkg", chunks, C, C);
+  const auto db_rows = workspace<ChunkDoubles>("selectiv::delta_rule::chunked_bwd::db_rows", chunks, C);
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::prepare",
-                       TeamPolicy(exec, chunks, Kokkos::AUTO)
-                           .set_scratch_size(0, Kokkos::PerTeam(ChunkPrepare::scratch_bytes())),
-                       ChunkPrepare{log_decay, W, U, k, v, beta, g, s, has_g});
+                       chunk_policy(exec, chunks, ChunkPrepare::scratch_bytes(), s.level, "prepare"),
+                       ChunkPrepare{log_decay, W, U, A_saved, kkg_saved, k, v, beta, g, s, has_g});
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::new_values",
                        Kokkos::RangePolicy<Exec>(exec, 0, s.B * s.R * s.H * s.V), NewValues{V_new, U, W, states, s});
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::intra_value_grad",
-                       TeamPolicy(exec, chunks, Kokkos::AUTO)
-                           .set_scratch_size(0, Kokkos::PerTeam(IntraValueGrad::scratch_bytes())),
+                       chunk_policy(exec, chunks, IntraValueGrad::scratch_bytes(), s.level, "intra_value_grad"),
                        IntraValueGrad{dV_new, q, k, do_, log_decay, scale, s});
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::dstate_passing",
                        Kokkos::RangePolicy<Exec>(exec, 0, s.B * s.H * s.V),
                        DStatePassing{dstates, dh0, dV_new, dht, W, k, q, do_, log_decay, scale, s, has_dht, has_dh0});
-  Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::chunk_grads",
-                       TeamPolicy(exec, chunks, Kokkos::AUTO)
-                           .set_scratch_size(0, Kokkos::PerTeam(ChunkGrads::scratch_bytes())),
-                       ChunkGrads{dq, dk, dv, dY_w, dY_u, dbeta, dg, states, dstates, q, k, v, W, U, V_new, dV_new,
-                                  do_, beta, log_decay, scale, s, has_g});
-  // The workspaces are freed on return: wait for the kernels that use them.
-  kc::fence(exec, "selectiv::delta_rule::chunked_bwd");
+  Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::output_grads",
+                       chunk_policy(exec, chunks, OutputGrads::scratch_bytes(), s.level, "output_grads"),
+                       OutputGrads{dq, dk, db_rows, states, dstates, q, k, V_new, do_, log_decay, scale, s});
+  Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::solve_grads",
+                       chunk_policy(exec, chunks, SolveGrads::scratch_bytes(), s.level, "solve_grads"),
+                       SolveGrads{dk, dv, dY_w, dY_u, dbeta, dg, A_saved, kkg_saved, db_rows, states, k, v, W, U,
+                                  dV_new, beta, log_decay, s, has_g});
 }
 
 }  // namespace selectiv::delta_rule

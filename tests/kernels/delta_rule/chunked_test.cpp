@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // The chunked WY / UT kernels of the delta rule against the fp64 host reference: o, ht, dq, dk, dv, dbeta, dg, dh0
 // on awkward shapes (T = 1, 63, 64, 65, 130 with n = 1; T = 1, 15, 16, 17, 65 with n = 4, and with n = 3 where
-// tokens straddle the 64-row chunks; odd K and V; K = 64, V = 128), without a gate and with two gate regimes, with
-// and without h0 / dht.
+// tokens straddle the 64-row chunks; odd K and V; K = 64, V = 128; K, V that leave partial scratch slabs), without
+// a gate and with two gate regimes, with and without h0 / dht.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -105,6 +105,12 @@ TEST(DeltaRuleChunked, GatedDeltaProductShapes) {
 
 TEST(DeltaRuleChunked, LargeHeadDims) {
   check_against_reference({1, 100, 2, 64, 128, 1}, Gate::kLayer, true, 1.0, 801u);
+}
+
+// Head dims that leave partial staging slabs (the tiles hold 16 or 32 columns per pass) and several per head.
+TEST(DeltaRuleChunked, PartialSlabs) {
+  check_against_reference({1, 70, 2, 40, 72, 2}, Gate::kLayer, true, 2.0, 811u);
+  check_against_reference({2, 33, 1, 33, 17, 1}, Gate::kStrong, false, 1.0, 812u);
 }
 
 }  // namespace
