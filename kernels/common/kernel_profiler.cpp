@@ -1,19 +1,19 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "kernels/common/kernel_profiler.hpp"
 
-#include "kernels/common/compat.hpp"
-
 #include <algorithm>
 #include <cstdint>
 #include <map>
+
+#include "kernels/common/compat.hpp"
 
 namespace selectiv {
 namespace {
 
 struct Profiler {
   std::map<std::string, KernelTime> totals;
-  int depth = 0;            // kernels and regions entered and not left
-  std::string outermost;    // name of the entry that opened depth 1
+  int depth = 0;          // kernels and regions entered and not left
+  std::string outermost;  // name of the entry that opened depth 1
   Kokkos::Timer timer;
 };
 

@@ -73,17 +73,17 @@ struct ColumnForward {
 constexpr int kColumnTile = 32;
 
 struct TileBackward {
-  View4 dq_part, dk_part;      // (tiles * B, T, H, K), (tiles * B, T * n, H, K): this tile's share of dq, dk
-  View3 dbeta_part, dg_part;   // (tiles * B, T * n, H), (tiles * B, T, H)
-  View4 dv;                    // (B, T * n, H, V)
-  View4 dh0;                   // (B, H, K, V) or empty
+  View4 dq_part, dk_part;     // (tiles * B, T, H, K), (tiles * B, T * n, H, K): this tile's share of dq, dk
+  View3 dbeta_part, dg_part;  // (tiles * B, T * n, H), (tiles * B, T, H)
+  View4 dv;                   // (B, T * n, H, V)
+  View4 dh0;                  // (B, H, K, V) or empty
   CView4 checkpoints, do_, dht, q, k, v;
   CView3 beta, g;
-  View4 work;        // (B * H, kCheckpointEvery * n, K, V): pre-update states, then each column's dk share
-  View4 dq_share;    // (B * H, kCheckpointEvery, K, V): each column's dq share
-  View3 dbeta_share; // (B * H, kCheckpointEvery * n, V)
-  View3 dg_share;    // (B * H, kCheckpointEvery, V)
-  View3 dS;          // (B * H, K, V): dL/dS at the start of the stretch being walked, per column
+  View4 work;         // (B * H, kCheckpointEvery * n, K, V): pre-update states, then each column's dk share
+  View4 dq_share;     // (B * H, kCheckpointEvery, K, V): each column's dq share
+  View3 dbeta_share;  // (B * H, kCheckpointEvery * n, V)
+  View3 dg_share;     // (B * H, kCheckpointEvery, V)
+  View3 dS;           // (B * H, K, V): dL/dS at the start of the stretch being walked, per column
   float scale;
   Sizes s;
   int tiles;
@@ -230,8 +230,7 @@ void require_extents(const CView4& x, int e0, int e1, int e2, int e3, const char
     throw std::invalid_argument(std::string("selectiv::delta_rule: wrong extents of ") + name);
 }
 void require_extents(const CView3& x, int e0, int e1, int e2, const char* name) {
-  if (static_cast<int>(x.extent(0)) != e0 || static_cast<int>(x.extent(1)) != e1 ||
-      static_cast<int>(x.extent(2)) != e2)
+  if (static_cast<int>(x.extent(0)) != e0 || static_cast<int>(x.extent(1)) != e1 || static_cast<int>(x.extent(2)) != e2)
     throw std::invalid_argument(std::string("selectiv::delta_rule: wrong extents of ") + name);
 }
 
@@ -305,8 +304,9 @@ void delta_recurrent_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View3 d
   View3 dbeta_part = direct ? dbeta : workspace<View3>("selectiv::delta_rule::dbeta_part", tiles * s.B, R, s.H);
   View3 dg_part = direct || !has_g ? dg : workspace<View3>("selectiv::delta_rule::dg_part", tiles * s.B, s.T, s.H);
 
-  const TileBackward functor{dq_part, dk_part, dbeta_part, dg_part, dv, dh0, checkpoints, do_, dht, q, k, v, beta,
-                             g, work, dq_share, dbeta_share, dg_share, dS, scale, s, tiles, has_g, has_dht, has_dh0};
+  const TileBackward functor{dq_part, dk_part, dbeta_part, dg_part, dv,    dh0,     checkpoints, do_,         dht,
+                             q,       k,       v,          beta,    g,     work,    dq_share,    dbeta_share, dg_share,
+                             dS,      scale,   s,          tiles,   has_g, has_dht, has_dh0};
   const int team_size = std::min(kColumnTile, TeamPolicy(exec, 1, 1).team_size_max(functor, Kokkos::ParallelForTag()));
   Kokkos::parallel_for("selectiv::delta_rule::recurrent_bwd::column_tiles", TeamPolicy(exec, BH * tiles, team_size),
                        functor);

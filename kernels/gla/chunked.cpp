@@ -11,6 +11,7 @@
 #include <string>
 
 #include "kernels/common/compat.hpp"
+#include "kernels/common/workspace.hpp"
 
 namespace selectiv::gla {
 namespace {
@@ -106,7 +107,8 @@ TeamPolicy team_policy(const Exec& exec, int league, std::size_t scratch_bytes) 
 
 // ---- forward (and the backward's shared steps) -------------------------------------------------------------------
 
-// Step 1 (also backward step 0): b_r = sum_{s<=r} g_s within the chunk, q^_r = q_r * e^{b_r}, k^_s = k_s * e^{b_L - b_s}.
+// Step 1 (also backward step 0): b_r = sum_{s<=r} g_s within the chunk, q^_r = q_r * e^{b_r}, k^_s = k_s * e^{b_L -
+// b_s}.
 struct GateCumsum {
   GateView gate_cumsum;  // (B, T, H, K)
   View4 q_decayed;       // (B, T, H, K)
@@ -286,11 +288,11 @@ struct ChunkScores {
 // (y = dO, x = k^, M_n = dS' = dstates[n], alpha = 1). One team per (chunk, value tile): it stages the chunk's
 // scores and its y column tile, then the x / M_n tiles kStep key channels at a time; the sums accumulate in scratch.
 struct ChunkRowsOutput {
-  View4 out;        // (B, T, H, V)
-  CView4 scores;    // (B, T, H, C)
-  CView4 y;         // (B, T, H, V)
-  CView4 x;         // (B, T, H, K)
-  CView4 m;         // (B, H, NT * K, V)
+  View4 out;      // (B, T, H, V)
+  CView4 scores;  // (B, T, H, C)
+  CView4 y;       // (B, T, H, V)
+  CView4 x;       // (B, T, H, K)
+  CView4 m;       // (B, H, NT * K, V)
   float alpha;
   bool transposed;  // A^T (dv) instead of A (o)
   Sizes s;
@@ -374,7 +376,7 @@ struct DQKInter {
     const int key_tiles = tiles_of(s.K, kTile);
     const int k0 = (team.league_rank() % key_tiles) * kTile;
     const Chunk c = chunk_of(team.league_rank() / key_tiles, s);
-    const int row0 = c.n * s.K + k0;  // first state row of the key tile
+    const int row0 = c.n * s.K + k0;                                       // first state row of the key tile
     ScratchMatrix do_tile(team.team_scratch(0), kChunk, kStep + kPad);     // (r, value column v0 + j)
     ScratchMatrix v_tile(team.team_scratch(0), kChunk, kStep + kPad);      // (r, value column v0 + j)
     ScratchMatrix state_tile(team.team_scratch(0), kTile, kStep + kPad);   // (key channel k0 + i, v0 + j)
@@ -384,7 +386,8 @@ struct DQKInter {
     ScratchVector state_dstate(team.team_scratch(0), kTile);               // rowsum(S_[n] * dS')
     for (int v0 = 0; v0 < s.V; v0 += kStep) {
       if (v0 > 0) team.team_barrier();
-      stage(team, do_tile, kChunk, kStep, c.len, s.V - v0, [&](int r, int j) { return do_(c.b, c.t0 + r, c.h, v0 + j); });
+      stage(team, do_tile, kChunk, kStep, c.len, s.V - v0,
+            [&](int r, int j) { return do_(c.b, c.t0 + r, c.h, v0 + j); });
       stage(team, v_tile, kChunk, kStep, c.len, s.V - v0, [&](int r, int j) { return v(c.b, c.t0 + r, c.h, v0 + j); });
       stage(team, state_tile, kTile, kStep, s.K - k0, s.V - v0,
             [&](int i, int j) { return states(c.b, c.h, row0 + i, v0 + j); });
@@ -453,7 +456,8 @@ struct DQKIntra {
     ScratchMatrix q_tile(team.team_scratch(0), kChunk, kStep + kPad);    // (r, key channel k0 + j)
     ScratchMatrix k_tile(team.team_scratch(0), kChunk, kStep + kPad);
     ScratchGates b_tile(team.team_scratch(0), kChunk, kStep + kPad);
-    stage(team, da_tile, kChunk, kChunk, c.len, c.len, [&](int r, int col) { return dscores(c.b, c.t0 + r, c.h, col); });
+    stage(team, da_tile, kChunk, kChunk, c.len, c.len,
+          [&](int r, int col) { return dscores(c.b, c.t0 + r, c.h, col); });
     stage(team, q_tile, kChunk, kStep, c.len, s.K - k0, [&](int r, int j) { return q(c.b, c.t0 + r, c.h, k0 + j); });
     stage(team, k_tile, kChunk, kStep, c.len, s.K - k0, [&](int r, int j) { return k(c.b, c.t0 + r, c.h, k0 + j); });
     stage(team, b_tile, kChunk, kStep, c.len, s.K - k0,
@@ -511,11 +515,10 @@ void require_extents(const CView4& x, int e0, int e1, int e2, int e3, const char
   const bool ok = static_cast<int>(x.extent(0)) == e0 && static_cast<int>(x.extent(1)) == e1 &&
                   static_cast<int>(x.extent(2)) == e2 && static_cast<int>(x.extent(3)) == e3;
   if (!ok)
-    throw std::invalid_argument(std::string("selectiv::gla: ") + name + " has extents (" +
-                                std::to_string(x.extent(0)) + ", " + std::to_string(x.extent(1)) + ", " +
-                                std::to_string(x.extent(2)) + ", " + std::to_string(x.extent(3)) + "), expected (" +
-                                std::to_string(e0) + ", " + std::to_string(e1) + ", " + std::to_string(e2) + ", " +
-                                std::to_string(e3) + ")");
+    throw std::invalid_argument(std::string("selectiv::gla: ") + name + " has extents (" + std::to_string(x.extent(0)) +
+                                ", " + std::to_string(x.extent(1)) + ", " + std::to_string(x.extent(2)) + ", " +
+                                std::to_string(x.extent(3)) + "), expected (" + std::to_string(e0) + ", " +
+                                std::to_string(e1) + ", " + std::to_string(e2) + ", " + std::to_string(e3) + ")");
 }
 
 // Sizes from q (B, T, H, K) and v (.., V); checks k, g and the saved tensors against them.
@@ -572,25 +575,21 @@ void gla_chunked_fwd(const Exec& exec, View4 o, View4 ht, View4 states, View4 sc
   if (has_ht) require_extents(ht, s.B, s.H, s.K, s.V, "ht");
 
   // Workspaces, recomputed by the backward: b (fp64), q^ and k^.
-  GateView gate_cumsum(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, "selectiv::gla::gate_cumsum"), s.B, s.T,
-                       s.H, s.K);
-  View4 q_decayed(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, "selectiv::gla::q_decayed"), s.B, s.T, s.H,
-                  s.K);
-  View4 k_decayed(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, "selectiv::gla::k_decayed"), s.B, s.T, s.H,
-                  s.K);
+  const GateView gate_cumsum = workspace<GateView>("selectiv::gla::gate_cumsum", s.B, s.T, s.H, s.K);
+  const View4 q_decayed = workspace<View4>("selectiv::gla::q_decayed", s.B, s.T, s.H, s.K);
+  const View4 k_decayed = workspace<View4>("selectiv::gla::k_decayed", s.B, s.T, s.H, s.K);
 
   run_gate_cumsum(exec, "selectiv::gla::chunked_fwd::gate_cumsum", gate_cumsum, q_decayed, k_decayed, q, k, g, s);
   run_teams(exec, "selectiv::gla::chunked_fwd::chunk_local_states", ChunkLocalProduct{states, k_decayed, v, 1.0f, s});
-  run_scan(exec, "selectiv::gla::chunked_fwd::state_passing", StateScan{states, ht, gate_cumsum, h0, has_h0, has_ht, false, s});
+  run_scan(exec, "selectiv::gla::chunked_fwd::state_passing",
+           StateScan{states, ht, gate_cumsum, h0, has_h0, has_ht, false, s});
   run_teams(exec, "selectiv::gla::chunked_fwd::intra_scores", ChunkScores{scores, gate_cumsum, q, k, scale, true, s});
   run_teams(exec, "selectiv::gla::chunked_fwd::chunk_output",
             ChunkRowsOutput{o, scores, v, q_decayed, states, scale, false, s});
-  // The workspaces are freed on return: wait for the kernels that read them.
-  kc::fence(exec, "selectiv::gla::chunked_fwd");
 }
 
-void gla_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View4 dg, View4 dh0, CView4 states,
-                     CView4 scores, CView4 do_, CView4 dht, CView4 q, CView4 k, CView4 v, CView4 g, float scale) {
+void gla_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View4 dg, View4 dh0, CView4 states, CView4 scores,
+                     CView4 do_, CView4 dht, CView4 q, CView4 k, CView4 v, CView4 g, float scale) {
   const Sizes s = sizes_of(q, k, v, g, states, scores);
   require_extents(dq, s.B, s.T, s.H, s.K, "dq");
   require_extents(dk, s.B, s.T, s.H, s.K, "dk");
@@ -602,17 +601,12 @@ void gla_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View4 dg, V
   if (has_dh0) require_extents(dh0, s.B, s.H, s.K, s.V, "dh0");
 
   // Recomputed from the inputs: b, q^, k^ (step 0). Workspaces: dstates, dA, z.
-  GateView gate_cumsum(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, "selectiv::gla::gate_cumsum"), s.B, s.T,
-                       s.H, s.K);
-  View4 q_decayed(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, "selectiv::gla::q_decayed"), s.B, s.T, s.H,
-                  s.K);
-  View4 k_decayed(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, "selectiv::gla::k_decayed"), s.B, s.T, s.H,
-                  s.K);
-  View4 dstates(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, "selectiv::gla::dstates"), s.B, s.H, s.NT * s.K,
-                s.V);
-  View4 dscores(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, "selectiv::gla::dscores"), s.B, s.T, s.H,
-                kChunk);
-  View4 z(Kokkos::view_alloc(exec, Kokkos::WithoutInitializing, "selectiv::gla::dgate_prefix"), s.B, s.T, s.H, s.K);
+  const GateView gate_cumsum = workspace<GateView>("selectiv::gla::gate_cumsum", s.B, s.T, s.H, s.K);
+  const View4 q_decayed = workspace<View4>("selectiv::gla::q_decayed", s.B, s.T, s.H, s.K);
+  const View4 k_decayed = workspace<View4>("selectiv::gla::k_decayed", s.B, s.T, s.H, s.K);
+  const View4 dstates = workspace<View4>("selectiv::gla::dstates", s.B, s.H, s.NT * s.K, s.V);
+  const View4 dscores = workspace<View4>("selectiv::gla::dscores", s.B, s.T, s.H, kChunk);
+  const View4 z = workspace<View4>("selectiv::gla::dgate_prefix", s.B, s.T, s.H, s.K);
 
   run_gate_cumsum(exec, "selectiv::gla::chunked_bwd::gate_cumsum", gate_cumsum, q_decayed, k_decayed, q, k, g, s);
   run_teams(exec, "selectiv::gla::chunked_bwd::chunk_local_dstates",
@@ -627,7 +621,6 @@ void gla_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View4 dg, V
   run_teams(exec, "selectiv::gla::chunked_bwd::dqk_intra", DQKIntra{dq, dk, dg, dscores, gate_cumsum, q, k, scale, s});
   Kokkos::parallel_for("selectiv::gla::chunked_bwd::dgate", Kokkos::RangePolicy<Exec>(exec, 0, s.B * s.NT * s.H * s.K),
                        DGate{dg, z, s});
-  kc::fence(exec, "selectiv::gla::chunked_bwd");
 }
 
 }  // namespace selectiv::gla

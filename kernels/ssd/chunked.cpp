@@ -20,8 +20,7 @@ using Member = TeamPolicy::member_type;
 using CumView = Kokkos::View<double***, Kokkos::LayoutRight, DeviceMem>;  // (B, T, H)
 using ScratchMatrix = Kokkos::View<float**, Kokkos::LayoutRight, Exec::scratch_memory_space, Kokkos::MemoryUnmanaged>;
 using ScratchVector = Kokkos::View<float*, Kokkos::LayoutRight, Exec::scratch_memory_space, Kokkos::MemoryUnmanaged>;
-using ScratchDoubles =
-    Kokkos::View<double*, Kokkos::LayoutRight, Exec::scratch_memory_space, Kokkos::MemoryUnmanaged>;
+using ScratchDoubles = Kokkos::View<double*, Kokkos::LayoutRight, Exec::scratch_memory_space, Kokkos::MemoryUnmanaged>;
 
 // Level-0 team scratch a GPU team may use (shared memory; more lowers occupancy or fails to launch).
 constexpr std::size_t kScratchBudget = 48 * 1024;
@@ -161,8 +160,8 @@ KOKKOS_INLINE_FUNCTION ChunkVectors load_chunk_vectors(const Member& team, int l
 
 // Step 1 (also backward step 0): delta = softplus(dt + dt_bias), b_r = sum_{s<=r} -exp(A_log) delta_s within the
 // chunk. One thread per (b, h, chunk).
-void gate_cumsum(const Exec& exec, View3 delta, CumView cum, CView3 dt, CView1 dt_bias, CView1 A_log,
-                 const Sizes s, const char* label) {
+void gate_cumsum(const Exec& exec, View3 delta, CumView cum, CView3 dt, CView1 dt_bias, CView1 A_log, const Sizes s,
+                 const char* label) {
   Kokkos::parallel_for(
       label, Range(exec, 0, s.B * s.H * s.NT), KOKKOS_LAMBDA(const int i) {
         const int n = i % s.NT, h = (i / s.NT) % s.H, b = i / (s.NT * s.H);
@@ -180,9 +179,8 @@ void gate_cumsum(const Exec& exec, View3 delta, CumView cum, CView3 dt, CView1 d
 // Step 2: U_n[p, k] = sum_s (e^{b_L - b_s} delta_s x_s[p]) B_s[k], written into states[n]. One team per
 // (b, h, chunk); token tiles of (weighted x, B) in scratch; the P x N result accumulates in place over token tiles.
 void chunk_local_states(const Exec& exec, View4 states, CView3 delta, CumView cum, CView3 xbc, const Sizes s) {
-  const Plan plan = make_plan("ssd_chunked_fwd", [&](int kt) {
-    return chunk_vectors_bytes() + tile_bytes(kt, s.P) + tile_bytes(kt, s.N);
-  });
+  const Plan plan = make_plan(
+      "ssd_chunked_fwd", [&](int kt) { return chunk_vectors_bytes() + tile_bytes(kt, s.P) + tile_bytes(kt, s.N); });
   const int level = plan.level, kt = plan.kt;
   Kokkos::parallel_for(
       "selectiv::ssd::chunked_fwd::chunk_local_states", team_policy(exec, s.B * s.H * s.NT, plan),
@@ -203,7 +201,8 @@ void chunk_local_states(const Exec& exec, View4 states, CView3 delta, CumView cu
           stage(team, b_tile, kx, s.N, false, [&](int x, int k) { return xbc(b, t0 + s0 + x, s.bcol(k)); });
           team.team_barrier();
           tile_product(
-              team, s.P, s.N, kx, [&](int p, int x) { return u_tile(x, p); }, [&](int k, int x) { return b_tile(x, k); },
+              team, s.P, s.N, kx, [&](int p, int x) { return u_tile(x, p); },
+              [&](int k, int x) { return b_tile(x, k); },
               [&](int p, int k, float dot) {
                 float& out = states(b, h, n * s.P + p, k);
                 out = (s0 == 0 ? 0.0f : out) + dot;
@@ -218,8 +217,7 @@ void chunk_local_states(const Exec& exec, View4 states, CView3 delta, CumView cu
 // overwritten, so their loads are in flight together instead of one memory latency per chunk.
 void state_passing(const Exec& exec, View4 states, CumView cum, const Sizes s) {
   Kokkos::parallel_for(
-      "selectiv::ssd::chunked_fwd::state_passing", Range(exec, 0, s.B * s.H * s.P * s.N),
-      KOKKOS_LAMBDA(const int i) {
+      "selectiv::ssd::chunked_fwd::state_passing", Range(exec, 0, s.B * s.H * s.P * s.N), KOKKOS_LAMBDA(const int i) {
         const int k = i % s.N, p = (i / s.N) % s.P, h = (i / (s.N * s.P)) % s.H, b = i / (s.N * s.P * s.H);
         float S = 0.0f;
         for (int n0 = 0; n0 < s.NT; n0 += kPassGroup) {
@@ -259,7 +257,8 @@ void chunk_scores(const Exec& exec, View3 scores, CView3 xbc, const Sizes s) {
           stage(team, b_tile, kx, len, true, [&](int x, int j) { return xbc(b, t0 + j, s.bcol(k0 + x)); });
           team.team_barrier();
           tile_product(
-              team, len, len, kx, [&](int r, int x) { return c_tile(x, r); }, [&](int j, int x) { return b_tile(x, j); },
+              team, len, len, kx, [&](int r, int x) { return c_tile(x, r); },
+              [&](int j, int x) { return b_tile(x, j); },
               [&](int r, int j, float dot) {
                 float& out = scores(b, t0 + r, j);
                 out = (k0 == 0 ? 0.0f : out) + dot;
@@ -293,14 +292,13 @@ void chunk_output(const Exec& exec, View4 y, CView3 xbc, CView3 delta, CumView c
         const int t0 = n * kChunk, len = s.chunk_end(n) - t0;
         const int p0 = slab_index * slab, pw = kc::min(slab, s.P - p0);
         const ChunkVectors v = load_chunk_vectors(team, level, cum, delta, b, h, t0, len);
-        ScratchMatrix acc(team.team_scratch(level), kChunk, slab + 1);     // (r, p - p0)
+        ScratchMatrix acc(team.team_scratch(level), kChunk, slab + 1);   // (r, p - p0)
         ScratchMatrix a_tile(team.team_scratch(level), kt, kChunk + 1);  // (k or s, r)
         ScratchMatrix x_tile(team.team_scratch(level), kt, slab + 1);    // (k or s, p - p0)
         team.team_barrier();
         for (int k0 = 0; k0 < s.N; k0 += kt) {
           const int kx = kc::min(kt, s.N - k0);
-          stage(team, a_tile, kx, len, true,
-                [&](int x, int r) { return v.decay(r) * xbc(b, t0 + r, s.ccol(k0 + x)); });
+          stage(team, a_tile, kx, len, true, [&](int x, int r) { return v.decay(r) * xbc(b, t0 + r, s.ccol(k0 + x)); });
           stage(team, x_tile, kx, pw, true, [&](int x, int p) { return states(b, h, n * s.P + p0 + p, k0 + x); });
           team.team_barrier();
           tile_product(
@@ -335,9 +333,8 @@ void chunk_output(const Exec& exec, View4 y, CView3 xbc, CView3 delta, CumView c
 // tiles in scratch, accumulated in place (as chunk_local_states).
 void chunk_local_dstates(const Exec& exec, View4 dstates, CView3 delta, CumView cum, CView4 dy, CView3 xbc,
                          const Sizes s) {
-  const Plan plan = make_plan("ssd_chunked_bwd", [&](int kt) {
-    return chunk_vectors_bytes() + tile_bytes(kt, s.P) + tile_bytes(kt, s.N);
-  });
+  const Plan plan = make_plan(
+      "ssd_chunked_bwd", [&](int kt) { return chunk_vectors_bytes() + tile_bytes(kt, s.P) + tile_bytes(kt, s.N); });
   const int level = plan.level, kt = plan.kt;
   Kokkos::parallel_for(
       "selectiv::ssd::chunked_bwd::chunk_local_dstates", team_policy(exec, s.B * s.H * s.NT, plan),
@@ -351,11 +348,13 @@ void chunk_local_dstates(const Exec& exec, View4 dstates, CView3 delta, CumView 
         team.team_barrier();
         for (int r0 = 0; r0 < len; r0 += kt) {
           const int kx = kc::min(kt, len - r0);
-          stage(team, dy_tile, kx, s.P, false, [&](int x, int p) { return v.decay(r0 + x) * dy(b, t0 + r0 + x, h, p); });
+          stage(team, dy_tile, kx, s.P, false,
+                [&](int x, int p) { return v.decay(r0 + x) * dy(b, t0 + r0 + x, h, p); });
           stage(team, c_tile, kx, s.N, false, [&](int x, int k) { return xbc(b, t0 + r0 + x, s.ccol(k)); });
           team.team_barrier();
           tile_product(
-              team, s.P, s.N, kx, [&](int p, int x) { return dy_tile(x, p); }, [&](int k, int x) { return c_tile(x, k); },
+              team, s.P, s.N, kx, [&](int p, int x) { return dy_tile(x, p); },
+              [&](int k, int x) { return c_tile(x, k); },
               [&](int p, int k, float dot) {
                 float& out = dstates(b, h, n * s.P + p, k);
                 out = (r0 == 0 ? 0.0f : out) + dot;
@@ -369,8 +368,7 @@ void chunk_local_dstates(const Exec& exec, View4 dstates, CView3 delta, CumView 
 // dS', the gradient of the state at the end of chunk n. Loads grouped as in state_passing.
 void dstate_passing(const Exec& exec, View4 dstates, CumView cum, const Sizes s) {
   Kokkos::parallel_for(
-      "selectiv::ssd::chunked_bwd::dstate_passing", Range(exec, 0, s.B * s.H * s.P * s.N),
-      KOKKOS_LAMBDA(const int i) {
+      "selectiv::ssd::chunked_bwd::dstate_passing", Range(exec, 0, s.B * s.H * s.P * s.N), KOKKOS_LAMBDA(const int i) {
         const int k = i % s.N, p = (i / s.N) % s.P, h = (i / (s.N * s.P)) % s.H, b = i / (s.N * s.P * s.H);
         float dS = 0.0f;
         for (int n1 = s.NT - 1; n1 >= 0; n1 -= kPassGroup) {
@@ -395,9 +393,8 @@ void dstate_passing(const Exec& exec, View4 dstates, CumView cum, const Sizes s)
 // Step 3: dyx(b, t, h, s) = dy_r . x_s for s <= r = t - t0 (0 above the diagonal). One team per (b, h, chunk): tiles
 // of dy and x over the head dimension, a (Q, Q) accumulator in scratch.
 void output_input_dots(const Exec& exec, View4 dyx, CView4 dy, CView3 xbc, const Sizes s) {
-  const Plan plan = make_plan("ssd_chunked_bwd", [&](int kt) {
-    return tile_bytes(kChunk, kChunk) + 2 * tile_bytes(kt, kChunk);
-  });
+  const Plan plan =
+      make_plan("ssd_chunked_bwd", [&](int kt) { return tile_bytes(kChunk, kChunk) + 2 * tile_bytes(kt, kChunk); });
   const int level = plan.level, kt = plan.kt;
   Kokkos::parallel_for(
       "selectiv::ssd::chunked_bwd::output_input_dots", team_policy(exec, s.B * s.H * s.NT, plan),
@@ -405,16 +402,17 @@ void output_input_dots(const Exec& exec, View4 dyx, CView4 dy, CView3 xbc, const
         const int i = team.league_rank();
         const int n = i % s.NT, h = (i / s.NT) % s.H, b = i / (s.NT * s.H);
         const int t0 = n * kChunk, len = s.chunk_end(n) - t0;
-        ScratchMatrix acc(team.team_scratch(level), kChunk, kChunk + 1);     // (r, s)
-        ScratchMatrix dy_tile(team.team_scratch(level), kt, kChunk + 1);     // (p, r)
-        ScratchMatrix x_tile(team.team_scratch(level), kt, kChunk + 1);      // (p, s)
+        ScratchMatrix acc(team.team_scratch(level), kChunk, kChunk + 1);  // (r, s)
+        ScratchMatrix dy_tile(team.team_scratch(level), kt, kChunk + 1);  // (p, r)
+        ScratchMatrix x_tile(team.team_scratch(level), kt, kChunk + 1);   // (p, s)
         for (int p0 = 0; p0 < s.P; p0 += kt) {
           const int kx = kc::min(kt, s.P - p0);
           stage(team, dy_tile, kx, len, true, [&](int x, int r) { return dy(b, t0 + r, h, p0 + x); });
           stage(team, x_tile, kx, len, true, [&](int x, int j) { return xbc(b, t0 + j, s.xcol(h, p0 + x)); });
           team.team_barrier();
           tile_product(
-              team, len, len, kx, [&](int r, int x) { return dy_tile(x, r); }, [&](int j, int x) { return x_tile(x, j); },
+              team, len, len, kx, [&](int r, int x) { return dy_tile(x, r); },
+              [&](int j, int x) { return x_tile(x, j); },
               [&](int r, int j, float dot) { acc(r, j) = (p0 == 0 ? 0.0f : acc(r, j)) + dot; });
           team.team_barrier();
         }
@@ -426,13 +424,13 @@ void output_input_dots(const Exec& exec, View4 dyx, CView4 dy, CView3 xbc, const
 }
 
 // Steps 4 and 6: per token s of the chunk, with du_s = e^{b_L - b_s} (dS' B_s) + sum_{r>=s} scores_rs e^{b_r - b_s}
-// dy_r:  dx_s = delta_s du_s + D dy_s,  ddelta_s (direct) = x_s . du_s,  beta_s = delta_s e^{b_L - b_s} x_s . (dS' B_s),
-// alpha_s = e^{b_s} dy_s . (S_[n] C_s),  and dy_s . x_s (the diagonal of dyx, for dD). One team per (b, h, chunk),
-// a (Q, P) accumulator in scratch: du over state tiles (B, dS') then token tiles (decayed scores, dy); then S C over
-// state tiles (C, S).
-void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3 ddelta, View3 dD_part,
-                    CView3 delta, CumView cum, CView4 states, CView4 dstates, CView3 scores, CView4 dyx, CView4 dy,
-                    CView3 xbc, CView1 D, const Sizes s) {
+// dy_r:  dx_s = delta_s du_s + D dy_s,  ddelta_s (direct) = x_s . du_s,  beta_s = delta_s e^{b_L - b_s} x_s . (dS'
+// B_s), alpha_s = e^{b_s} dy_s . (S_[n] C_s),  and dy_s . x_s (the diagonal of dyx, for dD). One team per (b, h,
+// chunk), a (Q, P) accumulator in scratch: du over state tiles (B, dS') then token tiles (decayed scores, dy); then S C
+// over state tiles (C, S).
+void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3 ddelta, View3 dD_part, CView3 delta,
+                    CumView cum, CView4 states, CView4 dstates, CView3 scores, CView4 dyx, CView4 dy, CView3 xbc,
+                    CView1 D, const Sizes s) {
   const Plan plan = make_plan("ssd_chunked_bwd", [&](int kt) {
     return chunk_vectors_bytes() + ScratchVector::shmem_size(kChunk) + tile_bytes(kChunk, s.P) +
            tile_bytes(kt, kChunk) + tile_bytes(kt, s.P);
@@ -445,10 +443,10 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
         const int n = i % s.NT, h = (i / s.NT) % s.H, b = i / (s.NT * s.H);
         const int t0 = n * kChunk, len = s.chunk_end(n) - t0;
         const ChunkVectors v = load_chunk_vectors(team, level, cum, delta, b, h, t0, len);
-        ScratchVector tail(team.team_scratch(level), kChunk);              // e^{b_L - b_s}
-        ScratchMatrix acc(team.team_scratch(level), kChunk, s.P + 1);      // (s, p)
-        ScratchMatrix a_tile(team.team_scratch(level), kt, kChunk + 1);    // (k or r, s)
-        ScratchMatrix p_tile(team.team_scratch(level), kt, s.P + 1);       // (k or r, p)
+        ScratchVector tail(team.team_scratch(level), kChunk);            // e^{b_L - b_s}
+        ScratchMatrix acc(team.team_scratch(level), kChunk, s.P + 1);    // (s, p)
+        ScratchMatrix a_tile(team.team_scratch(level), kt, kChunk + 1);  // (k or r, s)
+        ScratchMatrix p_tile(team.team_scratch(level), kt, s.P + 1);     // (k or r, p)
         team.team_barrier();
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len),
                              [&](const int u) { tail(u) = exp_of(v.cum(len - 1) - v.cum(u)); });
@@ -459,13 +457,13 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
           stage(team, p_tile, kx, s.P, true, [&](int x, int p) { return dstates(b, h, n * s.P + p, k0 + x); });
           team.team_barrier();
           tile_product(
-              team, len, s.P, kx, [&](int u, int x) { return a_tile(x, u); }, [&](int p, int x) { return p_tile(x, p); },
+              team, len, s.P, kx, [&](int u, int x) { return a_tile(x, u); },
+              [&](int p, int x) { return p_tile(x, p); },
               [&](int u, int p, float dot) { acc(u, p) = (k0 == 0 ? 0.0f : acc(u, p)) + dot; });
           team.team_barrier();
         }
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * s.P), [&](const int e) {
-          acc(e / s.P, e % s.P) *= tail(e / s.P);
-        });
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * s.P),
+                             [&](const int e) { acc(e / s.P, e % s.P) *= tail(e / s.P); });
         team.team_barrier();
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len), [&](const int u) {
           float dot = 0.0f;
@@ -484,8 +482,8 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
           stage(team, p_tile, kx, s.P, false, [&](int x, int p) { return dy(b, t0 + r0 + x, h, p); });
           team.team_barrier();
           tile_product(
-              team, len, s.P, kx, [&](int u, int x) { return a_tile(x, u); }, [&](int p, int x) { return p_tile(x, p); },
-              [&](int u, int p, float dot) { acc(u, p) += dot; });
+              team, len, s.P, kx, [&](int u, int x) { return a_tile(x, u); },
+              [&](int p, int x) { return p_tile(x, p); }, [&](int u, int p, float dot) { acc(u, p) += dot; });
           team.team_barrier();
         }
         const float D_h = D(h);
@@ -509,7 +507,8 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
           stage(team, p_tile, kx, s.P, true, [&](int x, int p) { return states(b, h, n * s.P + p, k0 + x); });
           team.team_barrier();
           tile_product(
-              team, len, s.P, kx, [&](int u, int x) { return a_tile(x, u); }, [&](int p, int x) { return p_tile(x, p); },
+              team, len, s.P, kx, [&](int u, int x) { return a_tile(x, u); },
+              [&](int p, int x) { return p_tile(x, p); },
               [&](int u, int p, float dot) { acc(u, p) = (k0 == 0 ? 0.0f : acc(u, p)) + dot; });
           team.team_barrier();
         }
@@ -549,12 +548,12 @@ void dbc_step(const Exec& exec, View3 dxbc, CView3 delta, CumView cum, CView4 st
         const int slab_index = i % slabs, n = (i / slabs) % s.NT, b = i / (slabs * s.NT);
         const int t0 = n * kChunk, len = s.chunk_end(n) - t0, t1 = t0 + len;
         const int k0 = slab_index * slab, kw = kc::min(slab, s.N - k0);
-        ScratchMatrix G(team.team_scratch(level), kChunk, kChunk + 1);       // (r, s)
-        ScratchMatrix a_tile(team.team_scratch(level), kt, kChunk + 1);      // (x, r or s)
-        ScratchMatrix acc(team.team_scratch(level), kChunk, slab + 1);       // (r or s, k)
-        ScratchMatrix k_tile(team.team_scratch(level), kt, slab + 1);        // (x, k)
-        ScratchMatrix head_decay(team.team_scratch(level), s.H, kChunk);      // e^{b_r} per head
-        ScratchMatrix head_tail(team.team_scratch(level), s.H, kChunk);       // e^{b_L - b_s} delta_s per head
+        ScratchMatrix G(team.team_scratch(level), kChunk, kChunk + 1);    // (r, s)
+        ScratchMatrix a_tile(team.team_scratch(level), kt, kChunk + 1);   // (x, r or s)
+        ScratchMatrix acc(team.team_scratch(level), kChunk, slab + 1);    // (r or s, k)
+        ScratchMatrix k_tile(team.team_scratch(level), kt, slab + 1);     // (x, k)
+        ScratchMatrix head_decay(team.team_scratch(level), s.H, kChunk);  // e^{b_r} per head
+        ScratchMatrix head_tail(team.team_scratch(level), s.H, kChunk);   // e^{b_L - b_s} delta_s per head
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, s.H * len), [&](const int e) {
           const int h = e / len, r = e % len;
           const double b_r = cum(b, t0 + r, h);
@@ -575,13 +574,11 @@ void dbc_step(const Exec& exec, View3 dxbc, CView3 delta, CumView cum, CView4 st
           // intra-chunk part: dC_r = sum_s G_rs B_s, dB_s = sum_r G_rs C_r
           for (int u0 = 0; u0 < len; u0 += kt) {
             const int kx = kc::min(kt, len - u0);
-            stage(team, k_tile, kx, kw, false, [&](int x, int k) {
-              return xbc(b, t0 + u0 + x, want_dC ? s.bcol(k0 + k) : s.ccol(k0 + k));
-            });
+            stage(team, k_tile, kx, kw, false,
+                  [&](int x, int k) { return xbc(b, t0 + u0 + x, want_dC ? s.bcol(k0 + k) : s.ccol(k0 + k)); });
             team.team_barrier();
             tile_product(
-                team, len, kw, kx,
-                [&](int row, int x) { return want_dC ? G(row, u0 + x) : G(u0 + x, row); },
+                team, len, kw, kx, [&](int row, int x) { return want_dC ? G(row, u0 + x) : G(u0 + x, row); },
                 [&](int k, int x) { return k_tile(x, k); },
                 [&](int row, int k, float dot) { acc(row, k) = (u0 == 0 ? 0.0f : acc(row, k)) + dot; });
             team.team_barrier();
@@ -627,8 +624,7 @@ void chunk_gamma(const Exec& exec, View3 gamma, CumView cum, CView4 states, CVie
               part += dstates(b, h, n * s.P + p, k) * states(b, h, n * s.P + p, k);
             },
             acc);
-        Kokkos::single(Kokkos::PerTeam(team),
-                       [&]() { gamma(b, h, n) = exp_of(cum(b, s.chunk_end(n) - 1, h)) * acc; });
+        Kokkos::single(Kokkos::PerTeam(team), [&]() { gamma(b, h, n) = exp_of(cum(b, s.chunk_end(n) - 1, h)) * acc; });
       });
 }
 
@@ -690,14 +686,14 @@ void parameter_grads(const Exec& exec, View1 d_dt_bias, View1 dA_log, View1 dD, 
         const int BT = s.B * s.T;
         double sum_dt = 0.0, sum_A = 0.0, sum_D = 0.0;
         Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, BT),
-            [&](const int j, double& acc) { acc += ddt(j / s.T, j % s.T, h); }, sum_dt);
+            Kokkos::TeamThreadRange(team, BT), [&](const int j, double& acc) { acc += ddt(j / s.T, j % s.T, h); },
+            sum_dt);
         Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, BT),
-            [&](const int j, double& acc) { acc += dA_part(j / s.T, j % s.T, h); }, sum_A);
+            Kokkos::TeamThreadRange(team, BT), [&](const int j, double& acc) { acc += dA_part(j / s.T, j % s.T, h); },
+            sum_A);
         Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, BT),
-            [&](const int j, double& acc) { acc += dD_part(j / s.T, j % s.T, h); }, sum_D);
+            Kokkos::TeamThreadRange(team, BT), [&](const int j, double& acc) { acc += dD_part(j / s.T, j % s.T, h); },
+            sum_D);
         Kokkos::single(Kokkos::PerTeam(team), [&]() {
           d_dt_bias(h) += static_cast<float>(sum_dt);
           dA_log(h) += static_cast<float>(sum_A);
@@ -760,11 +756,10 @@ void ssd_chunked_fwd(const Exec& exec, View4 y, View4 states, View3 scores, CVie
   chunk_output(exec, y, xbc, delta, cum, states, scores, D, s);
 }
 
-void ssd_chunked_bwd(const Exec& exec, View3 dxbc, View3 ddt, View1 d_dt_bias, View1 dA_log, View1 dD,
-                     CView4 states, CView3 scores, CView4 dy, CView3 xbc, CView3 dt, CView1 dt_bias, CView1 A_log,
-                     CView1 D) {
-  const Sizes s = sizes_of("ssd_chunked_bwd", xbc, static_cast<int>(dy.extent(2)), static_cast<int>(dy.extent(3)),
-                           dt, dt_bias, A_log, D);
+void ssd_chunked_bwd(const Exec& exec, View3 dxbc, View3 ddt, View1 d_dt_bias, View1 dA_log, View1 dD, CView4 states,
+                     CView3 scores, CView4 dy, CView3 xbc, CView3 dt, CView1 dt_bias, CView1 A_log, CView1 D) {
+  const Sizes s = sizes_of("ssd_chunked_bwd", xbc, static_cast<int>(dy.extent(2)), static_cast<int>(dy.extent(3)), dt,
+                           dt_bias, A_log, D);
   check_saved("ssd_chunked_bwd", s, states, scores);
   if (dxbc.extent(0) != xbc.extent(0) || dxbc.extent(1) != xbc.extent(1) || dxbc.extent(2) != xbc.extent(2) ||
       ddt.extent(0) != dt.extent(0) || ddt.extent(1) != dt.extent(1) || ddt.extent(2) != dt.extent(2) ||
