@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "kernels/delta_rule/chunked.hpp"
 #include "kernels/delta_rule/decay_gate.hpp"
 #include "kernels/delta_rule/recurrent.hpp"
 #include "kernels/nn/activations.hpp"
@@ -33,6 +34,15 @@ View3 per_head(const View3& x, int n, int H) { return View3(x.data(), x.extent(0
 CView3 per_head(const CView3& x, int n, int H) { return CView3(x.data(), x.extent(0), x.extent(1) * n, H); }
 
 }  // namespace
+
+bool delta_mixers_run_chunked() {
+  // GPU builds (device memory that the host cannot read) run the chunked WY / UT kernels, host backends the
+  // token-by-token ones (kernels/delta_rule/README.md §6). Measured on one H200 (CUDA build, fp32, B = 64, 8 layers,
+  // `selectiv bench --model M --d 256 --T 400 --profile 1`), training step token by token -> chunked:
+  // gated_delta_net 245.5 -> 165.8 ms, delta_net 232.5 -> 157.6 ms, gated_delta_product 676.8 -> 495.0 ms;
+  // gated_delta_net at d = 1024: 2207.8 -> 1065.9 ms. On the CPU the token-by-token kernels do less work.
+  return !Kokkos::SpaceAccessibility<Kokkos::HostSpace, DeviceMem>::accessible;
+}
 
 DeltaFamilyMixer::DeltaFamilyMixer(const ModelDims& dims, std::string prefix, const DeltaVariant& variant)
     : m_variant(variant), m_d(dims.d_model), m_H(dims.n_heads), m_K(dims.d_model / dims.n_heads),
@@ -86,7 +96,8 @@ void DeltaFamilyMixer::ensure_workspace(int B, int T) {
   m_o = make("selectiv::delta_mixer::o", 2 * d);
   m_norm_rstd = View2("selectiv::delta_mixer::norm_rstd", rows, H);
   m_on = make("selectiv::delta_mixer::on", 2 * d);
-  m_checkpoints = delta_rule::delta_allocate_checkpoints(B, T, H, m_K, m_V);
+  m_checkpoints = delta_mixers_run_chunked() ? delta_rule::delta_allocate_chunk_states(B, T * n, H, m_K, m_V)
+                            : delta_rule::delta_allocate_checkpoints(B, T, H, m_K, m_V);
   if (m_variant.gated) {
     m_gate_logit = make("selectiv::delta_mixer::gate_logit", H);
     m_g = make("selectiv::delta_mixer::g", H);
@@ -138,10 +149,15 @@ void DeltaFamilyMixer::forward(const Exec& exec, const ParamTable& p, View3 z, C
                                p.value1(name("dt_bias")));
   }
   // 3. the recurrence
-  delta_rule::delta_recurrent_fwd(exec, heads(m_o, m_H), View4(), m_checkpoints, heads(CView3(m_q), m_H),
-                                  substeps(CView3(m_k), m_n, m_H), substeps(CView3(m_v), m_n, m_H),
-                                  per_head(CView3(m_beta), m_n, m_H),
-                                  m_variant.gated ? CView3(m_g) : CView3(), CView4(), 1.0f / std::sqrt(float(m_K)));
+  const CView4 q4 = heads(CView3(m_q), m_H), k4 = substeps(CView3(m_k), m_n, m_H), v4 = substeps(CView3(m_v), m_n, m_H);
+  const CView3 beta3 = per_head(CView3(m_beta), m_n, m_H), g3 = m_variant.gated ? CView3(m_g) : CView3();
+  const float scale = 1.0f / std::sqrt(float(m_K));
+  if (delta_mixers_run_chunked()) {
+    delta_rule::delta_chunked_fwd(exec, heads(m_o, m_H), View4(), m_checkpoints, q4, k4, v4, beta3, g3, CView4(), scale);
+  } else {
+    delta_rule::delta_recurrent_fwd(exec, heads(m_o, m_H), View4(), m_checkpoints, q4, k4, v4, beta3, g3, CView4(),
+                                    scale);
+  }
   // 4. per-head (gated) RMSNorm, output projection
   if (m_variant.gated) {
     nn::linear_fwd(exec, nn::as_matrix(m_out_gate), x, p.value2(name("g_proj.weight")), CView1());
@@ -182,12 +198,18 @@ void DeltaFamilyMixer::backward(const Exec& exec, const ParamTable& p, View3 dh,
                      nn::RmsNormSpec::standard(m_V));
   }
   // 3. the recurrence
-  delta_rule::delta_recurrent_bwd(exec, heads(m_dq, m_H), substeps(m_dk, m_n, m_H), substeps(m_dv, m_n, m_H),
-                                  per_head(m_dbeta, m_n, m_H), m_variant.gated ? m_dg : View3(), View4(),
-                                  m_checkpoints, heads(CView3(m_do), m_H), CView4(), heads(CView3(m_q), m_H),
-                                  substeps(CView3(m_k), m_n, m_H), substeps(CView3(m_v), m_n, m_H),
-                                  per_head(CView3(m_beta), m_n, m_H), m_variant.gated ? CView3(m_g) : CView3(),
-                                  1.0f / std::sqrt(float(m_K)));
+  const CView4 q4 = heads(CView3(m_q), m_H), k4 = substeps(CView3(m_k), m_n, m_H), v4 = substeps(CView3(m_v), m_n, m_H);
+  const CView3 beta3 = per_head(CView3(m_beta), m_n, m_H), g3 = m_variant.gated ? CView3(m_g) : CView3();
+  const float scale = 1.0f / std::sqrt(float(m_K));
+  const View4 dq4 = heads(m_dq, m_H), dk4 = substeps(m_dk, m_n, m_H), dv4 = substeps(m_dv, m_n, m_H);
+  const View3 dbeta3 = per_head(m_dbeta, m_n, m_H), dg3 = m_variant.gated ? m_dg : View3();
+  if (delta_mixers_run_chunked()) {
+    delta_rule::delta_chunked_bwd(exec, dq4, dk4, dv4, dbeta3, dg3, View4(), m_checkpoints, heads(CView3(m_do), m_H),
+                                  CView4(), q4, k4, v4, beta3, g3, scale);
+  } else {
+    delta_rule::delta_recurrent_bwd(exec, dq4, dk4, dv4, dbeta3, dg3, View4(), m_checkpoints,
+                                    heads(CView3(m_do), m_H), CView4(), q4, k4, v4, beta3, g3, scale);
+  }
   // 2. decay and write strengths
   if (m_variant.gated) {
     delta_rule::decay_gate_bwd(exec, nn::as_matrix(m_dgate_logit), p.grad1(name("A_log")), p.grad1(name("dt_bias")),

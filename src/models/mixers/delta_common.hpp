@@ -5,7 +5,8 @@
 //   k = l2norm(silu(conv(h Wk^T))),  v = silu(conv(h Wv^T)) (B, T * n, H, K / V): channel (j H + head) K + e
 //   beta = beta_max * sigmoid(h Wb^T)                       (B, T * n, H), beta_max 1, or 2 for the product
 //   g = -exp(A_log) softplus(h Wa^T + dt_bias)              (B, T, H), gated variants only
-//   o = delta rule (kernels/delta_rule, token-by-token kernels: README.md §6 there says why), scale K^-1/2
+//   o = delta rule (kernels/delta_rule: chunked kernels on GPU builds, token-by-token ones on host backends;
+//       README.md §6 there says why), scale K^-1/2
 //   z = (RMSNorm_V(o) * w) Wo^T                              (DeltaNet: o_norm, no gate)
 //   z = (RMSNorm_V(o) * w * silu(h Wg^T)) Wo^T               (gated variants)
 #pragma once
@@ -21,6 +22,9 @@ struct DeltaVariant {
   float beta_max = 1.0f;   // beta = beta_max * sigmoid(.)
   bool a_proj_first = true;  // state_dict order: a_proj before b_proj (Gated DeltaNet) or after (DeltaProduct)
 };
+
+// Whether the mixers run the chunked delta-rule kernels (GPU builds) rather than the token-by-token ones (host).
+bool delta_mixers_run_chunked();
 
 class DeltaFamilyMixer : public Mixer {
  public:
@@ -50,7 +54,7 @@ class DeltaFamilyMixer : public Mixer {
   View3 m_out_gate;        // 2d, h Wg^T (gated only)
   View2 m_norm_rstd;       // (B T, H)
   View3 m_on;              // 2d, normed output
-  View4 m_checkpoints;     // recurrence states saved by the forward
+  View4 m_checkpoints;     // recurrence states saved by the forward (chunk-start states on the chunked path)
   // Backward scratch.
   View3 m_d_on, m_do, m_dout_gate, m_dq, m_dk, m_dv, m_dqc, m_dkc, m_dqp, m_dkp, m_dvp, m_dbeta, m_dbeta_logit, m_dg,
       m_dgate_logit, m_dh_part;
