@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Linear layer, forward next to backward: the products through kc::gemm, the bias with plain kernels.
+// Linear layer, forward next to backward: the products through kc::gemm, the bias with plain kernels (its gradient
+// through the deterministic column sums of kernels/common/reductions.hpp).
 #include "kernels/nn/linear.hpp"
 
 #include <cstdint>
@@ -7,28 +8,11 @@
 #include <string>
 
 #include "kernels/common/compat_blas.hpp"
+#include "kernels/common/reductions.hpp"
 
 namespace selectiv::nn {
-namespace {
 
-using TeamPolicy = Kokkos::TeamPolicy<Exec>;
-using Member = TeamPolicy::member_type;
-
-void require(bool ok, const char* op, const char* what) {
-  if (!ok) throw std::invalid_argument(std::string("selectiv::nn::") + op + ": " + what);
-}
-
-// One team per reduced column: one thread on a CPU; on a GPU a power of two from 32 to 256 threads, so short
-// reductions do not leave most of a wide team idle.
-TeamPolicy reduction_teams(const Exec& exec, int league, std::int64_t width) {
-  constexpr bool on_host = Kokkos::SpaceAccessibility<Kokkos::HostSpace, Exec::memory_space>::accessible;
-  if (on_host) return TeamPolicy(exec, league, 1);
-  int threads = 32;
-  while (threads < width && threads < 256) threads *= 2;
-  return TeamPolicy(exec, league, threads);
-}
-
-}  // namespace
+using detail::require;
 
 void linear_fwd(const Exec& exec, View2 y, CView2 x, CView2 w, CView1 b) {
   const auto rows = x.extent(0), in = x.extent(1), out = w.extent(0);
@@ -59,17 +43,11 @@ void linear_bwd(const Exec& exec, View2 dx, View2 dw, View1 db, CView2 dy, CView
   kc::gemm(exec, "T", "N", 1.0f, dy, x, 1.0f, dw);  // dw += dy^T x
   if (db.size() != 0) {
     require(db.extent(0) == out, "linear_bwd", "db must be (out) or empty");
-    const int n = static_cast<int>(rows);
-    // db[j] += sum_r dy[r, j]: one team per output feature
-    Kokkos::parallel_for(
-        "selectiv::linear::bwd_bias", reduction_teams(exec, static_cast<int>(out), n),
-        KOKKOS_LAMBDA(const Member& team) {
-          const int j = team.league_rank();
-          float sum = 0.0f;
-          Kokkos::parallel_reduce(
-              Kokkos::TeamThreadRange(team, n), [&](int r, float& acc) { acc += dy(r, j); }, sum);
-          Kokkos::single(Kokkos::PerTeam(team), [&]() { db(j) += sum; });
-        });
+    // db[j] += sum_r dy[r, j]: coalesced partial sums over row chunks, then one team per feature (fixed order)
+    detail::column_sums(
+        exec, "selectiv::linear::bwd_bias_partial", "selectiv::linear::bwd_bias", static_cast<int>(rows),
+        static_cast<int>(out), KOKKOS_LAMBDA(int r, int j) { return dy(r, j); },
+        KOKKOS_LAMBDA(int j, float total) { db(j) += total; });
   }
 }
 
