@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Chunkwise-parallel WY / UT forward and backward of the delta rule (README.md §5): chunk preparation (gate
-// cumsum, UT transform, W and U), state passing (one thread per state column), chunk output, and the backward's
-// per-chunk gradient steps. The per-chunk steps run one team per chunk: the team stages tiles of its chunk in team
-// scratch with coalesced loads and multiplies them there (README.md §6).
+// cumsum, UT transform, W and U), state passing, chunk output, and the backward's per-chunk gradient steps. The
+// per-chunk steps run one team per chunk, the two state passes one team per tile of state columns walking the
+// chunks in order: the team stages tiles in team scratch with coalesced loads and multiplies them there (README.md §5).
 #include "kernels/delta_rule/chunked.hpp"
 
 #include <stdexcept>
@@ -161,6 +161,32 @@ KOKKOS_INLINE_FUNCTION void load_log_decays(const Member& team, const ScratchDou
   Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.L), [&](int i) { cum(i) = log_decay(c.b, c.r0 + i, c.h); });
 }
 
+// ---- state tiles of the two state passes ----------------------------------------------------------------------
+
+// Columns of the state (or state gradient) one state-passing team carries through the chunks.
+constexpr int kStateCols = 16;
+
+KOKKOS_INLINE_FUNCTION int num_state_tiles(int V) { return (V + kStateCols - 1) / kStateCols; }
+
+// State tile of a state-passing team: league rank = (b * H + h) * num_state_tiles(V) + tile; columns c0 .. c0 + width.
+struct StateTile {
+  int b, h, c0, width;
+  KOKKOS_INLINE_FUNCTION StateTile(int league_rank, const Sizes& s) {
+    const int tiles = num_state_tiles(s.V);
+    const int bh = league_rank / tiles;
+    c0 = (league_rank % tiles) * kStateCols;
+    width = s.V - c0 < kStateCols ? s.V - c0 : kStateCols;
+    h = bh % s.H;
+    b = bh / s.H;
+  }
+};
+
+// A K x (kStateCols + 1) scratch matrix (padded row stride, as make_tile).
+std::size_t state_tile_bytes(int K) { return ScratchMatrix::shmem_size(K, kStateCols + 1); }
+KOKKOS_INLINE_FUNCTION ScratchMatrix make_state_tile(const Member& team, int level, int K) {
+  return ScratchMatrix(team.team_scratch(level), K, kStateCols + 1);
+}
+
 // ---- forward ------------------------------------------------------------------------------------------------
 
 // 1. Per chunk: b_i = cumulative log-decay (fp64), KKG = strict_tril((k_i . k_j) e^{b_i - b_j}), M = diag(beta) KKG,
@@ -255,8 +281,9 @@ struct ChunkPrepare {
   }
 };
 
-// 2. One thread per state column (b, h, c), sequential over chunks: saves S, turns U into V_new = U - W S, then
-// S <- e^{b_last} S + sum_i e^{b_last - b_i} k_i V_new_i.
+// 2. One team per (b, h, tile of kStateCols state columns), walking the chunks in order with the state tile
+// S (K x tile) in team scratch: saves S, turns U into V_new = U - W S (W staged by slabs of key columns), then
+// S <- e^{b_last} S + K~^T V_new with K~_i = e^{b_last - b_i} k_i (k staged by slabs of key columns).
 struct StatePassing {
   View4 states, ht, U;
   CView4 W, k, h0;
@@ -264,28 +291,66 @@ struct StatePassing {
   Sizes s;
   bool has_h0, has_ht;
 
-  KOKKOS_INLINE_FUNCTION void operator()(int idx) const {
-    const int c = idx % s.V, bh = idx / s.V, h = bh % s.H, b = bh / s.H;
-    float col[kMaxKeyDim];
-    for (int e = 0; e < s.K; ++e) col[e] = has_h0 ? h0(b, h, e, c) : 0.0f;
+  static std::size_t scratch_bytes(int K) {
+    return doubles_bytes() + floats_bytes() + state_tile_bytes(K) + tile_bytes(kStateCols) + tile_bytes(kSlab);
+  }
+
+  KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
+    const StateTile t(team.league_rank(), s);
+    const int K = s.K, tw = t.width;
+    ScratchDoubles cum(team.team_scratch(s.level), C);
+    ScratchFloats write(team.team_scratch(s.level), C);
+    const ScratchMatrix S = make_state_tile(team, s.level, K), Vn = make_tile(team, s.level, kStateCols),
+                        sa = make_tile(team, s.level, kSlab);
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw), [&](int p) {
+      S(p / tw, p % tw) = has_h0 ? h0(t.b, t.h, p / tw, t.c0 + p % tw) : 0.0f;
+    });
+    team.team_barrier();
     for (int chunk = 0; chunk < s.NR; ++chunk) {
       const int r0 = chunk * C, L = s.R - r0 < C ? s.R - r0 : C;
-      for (int e = 0; e < s.K; ++e) states(b, h, chunk * s.K + e, c) = col[e];
-      for (int i = 0; i < L; ++i) {
-        float dot = 0.0f;
-        for (int e = 0; e < s.K; ++e) dot += W(b, r0 + i, h, e) * col[e];
-        U(b, r0 + i, h, c) -= dot;
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw), [&](int p) {
+        states(t.b, t.h, chunk * K + p / tw, t.c0 + p % tw) = S(p / tw, p % tw);
+      });
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) { cum(i) = log_decay(t.b, r0 + i, t.h); });
+      // Vn = W S, contraction over the key dim slab by slab
+      for (int e0 = 0; e0 < K; e0 += kSlab) {
+        const int we = K - e0 < kSlab ? K - e0 : kSlab;
+        stage(team, sa, L, we, [&](int i, int x) { return W(t.b, r0 + i, t.h, e0 + x); });
+        team.team_barrier();
+        product(
+            team, L, tw, we, [&](int i, int x) { return sa(i, x); }, [&](int col, int x) { return S(e0 + x, col); },
+            [&](int i, int col, float value) { Vn(i, col) = e0 == 0 ? value : Vn(i, col) + value; });
+        team.team_barrier();
       }
-      const double last = log_decay(b, r0 + L - 1, h);
+      // V_new = U - W S, kept in the tile and written over U
+      const double last = cum(L - 1);
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * tw), [&](int p) {
+        const int i = p / tw, col = p % tw;
+        const float value = U(t.b, r0 + i, t.h, t.c0 + col) - Vn(i, col);
+        Vn(i, col) = value;
+        U(t.b, r0 + i, t.h, t.c0 + col) = value;
+      });
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
+        write(i) = static_cast<float>(kc::exp(last - cum(i)));
+      });
+      team.team_barrier();
+      // S <- e^{b_last} S + K~^T V_new, by slabs of state rows
       const float decay = static_cast<float>(kc::exp(last));
-      for (int e = 0; e < s.K; ++e) col[e] *= decay;
-      for (int i = 0; i < L; ++i) {
-        const float write = static_cast<float>(kc::exp(last - log_decay(b, r0 + i, h))) * U(b, r0 + i, h, c);
-        for (int e = 0; e < s.K; ++e) col[e] += k(b, r0 + i, h, e) * write;
+      for (int e0 = 0; e0 < K; e0 += kSlab) {
+        const int we = K - e0 < kSlab ? K - e0 : kSlab;
+        stage(team, sa, L, we, [&](int i, int x) { return write(i) * k(t.b, r0 + i, t.h, e0 + x); });
+        team.team_barrier();
+        product(
+            team, we, tw, L, [&](int e, int x) { return sa(x, e); }, [&](int col, int x) { return Vn(x, col); },
+            [&](int e, int col, float value) { S(e0 + e, col) = decay * S(e0 + e, col) + value; });
+        team.team_barrier();
       }
     }
-    if (has_ht)
-      for (int e = 0; e < s.K; ++e) ht(b, h, e, c) = col[e];
+    if (has_ht) {
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw), [&](int p) {
+        ht(t.b, t.h, p / tw, t.c0 + p % tw) = S(p / tw, p % tw);
+      });
+    }
   }
 };
 
@@ -402,8 +467,10 @@ struct IntraValueGrad {
   }
 };
 
-// B3. One thread per state column, chunks last to first, dS = dL/d(state after the chunk): saves dS, completes
-// dV_new_j += e^{b_last - b_j} dS^T k_j, then dS <- e^{b_last} dS + scale sum_i e^{b_i} q_i do_i^T - W^T dV_new.
+// B3. One team per (b, h, tile of kStateCols state columns), chunks last to first with dS = dL/d(state after the
+// chunk) (K x tile) in team scratch: saves dS, completes dV_new_j += e^{b_last - b_j} (K dS)_j, then
+// dS <- e^{b_last} dS - W^T dV_new + scale sum_i e^{b_i} q_i do_i^T (one product over the stacked rows of W and of
+// the read-out rows).
 struct DStatePassing {
   View4 dstates, dh0, dV_new;
   CView4 dht, W, k, q, do_;
@@ -412,33 +479,82 @@ struct DStatePassing {
   Sizes s;
   bool has_dht, has_dh0;
 
-  KOKKOS_INLINE_FUNCTION void operator()(int idx) const {
-    const int c = idx % s.V, bh = idx / s.V, h = bh % s.H, b = bh / s.H;
-    float col[kMaxKeyDim];
-    for (int e = 0; e < s.K; ++e) col[e] = has_dht ? dht(b, h, e, c) : 0.0f;
+  static std::size_t scratch_bytes(int K) {
+    return doubles_bytes() + 2 * floats_bytes() + state_tile_bytes(K) + 2 * tile_bytes(kStateCols) +
+           2 * tile_bytes(kSlab);
+  }
+
+  KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
+    const StateTile t(team.league_rank(), s);
+    const int K = s.K, tw = t.width;
+    ScratchDoubles cum(team.team_scratch(s.level), C);
+    ScratchFloats write(team.team_scratch(s.level), C), read(team.team_scratch(s.level), C);
+    const ScratchMatrix dS = make_state_tile(team, s.level, K), dVn = make_tile(team, s.level, kStateCols),
+                        dO = make_tile(team, s.level, kStateCols), sa = make_tile(team, s.level, kSlab),
+                        sb = make_tile(team, s.level, kSlab);
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw), [&](int p) {
+      dS(p / tw, p % tw) = has_dht ? dht(t.b, t.h, p / tw, t.c0 + p % tw) : 0.0f;
+    });
+    team.team_barrier();
     for (int chunk = s.NR - 1; chunk >= 0; --chunk) {
       const int r0 = chunk * C, L = s.R - r0 < C ? s.R - r0 : C;
-      for (int e = 0; e < s.K; ++e) dstates(b, h, chunk * s.K + e, c) = col[e];
-      const double last = log_decay(b, r0 + L - 1, h);
-      for (int j = 0; j < L; ++j) {
-        float dot = 0.0f;
-        for (int e = 0; e < s.K; ++e) dot += k(b, r0 + j, h, e) * col[e];
-        dV_new(b, r0 + j, h, c) += static_cast<float>(kc::exp(last - log_decay(b, r0 + j, h))) * dot;
-      }
-      const float decay = static_cast<float>(kc::exp(last));
-      for (int e = 0; e < s.K; ++e) col[e] *= decay;
-      for (int i = 0; i < L; ++i) {
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw), [&](int p) {
+        dstates(t.b, t.h, chunk * K + p / tw, t.c0 + p % tw) = dS(p / tw, p % tw);
+      });
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
         const int row = r0 + i;
-        const float dvn = dV_new(b, row, h, c);
-        for (int e = 0; e < s.K; ++e) col[e] -= W(b, row, h, e) * dvn;
-        if (row % s.n == s.n - 1) {
-          const float read = scale * static_cast<float>(kc::exp(log_decay(b, row, h))) * do_(b, row / s.n, h, c);
-          for (int e = 0; e < s.K; ++e) col[e] += q(b, row / s.n, h, e) * read;
-        }
+        cum(i) = log_decay(t.b, row, t.h);
+        read(i) = row % s.n == s.n - 1 ? scale * static_cast<float>(kc::exp(cum(i))) : 0.0f;
+      });
+      // do_ rows of the chunk's output rows (0 on the others)
+      stage(team, dO, L, tw, [&](int i, int col) {
+        const int row = r0 + i;
+        return row % s.n == s.n - 1 ? do_(t.b, row / s.n, t.h, t.c0 + col) : 0.0f;
+      });
+      // dVn = K dS, contraction over the key dim slab by slab
+      for (int e0 = 0; e0 < K; e0 += kSlab) {
+        const int we = K - e0 < kSlab ? K - e0 : kSlab;
+        stage(team, sa, L, we, [&](int j, int x) { return k(t.b, r0 + j, t.h, e0 + x); });
+        team.team_barrier();
+        product(
+            team, L, tw, we, [&](int j, int x) { return sa(j, x); }, [&](int col, int x) { return dS(e0 + x, col); },
+            [&](int j, int col, float value) { dVn(j, col) = e0 == 0 ? value : dVn(j, col) + value; });
+        team.team_barrier();
+      }
+      // dV_new_j += e^{b_last - b_j} (K dS)_j, kept in the tile and written back
+      const double last = cum(L - 1);
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int j) {
+        write(j) = static_cast<float>(kc::exp(last - cum(j)));
+      });
+      team.team_barrier();
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * tw), [&](int p) {
+        const int j = p / tw, col = p % tw;
+        const float value = dV_new(t.b, r0 + j, t.h, t.c0 + col) + write(j) * dVn(j, col);
+        dVn(j, col) = value;
+        dV_new(t.b, r0 + j, t.h, t.c0 + col) = value;
+      });
+      team.team_barrier();
+      // dS <- e^{b_last} dS + [-W; read * Q]^T [dV_new; do], by slabs of state rows
+      const float decay = static_cast<float>(kc::exp(last));
+      for (int e0 = 0; e0 < K; e0 += kSlab) {
+        const int we = K - e0 < kSlab ? K - e0 : kSlab;
+        stage(team, sa, L, we, [&](int i, int x) { return W(t.b, r0 + i, t.h, e0 + x); });
+        stage(team, sb, L, we, [&](int i, int x) {
+          return read(i) == 0.0f ? 0.0f : read(i) * q(t.b, (r0 + i) / s.n, t.h, e0 + x);
+        });
+        team.team_barrier();
+        product(
+            team, we, tw, 2 * L, [&](int e, int x) { return x < L ? -sa(x, e) : sb(x - L, e); },
+            [&](int col, int x) { return x < L ? dVn(x, col) : dO(x - L, col); },
+            [&](int e, int col, float value) { dS(e0 + e, col) = decay * dS(e0 + e, col) + value; });
+        team.team_barrier();
       }
     }
-    if (has_dh0)
-      for (int e = 0; e < s.K; ++e) dh0(b, h, e, c) = col[e];
+    if (has_dh0) {
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw), [&](int p) {
+        dh0(t.b, t.h, p / tw, t.c0 + p % tw) = dS(p / tw, p % tw);
+      });
+    }
   }
 };
 
@@ -759,8 +875,9 @@ void delta_chunked_fwd(const Exec& exec, View4 o, View4 ht, View4 states, CView4
   Kokkos::parallel_for("selectiv::delta_rule::chunked_fwd::prepare",
                        chunk_policy(exec, chunks, ChunkPrepare::scratch_bytes(), s.level, "prepare"),
                        ChunkPrepare{log_decay, W, U, ChunkMatrices(), ChunkMatrices(), k, v, beta, g, s, has_g});
+  const int state_tiles = s.B * s.H * num_state_tiles(s.V);
   Kokkos::parallel_for("selectiv::delta_rule::chunked_fwd::state_passing",
-                       Kokkos::RangePolicy<Exec>(exec, 0, s.B * s.H * s.V),
+                       chunk_policy(exec, state_tiles, StatePassing::scratch_bytes(s.K), s.level, "state_passing"),
                        StatePassing{states, ht, U, W, k, h0, log_decay, s, has_h0, has_ht});
   Kokkos::parallel_for("selectiv::delta_rule::chunked_fwd::output",
                        chunk_policy(exec, chunks, ChunkOutput::scratch_bytes(), s.level, "output"),
@@ -809,7 +926,8 @@ void delta_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View3 dbe
                        chunk_policy(exec, chunks, IntraValueGrad::scratch_bytes(), s.level, "intra_value_grad"),
                        IntraValueGrad{dV_new, q, k, do_, log_decay, scale, s});
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::dstate_passing",
-                       Kokkos::RangePolicy<Exec>(exec, 0, s.B * s.H * s.V),
+                       chunk_policy(exec, s.B * s.H * num_state_tiles(s.V), DStatePassing::scratch_bytes(s.K),
+                                    s.level, "dstate_passing"),
                        DStatePassing{dstates, dh0, dV_new, dht, W, k, q, do_, log_decay, scale, s, has_dht, has_dh0});
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::output_grads",
                        chunk_policy(exec, chunks, OutputGrads::scratch_bytes(), s.level, "output_grads"),

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // The chunked WY / UT kernels of the delta rule against the fp64 host reference: o, ht, dq, dk, dv, dbeta, dg, dh0
 // on awkward shapes (T = 1, 63, 64, 65, 130 with n = 1; T = 1, 15, 16, 17, 65 with n = 4, and with n = 3 where
-// tokens straddle the 64-row chunks; odd K and V; K = 64, V = 128; K, V that leave partial scratch slabs), without
-// a gate and with two gate regimes, with and without h0 / dht.
+// tokens straddle the 64-row chunks; odd K and V; K = 64, V = 128; K, V that leave partial scratch slabs and partial
+// state column tiles; K = 128), without a gate and with two gate regimes, with and without h0 / dht.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -111,6 +111,13 @@ TEST(DeltaRuleChunked, LargeHeadDims) {
 TEST(DeltaRuleChunked, PartialSlabs) {
   check_against_reference({1, 70, 2, 40, 72, 2}, Gate::kLayer, true, 2.0, 811u);
   check_against_reference({2, 33, 1, 33, 17, 1}, Gate::kStrong, false, 1.0, 812u);
+}
+
+// The state passes carry 16 state columns per team: V = 40 gives two full column tiles and a partial one, V = 9 a
+// single partial one; K = 128 is the largest key dim (the whole K x tile state in scratch).
+TEST(DeltaRuleChunked, StateColumnTiles) {
+  check_against_reference({2, 70, 2, 128, 40, 1}, Gate::kLayer, true, 1.0, 821u);
+  check_against_reference({1, 40, 2, 128, 9, 3}, Gate::kStrong, true, 2.0, 822u);
 }
 
 }  // namespace
