@@ -62,3 +62,17 @@ TEST(Cli, InfoShowsBackendDeviceHdf5AndMpi) {
   EXPECT_NE(r.out.find("Cuda"), std::string::npos) << r.out;
 #endif
 }
+
+TEST(Cli, BenchReportsTheStepAndWithProfileEveryKernel) {
+  Result r = run_selectiv("bench --model gla --d 16 --T 20 --batch 2 --layers 1 --classes 7 --warmup 0 --steps 2 "
+                          "--profile 1");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("model gla d 16 T 20 batch 2 layers 1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("allocations/step"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("profile (1 fenced steps)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("selectiv::gla::chunked_bwd::dqk_inter"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("KokkosBlas::gemm"), std::string::npos) << r.out;
+  Result bad = run_selectiv("bench --model rnn");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("--model rnn"), std::string::npos) << bad.err;
+}
