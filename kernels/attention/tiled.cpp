@@ -8,6 +8,7 @@
 #include <string>
 
 #include "kernels/common/compat.hpp"
+#include "kernels/common/team_product.hpp"
 #include "kernels/common/workspace.hpp"
 
 namespace selectiv::attention {
@@ -80,8 +81,12 @@ Sizes checked_sizes(const CView4& q, const CView4& k, const CView4& v, const CVi
   if (lse.extent(0) != q.extent(0) || lse.extent(1) != q.extent(2) || lse.extent(2) != q.extent(1)) {
     throw std::invalid_argument(std::string(op) + ": lse must have the shape (B, H, T)");
   }
-  Sizes s{static_cast<int>(q.extent(0)), static_cast<int>(q.extent(1)), static_cast<int>(q.extent(2)),
-          static_cast<int>(q.extent(3)), tile, 0};
+  Sizes s{static_cast<int>(q.extent(0)),
+          static_cast<int>(q.extent(1)),
+          static_cast<int>(q.extent(2)),
+          static_cast<int>(q.extent(3)),
+          tile,
+          0};
   s.num_tiles = (s.length + tile - 1) / tile;
   if (static_cast<double>(s.batch) * s.heads * s.num_tiles > 2.0e9) {
     throw std::invalid_argument(std::string(op) + ": B * H * ceil(T / tile) overflows the league size");
@@ -91,64 +96,15 @@ Sizes checked_sizes(const CView4& q, const CView4& k, const CView4& v, const CVi
 
 // --- the team's small matrix products ----------------------------------------------------------------------------
 
-// For i < M, j < N: store(i, j, sum_{x<K} a(i, x) * b(j, x)), each thread owning Block x Block outputs in registers,
-// so every operand it loads from scratch feeds Block multiply-adds instead of one (the products are bound by scratch
-// loads, not arithmetic). A thread's outputs are interleaved, rows i0, i0 + M/Block, ..., so neighbouring threads
-// read neighbouring rows of b (distinct banks) and store neighbouring columns (coalesced). Every operand index stays
-// inside [0, M) x [0, K) and [0, N) x [0, K).
-template <int Block, class OperandA, class OperandB, class Store>
-KOKKOS_INLINE_FUNCTION void blocked_product(const Member& team, int M, int N, int K, const OperandA& a,
-                                            const OperandB& b, const Store& store) {
-  const int row_groups = (M + Block - 1) / Block, col_groups = (N + Block - 1) / Block;
-  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, row_groups * col_groups), [&](const int group) {
-    const int i0 = group / col_groups, j0 = group % col_groups;
-    int rows[Block], cols[Block];
-    for (int u = 0; u < Block; ++u) {
-      rows[u] = kc::min(i0 + u * row_groups, M - 1);
-      cols[u] = kc::min(j0 + u * col_groups, N - 1);
-    }
-    float acc[Block][Block] = {};
-    for (int x = 0; x < K; ++x) {
-      float a_x[Block], b_x[Block];
-      for (int u = 0; u < Block; ++u) a_x[u] = a(rows[u], x);
-      for (int u = 0; u < Block; ++u) b_x[u] = b(cols[u], x);
-      for (int u = 0; u < Block; ++u)
-        for (int w = 0; w < Block; ++w) acc[u][w] += a_x[u] * b_x[w];
-    }
-    for (int u = 0; u < Block; ++u) {
-      const int i = i0 + u * row_groups;
-      if (i >= M) continue;
-      for (int w = 0; w < Block; ++w) {
-        const int j = j0 + w * col_groups;
-        if (j < N) store(i, j, acc[u][w]);
-      }
-    }
-  });
-}
-
-// The largest register block (4 or 2) that still gives every thread of the team an output group; 1 otherwise.
-template <class OperandA, class OperandB, class Store>
-KOKKOS_INLINE_FUNCTION void team_product(const Member& team, int M, int N, int K, const OperandA& a,
-                                         const OperandB& b, const Store& store) {
-  const int threads = team.team_size();
-  if (((M + 3) / 4) * ((N + 3) / 4) >= threads) {
-    blocked_product<4>(team, M, N, K, a, b, store);
-  } else if (((M + 1) / 2) * ((N + 1) / 2) >= threads) {
-    blocked_product<2>(team, M, N, K, a, b, store);
-  } else {
-    blocked_product<1>(team, M, N, K, a, b, store);
-  }
-}
-
 // --- forward ----------------------------------------------------------------------------------------------------
 
 // Steps 1-6 of README §2 for one (b, h, query tile).
 struct ForwardOnlineSoftmax {
-  View4 o;      // (B, T, H, D)
-  View3 lse;    // (B, H, T)
-  CView4 q;     // (B, T, H, D)
-  CView4 k;     // (B, T, H, D)
-  CView4 v;     // (B, T, H, D)
+  View4 o;    // (B, T, H, D)
+  View3 lse;  // (B, H, T)
+  CView4 q;   // (B, T, H, D)
+  CView4 k;   // (B, T, H, D)
+  CView4 v;   // (B, T, H, D)
   float scale;
   Sizes n;
   int level;
@@ -275,9 +231,8 @@ KOKKOS_INLINE_FUNCTION void load_query_side(const Member& team, const ScratchMat
   });
 }
 
-KOKKOS_INLINE_FUNCTION void load_key_side(const Member& team, const ScratchMatrix& k_tile,
-                                          const ScratchMatrix& v_tile, const CView4& k, const CView4& v, int b, int h,
-                                          int k0, int cols, int D) {
+KOKKOS_INLINE_FUNCTION void load_key_side(const Member& team, const ScratchMatrix& k_tile, const ScratchMatrix& v_tile,
+                                          const CView4& k, const CView4& v, int b, int h, int k0, int cols, int D) {
   Kokkos::parallel_for(Kokkos::TeamThreadRange(team, cols * D), [&](const int i) {
     const int c = i / D, d = i % D;
     k_tile(c, d) = k(b, k0 + c, h, d);
@@ -432,7 +387,9 @@ TilePlan attention_tiled_bwd_plan(int head_dim, int requested_tile) {
   return make_plan(head_dim, requested_tile, bwd_scratch_bytes);
 }
 
-float attention_default_scale(int head_dim) { return static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim))); }
+float attention_default_scale(int head_dim) {
+  return static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
+}
 
 void attention_tiled_fwd(const Exec& exec, View4 o, View3 lse, CView4 q, CView4 k, CView4 v, float scale,
                          int requested_tile) {
@@ -440,10 +397,10 @@ void attention_tiled_fwd(const Exec& exec, View4 o, View3 lse, CView4 q, CView4 
   const Sizes n = checked_sizes(q, k, v, o, lse, plan.tile, "attention_tiled_fwd");
   const int league = n.batch * n.heads * n.num_tiles;
   if (league == 0) return;
-  Kokkos::parallel_for("selectiv::attention::tiled_fwd::online_softmax",
-                       Policy(exec, league, Kokkos::AUTO)
-                           .set_scratch_size(plan.scratch_level, Kokkos::PerTeam(plan.scratch_bytes)),
-                       ForwardOnlineSoftmax{o, lse, q, k, v, scale, n, plan.scratch_level});
+  Kokkos::parallel_for(
+      "selectiv::attention::tiled_fwd::online_softmax",
+      Policy(exec, league, Kokkos::AUTO).set_scratch_size(plan.scratch_level, Kokkos::PerTeam(plan.scratch_bytes)),
+      ForwardOnlineSoftmax{o, lse, q, k, v, scale, n, plan.scratch_level});
 }
 
 void attention_tiled_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, CView4 do_, CView4 o, CView3 lse, CView4 q,
@@ -467,14 +424,14 @@ void attention_tiled_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, CView4 
   const View3 delta = workspace<View3>("selectiv::attention::tiled_bwd::delta", n.batch, n.heads, n.length);
   Kokkos::parallel_for("selectiv::attention::tiled_bwd::row_dot",
                        Kokkos::RangePolicy<Exec>(exec, 0, n.batch * n.length * n.heads), RowDot{delta, do_, o, n});
-  Kokkos::parallel_for("selectiv::attention::tiled_bwd::dk_dv",
-                       Policy(exec, league, Kokkos::AUTO)
-                           .set_scratch_size(plan.scratch_level, Kokkos::PerTeam(plan.scratch_bytes)),
-                       BackwardKeyValue{dk, dv, do_, lse, delta, q, k, v, scale, n, plan.scratch_level});
-  Kokkos::parallel_for("selectiv::attention::tiled_bwd::dq",
-                       Policy(exec, league, Kokkos::AUTO)
-                           .set_scratch_size(plan.scratch_level, Kokkos::PerTeam(plan.scratch_bytes)),
-                       BackwardQuery{dq, do_, lse, delta, q, k, v, scale, n, plan.scratch_level});
+  Kokkos::parallel_for(
+      "selectiv::attention::tiled_bwd::dk_dv",
+      Policy(exec, league, Kokkos::AUTO).set_scratch_size(plan.scratch_level, Kokkos::PerTeam(plan.scratch_bytes)),
+      BackwardKeyValue{dk, dv, do_, lse, delta, q, k, v, scale, n, plan.scratch_level});
+  Kokkos::parallel_for(
+      "selectiv::attention::tiled_bwd::dq",
+      Policy(exec, league, Kokkos::AUTO).set_scratch_size(plan.scratch_level, Kokkos::PerTeam(plan.scratch_bytes)),
+      BackwardQuery{dq, do_, lse, delta, q, k, v, scale, n, plan.scratch_level});
 }
 
 }  // namespace selectiv::attention

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "kernels/common/compat.hpp"
+#include "kernels/common/team_product.hpp"
 #include "kernels/common/workspace.hpp"
 #include "kernels/delta_rule/recurrent.hpp"
 
@@ -20,9 +21,9 @@ using Member = TeamPolicy::member_type;
 using ScratchMatrix = Kokkos::View<float**, Kokkos::LayoutRight, Exec::scratch_memory_space, Kokkos::MemoryUnmanaged>;
 using ScratchFloats = Kokkos::View<float*, Exec::scratch_memory_space, Kokkos::MemoryUnmanaged>;
 using ScratchDoubles = Kokkos::View<double*, Exec::scratch_memory_space, Kokkos::MemoryUnmanaged>;
-using LogDecayView = Kokkos::View<double***, Kokkos::LayoutRight, DeviceMem>;    // (B, R, H)
-using ChunkMatrices = Kokkos::View<float***, Kokkos::LayoutRight, DeviceMem>;   // (B * H * NR, C, C)
-using ChunkDoubles = Kokkos::View<double**, Kokkos::LayoutRight, DeviceMem>;    // (B * H * NR, C)
+using LogDecayView = Kokkos::View<double***, Kokkos::LayoutRight, DeviceMem>;  // (B, R, H)
+using ChunkMatrices = Kokkos::View<float***, Kokkos::LayoutRight, DeviceMem>;  // (B * H * NR, C, C)
+using ChunkDoubles = Kokkos::View<double**, Kokkos::LayoutRight, DeviceMem>;   // (B * H * NR, C)
 
 constexpr int C = kChunkRows;
 // Level-0 team scratch a GPU team may use (shared memory; more lowers occupancy or fails to launch).
@@ -90,53 +91,6 @@ KOKKOS_INLINE_FUNCTION void stage(const Member& team, const ScratchMatrix& tile,
   });
 }
 
-// For i < M, j < N: store(i, j, sum_{x < X} a(i, x) b(j, x)), each thread holding Block x Block outputs in
-// registers (rows i0, i0 + M/Block, ...; columns likewise interleaved, so that neighbouring threads read
-// neighbouring columns of b and store neighbouring output columns). Fixed summation order.
-template <int Block, class OperandA, class OperandB, class Store>
-KOKKOS_INLINE_FUNCTION void blocked_product(const Member& team, int M, int N, int X, const OperandA& a,
-                                            const OperandB& b, const Store& store) {
-  const int row_groups = (M + Block - 1) / Block, col_groups = (N + Block - 1) / Block;
-  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, row_groups * col_groups), [&](const int group) {
-    const int i0 = group / col_groups, j0 = group % col_groups;
-    int rows[Block], cols[Block];
-    for (int u = 0; u < Block; ++u) {
-      rows[u] = kc::min(i0 + u * row_groups, M - 1);
-      cols[u] = kc::min(j0 + u * col_groups, N - 1);
-    }
-    float acc[Block][Block] = {};
-    for (int x = 0; x < X; ++x) {
-      float ax[Block], bx[Block];
-      for (int u = 0; u < Block; ++u) ax[u] = a(rows[u], x);
-      for (int w = 0; w < Block; ++w) bx[w] = b(cols[w], x);
-      for (int u = 0; u < Block; ++u)
-        for (int w = 0; w < Block; ++w) acc[u][w] += ax[u] * bx[w];
-    }
-    for (int u = 0; u < Block; ++u) {
-      const int i = i0 + u * row_groups;
-      if (i >= M) continue;
-      for (int w = 0; w < Block; ++w) {
-        const int j = j0 + w * col_groups;
-        if (j < N) store(i, j, acc[u][w]);
-      }
-    }
-  });
-}
-
-// The largest register block (4 or 2) that still gives every thread of the team an output group; 1 otherwise.
-template <class OperandA, class OperandB, class Store>
-KOKKOS_INLINE_FUNCTION void product(const Member& team, int M, int N, int X, const OperandA& a, const OperandB& b,
-                                    const Store& store) {
-  const int threads = team.team_size();
-  if (((M + 3) / 4) * ((N + 3) / 4) >= threads) {
-    blocked_product<4>(team, M, N, X, a, b, store);
-  } else if (((M + 1) / 2) * ((N + 1) / 2) >= threads) {
-    blocked_product<2>(team, M, N, X, a, b, store);
-  } else {
-    blocked_product<1>(team, M, N, X, a, b, store);
-  }
-}
-
 // out(i, j) = sum_{x < X} get_a(i, x) get_b(j, x) for i, j < L (a Gram-type product of two row operands of the
 // chunk with X columns each), staged slab by slab (slab width = the staging tiles' width). Ends with a barrier.
 template <class GetA, class GetB>
@@ -148,7 +102,7 @@ KOKKOS_INLINE_FUNCTION void chunk_gram(const Member& team, const ScratchMatrix& 
     stage(team, sa, L, w, [&](int i, int x) { return get_a(i, x0 + x); });
     stage(team, sb, L, w, [&](int j, int x) { return get_b(j, x0 + x); });
     team.team_barrier();
-    product(
+    team_product(
         team, L, L, w, [&](int i, int x) { return sa(i, x); }, [&](int j, int x) { return sb(j, x); },
         [&](int i, int j, float value) { out(i, j) = x0 == 0 ? value : out(i, j) + value; });
     team.team_barrier();
@@ -211,7 +165,8 @@ struct ChunkPrepare {
     const bool save = A_saved.data() != nullptr;
     ScratchDoubles cum(team.team_scratch(s.level), C);
     ScratchFloats betas(team.team_scratch(s.level), C);
-    const ScratchMatrix M = make_tile(team, s.level, C), A = make_tile(team, s.level, C), sa = make_tile(team, s.level, kSlab);
+    const ScratchMatrix M = make_tile(team, s.level, C), A = make_tile(team, s.level, C),
+                        sa = make_tile(team, s.level, kSlab);
     Kokkos::single(Kokkos::PerTeam(team), [&]() {
       double acc = 0.0;
       for (int i = 0; i < L; ++i) {
@@ -227,7 +182,7 @@ struct ChunkPrepare {
       const int w = s.K - e0 < kSlab ? s.K - e0 : kSlab;
       stage(team, sa, L, w, [&](int i, int x) { return k(c.b, c.r0 + i, c.h, e0 + x); });
       team.team_barrier();
-      product(
+      team_product(
           team, L, L, w, [&](int i, int x) { return sa(i, x); }, [&](int j, int x) { return sa(j, x); },
           [&](int i, int j, float value) { M(i, j) = e0 == 0 ? value : M(i, j) + value; });
       team.team_barrier();
@@ -251,9 +206,8 @@ struct ChunkPrepare {
     });
     team.team_barrier();
     if (save) {
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L), [&](int p) {
-        A_saved(c.index, p / L, p % L) = A(p / L, p % L);
-      });
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L),
+                           [&](int p) { A_saved(c.index, p / L, p % L) = A(p / L, p % L); });
     }
     // W = A diag(beta e^b) K and U = A diag(beta) V, one slab of columns at a time
     const int key_slabs = (s.K + kSlab - 1) / kSlab, value_slabs = (s.V + kSlab - 1) / kSlab;
@@ -262,12 +216,13 @@ struct ChunkPrepare {
       const int col0 = (key ? slab : slab - key_slabs) * kSlab, width = key ? s.K : s.V;
       const int w = width - col0 < kSlab ? width - col0 : kSlab;
       if (key) {
-        stage(team, sa, L, w, [&](int j, int x) { return betas(j) * exp_of(cum(j)) * k(c.b, c.r0 + j, c.h, col0 + x); });
+        stage(team, sa, L, w,
+              [&](int j, int x) { return betas(j) * exp_of(cum(j)) * k(c.b, c.r0 + j, c.h, col0 + x); });
       } else {
         stage(team, sa, L, w, [&](int j, int x) { return betas(j) * v(c.b, c.r0 + j, c.h, col0 + x); });
       }
       team.team_barrier();
-      product(
+      team_product(
           team, L, w, L, [&](int i, int x) { return A(i, x); }, [&](int col, int x) { return sa(x, col); },
           [&](int i, int col, float value) {
             if (key) {
@@ -302,22 +257,20 @@ struct StatePassing {
     ScratchFloats write(team.team_scratch(s.level), C);
     const ScratchMatrix S = make_state_tile(team, s.level, K), Vn = make_tile(team, s.level, kStateCols),
                         sa = make_tile(team, s.level, kSlab);
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw), [&](int p) {
-      S(p / tw, p % tw) = has_h0 ? h0(t.b, t.h, p / tw, t.c0 + p % tw) : 0.0f;
-    });
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw),
+                         [&](int p) { S(p / tw, p % tw) = has_h0 ? h0(t.b, t.h, p / tw, t.c0 + p % tw) : 0.0f; });
     team.team_barrier();
     for (int chunk = 0; chunk < s.NR; ++chunk) {
       const int r0 = chunk * C, L = s.R - r0 < C ? s.R - r0 : C;
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw), [&](int p) {
-        states(t.b, t.h, chunk * K + p / tw, t.c0 + p % tw) = S(p / tw, p % tw);
-      });
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw),
+                           [&](int p) { states(t.b, t.h, chunk * K + p / tw, t.c0 + p % tw) = S(p / tw, p % tw); });
       Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) { cum(i) = log_decay(t.b, r0 + i, t.h); });
       // Vn = W S, contraction over the key dim slab by slab
       for (int e0 = 0; e0 < K; e0 += kSlab) {
         const int we = K - e0 < kSlab ? K - e0 : kSlab;
         stage(team, sa, L, we, [&](int i, int x) { return W(t.b, r0 + i, t.h, e0 + x); });
         team.team_barrier();
-        product(
+        team_product(
             team, L, tw, we, [&](int i, int x) { return sa(i, x); }, [&](int col, int x) { return S(e0 + x, col); },
             [&](int i, int col, float value) { Vn(i, col) = e0 == 0 ? value : Vn(i, col) + value; });
         team.team_barrier();
@@ -330,9 +283,8 @@ struct StatePassing {
         Vn(i, col) = value;
         U(t.b, r0 + i, t.h, t.c0 + col) = value;
       });
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
-        write(i) = static_cast<float>(kc::exp(last - cum(i)));
-      });
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L),
+                           [&](int i) { write(i) = static_cast<float>(kc::exp(last - cum(i))); });
       team.team_barrier();
       // S <- e^{b_last} S + K~^T V_new, by slabs of state rows
       const float decay = static_cast<float>(kc::exp(last));
@@ -340,20 +292,18 @@ struct StatePassing {
         const int we = K - e0 < kSlab ? K - e0 : kSlab;
         stage(team, sa, L, we, [&](int i, int x) { return write(i) * k(t.b, r0 + i, t.h, e0 + x); });
         team.team_barrier();
-        product(
+        team_product(
             team, we, tw, L, [&](int e, int x) { return sa(x, e); }, [&](int col, int x) { return Vn(x, col); },
             [&](int e, int col, float value) { S(e0 + e, col) = decay * S(e0 + e, col) + value; });
         team.team_barrier();
       }
     }
     if (has_ht) {
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw), [&](int p) {
-        ht(t.b, t.h, p / tw, t.c0 + p % tw) = S(p / tw, p % tw);
-      });
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw),
+                           [&](int p) { ht(t.b, t.h, p / tw, t.c0 + p % tw) = S(p / tw, p % tw); });
     }
   }
 };
-
 
 // The chunk's causal scores P_ij = (q_{t(i)} . k_j) e^{b_i - b_j} for j <= i on the rows i that end a token, 0
 // elsewhere, times `factor`. Ends with a barrier.
@@ -387,8 +337,8 @@ struct ChunkOutput {
     const RowChunk c(team.league_rank(), s);
     const int L = c.L;
     ScratchDoubles cum(team.team_scratch(s.level), C);
-    const ScratchMatrix P = make_tile(team, s.level, C), sa = make_tile(team, s.level, kSlab), sb = make_tile(team, s.level, kSlab),
-                        acc = make_tile(team, s.level, kSlab);
+    const ScratchMatrix P = make_tile(team, s.level, C), sa = make_tile(team, s.level, kSlab),
+                        sb = make_tile(team, s.level, kSlab), acc = make_tile(team, s.level, kSlab);
     load_log_decays(team, cum, c, log_decay);
     team.team_barrier();
     chunk_scores(team, P, sa, sb, kSlab, cum, c, s, q, k, 1.0f);
@@ -399,14 +349,14 @@ struct ChunkOutput {
         stage(team, sa, L, we, [&](int i, int x) { return q(c.b, c.token(i, s), c.h, e0 + x); });
         stage(team, sb, we, wc, [&](int x, int col) { return states(c.b, c.h, c.chunk * s.K + e0 + x, c0 + col); });
         team.team_barrier();
-        product(
+        team_product(
             team, L, wc, we, [&](int i, int x) { return sa(i, x); }, [&](int col, int x) { return sb(x, col); },
             [&](int i, int col, float value) { acc(i, col) = e0 == 0 ? value : acc(i, col) + value; });
         team.team_barrier();
       }
       stage(team, sb, L, wc, [&](int j, int col) { return V_new(c.b, c.r0 + j, c.h, c0 + col); });
       team.team_barrier();
-      product(
+      team_product(
           team, L, wc, L, [&](int i, int x) { return P(i, x); }, [&](int col, int x) { return sb(x, col); },
           [&](int i, int col, float value) {
             if (c.output(i, s)) o(c.b, c.token(i, s), c.h, c0 + col) = scale * (exp_of(cum(i)) * acc(i, col) + value);
@@ -435,7 +385,6 @@ struct NewValues {
   }
 };
 
-
 // B2. The part of dV_new from the outputs of the same chunk: dV_new_j = scale sum_{i >= j} (q_i . k_j) e^{b_i - b_j}
 // do_i, i.e. P^T do with the chunk scores P (team per chunk, by slabs of value columns).
 struct IntraValueGrad {
@@ -451,15 +400,17 @@ struct IntraValueGrad {
     const RowChunk c(team.league_rank(), s);
     const int L = c.L;
     ScratchDoubles cum(team.team_scratch(s.level), C);
-    const ScratchMatrix P = make_tile(team, s.level, C), sa = make_tile(team, s.level, kSlab), sb = make_tile(team, s.level, kSlab);
+    const ScratchMatrix P = make_tile(team, s.level, C), sa = make_tile(team, s.level, kSlab),
+                        sb = make_tile(team, s.level, kSlab);
     load_log_decays(team, cum, c, log_decay);
     team.team_barrier();
     chunk_scores(team, P, sa, sb, kSlab, cum, c, s, q, k, scale);
     for (int c0 = 0; c0 < s.V; c0 += kSlab) {
       const int wc = s.V - c0 < kSlab ? s.V - c0 : kSlab;
-      stage(team, sb, L, wc, [&](int i, int col) { return c.output(i, s) ? do_(c.b, c.token(i, s), c.h, c0 + col) : 0.0f; });
+      stage(team, sb, L, wc,
+            [&](int i, int col) { return c.output(i, s) ? do_(c.b, c.token(i, s), c.h, c0 + col) : 0.0f; });
       team.team_barrier();
-      product(
+      team_product(
           team, L, wc, L, [&](int j, int x) { return P(x, j); }, [&](int col, int x) { return sb(x, col); },
           [&](int j, int col, float value) { dV_new(c.b, c.r0 + j, c.h, c0 + col) = value; });
       team.team_barrier();
@@ -492,15 +443,13 @@ struct DStatePassing {
     const ScratchMatrix dS = make_state_tile(team, s.level, K), dVn = make_tile(team, s.level, kStateCols),
                         dO = make_tile(team, s.level, kStateCols), sa = make_tile(team, s.level, kSlab),
                         sb = make_tile(team, s.level, kSlab);
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw), [&](int p) {
-      dS(p / tw, p % tw) = has_dht ? dht(t.b, t.h, p / tw, t.c0 + p % tw) : 0.0f;
-    });
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw),
+                         [&](int p) { dS(p / tw, p % tw) = has_dht ? dht(t.b, t.h, p / tw, t.c0 + p % tw) : 0.0f; });
     team.team_barrier();
     for (int chunk = s.NR - 1; chunk >= 0; --chunk) {
       const int r0 = chunk * C, L = s.R - r0 < C ? s.R - r0 : C;
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw), [&](int p) {
-        dstates(t.b, t.h, chunk * K + p / tw, t.c0 + p % tw) = dS(p / tw, p % tw);
-      });
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw),
+                           [&](int p) { dstates(t.b, t.h, chunk * K + p / tw, t.c0 + p % tw) = dS(p / tw, p % tw); });
       Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
         const int row = r0 + i;
         cum(i) = log_decay(t.b, row, t.h);
@@ -516,16 +465,15 @@ struct DStatePassing {
         const int we = K - e0 < kSlab ? K - e0 : kSlab;
         stage(team, sa, L, we, [&](int j, int x) { return k(t.b, r0 + j, t.h, e0 + x); });
         team.team_barrier();
-        product(
+        team_product(
             team, L, tw, we, [&](int j, int x) { return sa(j, x); }, [&](int col, int x) { return dS(e0 + x, col); },
             [&](int j, int col, float value) { dVn(j, col) = e0 == 0 ? value : dVn(j, col) + value; });
         team.team_barrier();
       }
       // dV_new_j += e^{b_last - b_j} (K dS)_j, kept in the tile and written back
       const double last = cum(L - 1);
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int j) {
-        write(j) = static_cast<float>(kc::exp(last - cum(j)));
-      });
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L),
+                           [&](int j) { write(j) = static_cast<float>(kc::exp(last - cum(j))); });
       team.team_barrier();
       Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * tw), [&](int p) {
         const int j = p / tw, col = p % tw;
@@ -539,11 +487,10 @@ struct DStatePassing {
       for (int e0 = 0; e0 < K; e0 += kSlab) {
         const int we = K - e0 < kSlab ? K - e0 : kSlab;
         stage(team, sa, L, we, [&](int i, int x) { return W(t.b, r0 + i, t.h, e0 + x); });
-        stage(team, sb, L, we, [&](int i, int x) {
-          return read(i) == 0.0f ? 0.0f : read(i) * q(t.b, (r0 + i) / s.n, t.h, e0 + x);
-        });
+        stage(team, sb, L, we,
+              [&](int i, int x) { return read(i) == 0.0f ? 0.0f : read(i) * q(t.b, (r0 + i) / s.n, t.h, e0 + x); });
         team.team_barrier();
-        product(
+        team_product(
             team, we, tw, 2 * L, [&](int e, int x) { return x < L ? -sa(x, e) : sb(x - L, e); },
             [&](int col, int x) { return x < L ? dVn(x, col) : dO(x - L, col); },
             [&](int e, int col, float value) { dS(e0 + e, col) = decay * dS(e0 + e, col) + value; });
@@ -551,13 +498,11 @@ struct DStatePassing {
       }
     }
     if (has_dh0) {
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw), [&](int p) {
-        dh0(t.b, t.h, p / tw, t.c0 + p % tw) = dS(p / tw, p % tw);
-      });
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw),
+                           [&](int p) { dh0(t.b, t.h, p / tw, t.c0 + p % tw) = dS(p / tw, p % tw); });
     }
   }
 };
-
 
 // B4. Per chunk, the gradients through the outputs and the state write (README.md §5, backward steps 4 and 8):
 // G = strict causal (do_i . V_new_j) e^{b_i - b_j} on output rows, P = q k^T;
@@ -579,8 +524,8 @@ struct OutputGrads {
     const RowChunk c(team.league_rank(), s);
     const int L = c.L, K = s.K, V = s.V;
     ScratchDoubles cum(team.team_scratch(s.level), C), db(team.team_scratch(s.level), C);
-    const ScratchMatrix G = make_tile(team, s.level, C), P = make_tile(team, s.level, C), sa = make_tile(team, s.level, kW),
-                        sb = make_tile(team, s.level, kW);
+    const ScratchMatrix G = make_tile(team, s.level, C), P = make_tile(team, s.level, C),
+                        sa = make_tile(team, s.level, kW), sb = make_tile(team, s.level, kW);
     load_log_decays(team, cum, c, log_decay);
     team.team_barrier();
     // G_ij = e^{b_i - b_j} (do_i . V_new_j), j <= i, output rows i
@@ -618,10 +563,11 @@ struct OutputGrads {
       const int we = K - e0 < kW ? K - e0 : kW;
       for (int c0 = 0; c0 < V; c0 += kW) {
         const int wc = V - c0 < kW ? V - c0 : kW;
-        stage(team, sa, L, wc, [&](int i, int x) { return c.output(i, s) ? do_(c.b, c.token(i, s), c.h, c0 + x) : 0.0f; });
+        stage(team, sa, L, wc,
+              [&](int i, int x) { return c.output(i, s) ? do_(c.b, c.token(i, s), c.h, c0 + x) : 0.0f; });
         stage(team, sb, we, wc, [&](int col, int x) { return states(c.b, c.h, c.chunk * K + e0 + col, c0 + x); });
         team.team_barrier();
-        product(
+        team_product(
             team, L, we, wc, [&](int i, int x) { return sa(i, x); }, [&](int col, int x) { return sb(col, x); },
             [&](int i, int col, float value) { acc(i, col) = c0 == 0 ? value : acc(i, col) + value; });
         team.team_barrier();
@@ -635,7 +581,7 @@ struct OutputGrads {
         for (int x = 0; x < we; ++x) dot += sa(i, x) * acc(i, x);
         db(i) += static_cast<double>(scale) * exp_of(cum(i)) * dot;
       });
-      product(
+      team_product(
           team, L, we, L, [&](int i, int x) { return G(i, x); }, [&](int col, int x) { return sb(x, col); },
           [&](int i, int col, float value) {
             if (c.output(i, s)) dq(c.b, c.token(i, s), c.h, e0 + col) = scale * (exp_of(cum(i)) * acc(i, col) + value);
@@ -650,7 +596,7 @@ struct OutputGrads {
         stage(team, sa, L, wc, [&](int i, int x) { return V_new(c.b, c.r0 + i, c.h, c0 + x); });
         stage(team, sb, we, wc, [&](int col, int x) { return dstates(c.b, c.h, c.chunk * K + e0 + col, c0 + x); });
         team.team_barrier();
-        product(
+        team_product(
             team, L, we, wc, [&](int i, int x) { return sa(i, x); }, [&](int col, int x) { return sb(col, x); },
             [&](int i, int col, float value) { acc(i, col) = c0 == 0 ? value : acc(i, col) + value; });
         team.team_barrier();
@@ -663,7 +609,7 @@ struct OutputGrads {
         for (int x = 0; x < we; ++x) dot += sa(i, x) * acc(i, x);
         Q(i) += dot;
       });
-      product(
+      team_product(
           team, L, we, L, [&](int i, int x) { return G(x, i); }, [&](int col, int x) { return sb(x, col); },
           [&](int i, int col, float value) {
             dk(c.b, c.r0 + i, c.h, e0 + col) = scale * value + exp_of(cum(L - 1) - cum(i)) * acc(i, col);
@@ -712,16 +658,15 @@ struct SolveGrads {
     const int L = c.L, K = s.K, V = s.V;
     ScratchDoubles cum(team.team_scratch(s.level), C), db(team.team_scratch(s.level), C);
     ScratchFloats betas(team.team_scratch(s.level), C);
-    const ScratchMatrix A = make_tile(team, s.level, C), acc = make_tile(team, s.level, kSlab), sa = make_tile(team, s.level, kSlab),
-                        sb = make_tile(team, s.level, kSlab);
+    const ScratchMatrix A = make_tile(team, s.level, C), acc = make_tile(team, s.level, kSlab),
+                        sa = make_tile(team, s.level, kSlab), sb = make_tile(team, s.level, kSlab);
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
       cum(i) = log_decay(c.b, c.r0 + i, c.h);
       betas(i) = beta(c.b, c.r0 + i, c.h);
       db(i) = db_rows(c.index, i);
     });
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L), [&](int p) {
-      A(p / L, p % L) = A_saved(c.index, p / L, p % L);
-    });
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L),
+                         [&](int p) { A(p / L, p % L) = A_saved(c.index, p / L, p % L); });
     team.team_barrier();
     // dY_w = A^T (-dV_new S^T), by slabs of key columns
     for (int e0 = 0; e0 < K; e0 += kSlab) {
@@ -731,12 +676,12 @@ struct SolveGrads {
         stage(team, sa, L, wc, [&](int i, int x) { return dV_new(c.b, c.r0 + i, c.h, c0 + x); });
         stage(team, sb, we, wc, [&](int col, int x) { return states(c.b, c.h, c.chunk * K + e0 + col, c0 + x); });
         team.team_barrier();
-        product(
+        team_product(
             team, L, we, wc, [&](int i, int x) { return sa(i, x); }, [&](int col, int x) { return sb(col, x); },
             [&](int i, int col, float value) { acc(i, col) = c0 == 0 ? -value : acc(i, col) - value; });
         team.team_barrier();
       }
-      product(
+      team_product(
           team, L, we, L, [&](int i, int x) { return A(x, i); }, [&](int col, int x) { return acc(x, col); },
           [&](int i, int col, float value) { dY_w(c.b, c.r0 + i, c.h, e0 + col) = value; });
       team.team_barrier();
@@ -746,7 +691,7 @@ struct SolveGrads {
       const int wc = V - c0 < kSlab ? V - c0 : kSlab;
       stage(team, sa, L, wc, [&](int j, int x) { return dV_new(c.b, c.r0 + j, c.h, c0 + x); });
       team.team_barrier();
-      product(
+      team_product(
           team, L, wc, L, [&](int i, int x) { return A(x, i); }, [&](int col, int x) { return sa(x, col); },
           [&](int i, int col, float value) { dY_u(c.b, c.r0 + i, c.h, c0 + col) = value; });
       team.team_barrier();
@@ -795,9 +740,8 @@ struct SolveGrads {
       const int we = K - e0 < kSlab ? K - e0 : kSlab;
       stage(team, sa, L, we, [&](int j, int x) { return k(c.b, c.r0 + j, c.h, e0 + x); });
       team.team_barrier();
-      product(
-          team, L, we, 2 * L,
-          [&](int i, int x) { return x < L ? betas(i) * dM(i, x) : dM(x - L, i); },
+      team_product(
+          team, L, we, 2 * L, [&](int i, int x) { return x < L ? betas(i) * dM(i, x) : dM(x - L, i); },
           [&](int col, int x) { return x < L ? sa(x, col) : betas(x - L) * sa(x - L, col); },
           [&](int i, int col, float value) {
             const int row = c.r0 + i;
@@ -884,9 +828,8 @@ void delta_chunked_fwd(const Exec& exec, View4 o, View4 ht, View4 states, CView4
                        ChunkOutput{o, states, q, k, U, log_decay, scale, s});
 }
 
-void delta_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View3 dbeta, View3 dg, View4 dh0,
-                       CView4 states, CView4 do_, CView4 dht, CView4 q, CView4 k, CView4 v, CView3 beta, CView3 g,
-                       float scale) {
+void delta_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View3 dbeta, View3 dg, View4 dh0, CView4 states,
+                       CView4 do_, CView4 dht, CView4 q, CView4 k, CView4 v, CView3 beta, CView3 g, float scale) {
   const Sizes s = chunked_sizes(q, k, v, beta, g);
   const bool has_g = g.data() != nullptr, has_dht = dht.data() != nullptr, has_dh0 = dh0.data() != nullptr;
   if (has_g != (dg.data() != nullptr)) throw std::invalid_argument("selectiv::delta_rule::chunked: dg must match g");
@@ -926,8 +869,8 @@ void delta_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View3 dbe
                        chunk_policy(exec, chunks, IntraValueGrad::scratch_bytes(), s.level, "intra_value_grad"),
                        IntraValueGrad{dV_new, q, k, do_, log_decay, scale, s});
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::dstate_passing",
-                       chunk_policy(exec, s.B * s.H * num_state_tiles(s.V), DStatePassing::scratch_bytes(s.K),
-                                    s.level, "dstate_passing"),
+                       chunk_policy(exec, s.B * s.H * num_state_tiles(s.V), DStatePassing::scratch_bytes(s.K), s.level,
+                                    "dstate_passing"),
                        DStatePassing{dstates, dh0, dV_new, dht, W, k, q, do_, log_decay, scale, s, has_dht, has_dh0});
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::output_grads",
                        chunk_policy(exec, chunks, OutputGrads::scratch_bytes(), s.level, "output_grads"),

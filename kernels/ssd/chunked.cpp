@@ -8,6 +8,7 @@
 #include <string>
 
 #include "kernels/common/compat.hpp"
+#include "kernels/common/team_product.hpp"
 #include "kernels/common/workspace.hpp"
 
 namespace selectiv::ssd {
@@ -77,54 +78,6 @@ Plan make_plan(const char* who, const BytesOf& bytes_of) {
 
 TeamPolicy team_policy(const Exec& exec, int league, const Plan& plan) {
   return TeamPolicy(exec, league, Kokkos::AUTO).set_scratch_size(plan.level, Kokkos::PerTeam(plan.bytes));
-}
-
-// For i < M, j < Ncols: store(i, j, sum_{x<K} a(i, x) * b(j, x)), each thread holding Block x Block outputs in
-// registers so that every scratch operand it loads feeds Block multiply-adds. A thread's outputs are interleaved
-// (rows i0, i0 + M/Block, ...; columns likewise), so neighbouring threads read neighbouring columns of the b tile
-// and store neighbouring output columns. Operand indices stay inside [0, M) x [0, K) and [0, Ncols) x [0, K).
-template <int Block, class OperandA, class OperandB, class Store>
-KOKKOS_INLINE_FUNCTION void blocked_tile_product(const Member& team, int M, int Ncols, int K, const OperandA& a,
-                                                 const OperandB& b, const Store& store) {
-  const int row_groups = (M + Block - 1) / Block, col_groups = (Ncols + Block - 1) / Block;
-  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, row_groups * col_groups), [&](const int group) {
-    const int i0 = group / col_groups, j0 = group % col_groups;
-    int rows[Block], cols[Block];
-    for (int u = 0; u < Block; ++u) {
-      rows[u] = kc::min(i0 + u * row_groups, M - 1);
-      cols[u] = kc::min(j0 + u * col_groups, Ncols - 1);
-    }
-    float acc[Block][Block] = {};
-    for (int x = 0; x < K; ++x) {
-      float a_x[Block], b_x[Block];
-      for (int u = 0; u < Block; ++u) a_x[u] = a(rows[u], x);
-      for (int w = 0; w < Block; ++w) b_x[w] = b(cols[w], x);
-      for (int u = 0; u < Block; ++u)
-        for (int w = 0; w < Block; ++w) acc[u][w] += a_x[u] * b_x[w];
-    }
-    for (int u = 0; u < Block; ++u) {
-      const int i = i0 + u * row_groups;
-      if (i >= M) continue;
-      for (int w = 0; w < Block; ++w) {
-        const int j = j0 + w * col_groups;
-        if (j < Ncols) store(i, j, acc[u][w]);
-      }
-    }
-  });
-}
-
-// The largest register block (4 or 2) that still gives every thread of the team an output group; 1 otherwise.
-template <class OperandA, class OperandB, class Store>
-KOKKOS_INLINE_FUNCTION void tile_product(const Member& team, int M, int Ncols, int K, const OperandA& a,
-                                         const OperandB& b, const Store& store) {
-  const int threads = team.team_size();
-  if (((M + 3) / 4) * ((Ncols + 3) / 4) >= threads) {
-    blocked_tile_product<4>(team, M, Ncols, K, a, b, store);
-  } else if (((M + 1) / 2) * ((Ncols + 1) / 2) >= threads) {
-    blocked_tile_product<2>(team, M, Ncols, K, a, b, store);
-  } else {
-    blocked_tile_product<1>(team, M, Ncols, K, a, b, store);
-  }
 }
 
 // Stages tile(x, i) = get(x, i) for x < kx, i < ni. `x_fastest`: consecutive threads take consecutive x (when x
@@ -200,7 +153,7 @@ void chunk_local_states(const Exec& exec, View4 states, CView3 delta, CumView cu
           });
           stage(team, b_tile, kx, s.N, false, [&](int x, int k) { return xbc(b, t0 + s0 + x, s.bcol(k)); });
           team.team_barrier();
-          tile_product(
+          team_product(
               team, s.P, s.N, kx, [&](int p, int x) { return u_tile(x, p); },
               [&](int k, int x) { return b_tile(x, k); },
               [&](int p, int k, float dot) {
@@ -256,7 +209,7 @@ void chunk_scores(const Exec& exec, View3 scores, CView3 xbc, const Sizes s) {
           stage(team, c_tile, kx, len, true, [&](int x, int r) { return xbc(b, t0 + r, s.ccol(k0 + x)); });
           stage(team, b_tile, kx, len, true, [&](int x, int j) { return xbc(b, t0 + j, s.bcol(k0 + x)); });
           team.team_barrier();
-          tile_product(
+          team_product(
               team, len, len, kx, [&](int r, int x) { return c_tile(x, r); },
               [&](int j, int x) { return b_tile(x, j); },
               [&](int r, int j, float dot) {
@@ -301,7 +254,7 @@ void chunk_output(const Exec& exec, View4 y, CView3 xbc, CView3 delta, CumView c
           stage(team, a_tile, kx, len, true, [&](int x, int r) { return v.decay(r) * xbc(b, t0 + r, s.ccol(k0 + x)); });
           stage(team, x_tile, kx, pw, true, [&](int x, int p) { return states(b, h, n * s.P + p0 + p, k0 + x); });
           team.team_barrier();
-          tile_product(
+          team_product(
               team, len, pw, kx, [&](int r, int x) { return a_tile(x, r); }, [&](int p, int x) { return x_tile(x, p); },
               [&](int r, int p, float dot) { acc(r, p) = (k0 == 0 ? 0.0f : acc(r, p)) + dot; });
           team.team_barrier();
@@ -314,7 +267,7 @@ void chunk_output(const Exec& exec, View4 y, CView3 xbc, CView3 delta, CumView c
           });
           stage(team, x_tile, kx, pw, false, [&](int x, int p) { return xbc(b, t0 + s0 + x, s.xcol(h, p0 + p)); });
           team.team_barrier();
-          tile_product(
+          team_product(
               team, len, pw, kx, [&](int r, int x) { return a_tile(x, r); }, [&](int p, int x) { return x_tile(x, p); },
               [&](int r, int p, float dot) { acc(r, p) += dot; });
           team.team_barrier();
@@ -352,7 +305,7 @@ void chunk_local_dstates(const Exec& exec, View4 dstates, CView3 delta, CumView 
                 [&](int x, int p) { return v.decay(r0 + x) * dy(b, t0 + r0 + x, h, p); });
           stage(team, c_tile, kx, s.N, false, [&](int x, int k) { return xbc(b, t0 + r0 + x, s.ccol(k)); });
           team.team_barrier();
-          tile_product(
+          team_product(
               team, s.P, s.N, kx, [&](int p, int x) { return dy_tile(x, p); },
               [&](int k, int x) { return c_tile(x, k); },
               [&](int p, int k, float dot) {
@@ -410,7 +363,7 @@ void output_input_dots(const Exec& exec, View4 dyx, CView4 dy, CView3 xbc, const
           stage(team, dy_tile, kx, len, true, [&](int x, int r) { return dy(b, t0 + r, h, p0 + x); });
           stage(team, x_tile, kx, len, true, [&](int x, int j) { return xbc(b, t0 + j, s.xcol(h, p0 + x)); });
           team.team_barrier();
-          tile_product(
+          team_product(
               team, len, len, kx, [&](int r, int x) { return dy_tile(x, r); },
               [&](int j, int x) { return x_tile(x, j); },
               [&](int r, int j, float dot) { acc(r, j) = (p0 == 0 ? 0.0f : acc(r, j)) + dot; });
@@ -456,7 +409,7 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
           stage(team, a_tile, kx, len, true, [&](int x, int u) { return xbc(b, t0 + u, s.bcol(k0 + x)); });
           stage(team, p_tile, kx, s.P, true, [&](int x, int p) { return dstates(b, h, n * s.P + p, k0 + x); });
           team.team_barrier();
-          tile_product(
+          team_product(
               team, len, s.P, kx, [&](int u, int x) { return a_tile(x, u); },
               [&](int p, int x) { return p_tile(x, p); },
               [&](int u, int p, float dot) { acc(u, p) = (k0 == 0 ? 0.0f : acc(u, p)) + dot; });
@@ -481,7 +434,7 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
           });
           stage(team, p_tile, kx, s.P, false, [&](int x, int p) { return dy(b, t0 + r0 + x, h, p); });
           team.team_barrier();
-          tile_product(
+          team_product(
               team, len, s.P, kx, [&](int u, int x) { return a_tile(x, u); },
               [&](int p, int x) { return p_tile(x, p); }, [&](int u, int p, float dot) { acc(u, p) += dot; });
           team.team_barrier();
@@ -506,7 +459,7 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
           stage(team, a_tile, kx, len, true, [&](int x, int u) { return xbc(b, t0 + u, s.ccol(k0 + x)); });
           stage(team, p_tile, kx, s.P, true, [&](int x, int p) { return states(b, h, n * s.P + p, k0 + x); });
           team.team_barrier();
-          tile_product(
+          team_product(
               team, len, s.P, kx, [&](int u, int x) { return a_tile(x, u); },
               [&](int p, int x) { return p_tile(x, p); },
               [&](int u, int p, float dot) { acc(u, p) = (k0 == 0 ? 0.0f : acc(u, p)) + dot; });
@@ -577,7 +530,7 @@ void dbc_step(const Exec& exec, View3 dxbc, CView3 delta, CumView cum, CView4 st
             stage(team, k_tile, kx, kw, false,
                   [&](int x, int k) { return xbc(b, t0 + u0 + x, want_dC ? s.bcol(k0 + k) : s.ccol(k0 + k)); });
             team.team_barrier();
-            tile_product(
+            team_product(
                 team, len, kw, kx, [&](int row, int x) { return want_dC ? G(row, u0 + x) : G(u0 + x, row); },
                 [&](int k, int x) { return k_tile(x, k); },
                 [&](int row, int k, float dot) { acc(row, k) = (u0 == 0 ? 0.0f : acc(row, k)) + dot; });
@@ -595,7 +548,7 @@ void dbc_step(const Exec& exec, View3 dxbc, CView3 delta, CumView cum, CView4 st
               return want_dC ? states(b, h, n * s.P + p, k0 + k) : dstates(b, h, n * s.P + p, k0 + k);
             });
             team.team_barrier();
-            tile_product(
+            team_product(
                 team, len, kw, kx, [&](int row, int x) { return a_tile(x, row); },
                 [&](int k, int x) { return k_tile(x, k); }, [&](int row, int k, float dot) { acc(row, k) += dot; });
             team.team_barrier();
