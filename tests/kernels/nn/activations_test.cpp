@@ -14,26 +14,21 @@
 
 #include "kernels/common/compat.hpp"
 #include "kernels/nn/reference_dense.hpp"
+#include "support/device_data.hpp"
 #include "support/testing.hpp"
 
 namespace selectiv::nn {
 namespace {
 
+using selectiv::testing::dot;
 using selectiv::testing::err_ratio;
 using selectiv::testing::finite_difference_gradient;
+using selectiv::testing::float_values;
 
 // Declared tolerances.
 constexpr double kFiniteDifferenceErrRatio = 1e-7;  // double reference vs central differences
 constexpr double kDeviceRelative = 1e-5;            // per element: |out - ref| <= 1e-5 |ref| + kDeviceAbsolute
 constexpr double kDeviceAbsolute = 1e-30;           // values below this are float denormals or zero
-
-std::vector<double> float_values(std::size_t n, unsigned seed, double scale = 1.0) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> uniform(-scale, scale);
-  std::vector<double> values(n);
-  for (double& v : values) v = static_cast<double>(static_cast<float>(uniform(rng)));
-  return values;
-}
 
 View1 to_device(const std::vector<double>& values) {
   View1 view("tensor", values.size());
@@ -46,12 +41,6 @@ View1 to_device(const std::vector<double>& values) {
 std::vector<double> to_host(const View1& view) {
   auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view);
   return std::vector<double>(host.data(), host.data() + host.size());
-}
-
-double dot(const std::vector<double>& a, const std::vector<double>& b) {
-  double s = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
-  return s;
 }
 
 using HostFwd = void (*)(HostTensor&, const HostTensor&);

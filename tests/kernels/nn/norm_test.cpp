@@ -13,13 +13,17 @@
 #include "kernels/nn/layer_norm.hpp"
 #include "kernels/nn/reference_dense.hpp"
 #include "kernels/nn/rms_norm.hpp"
+#include "support/device_data.hpp"
 #include "support/testing.hpp"
 
 namespace selectiv::nn {
 namespace {
 
+using selectiv::testing::dot;
 using selectiv::testing::err_ratio;
 using selectiv::testing::finite_difference_gradient;
+using selectiv::testing::to_device;
+using selectiv::testing::to_host;
 
 // Declared tolerances (err_ratio = rms(ref - out) / rms(ref)).
 constexpr double kFiniteDifferenceErrRatio = 1e-6;  // double reference vs central differences (h = 1e-6)
@@ -31,27 +35,6 @@ std::vector<double> float_values(std::size_t n, unsigned seed, double scale = 1.
   std::vector<double> values(n);
   for (double& v : values) v = static_cast<double>(static_cast<float>(shift + uniform(rng)));
   return values;
-}
-
-template <class ViewType, class... Extents>
-ViewType to_device(const std::vector<double>& values, Extents... extents) {
-  ViewType view("tensor", extents...);
-  auto host = kc::create_mirror_view_uninitialized(view);
-  for (std::size_t i = 0; i < values.size(); ++i) host.data()[i] = static_cast<float>(values[i]);
-  Kokkos::deep_copy(view, host);
-  return view;
-}
-
-template <class ViewType>
-std::vector<double> to_host(const ViewType& view) {
-  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view);
-  return std::vector<double>(host.data(), host.data() + host.size());
-}
-
-double dot(const std::vector<double>& a, const std::vector<double>& b) {
-  double s = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
-  return s;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -12,46 +12,22 @@
 
 #include "kernels/common/compat.hpp"
 #include "kernels/nn/reference_dense.hpp"
+#include "support/device_data.hpp"
 #include "support/testing.hpp"
 
 namespace selectiv::nn {
 namespace {
 
+using selectiv::testing::dot;
 using selectiv::testing::err_ratio;
 using selectiv::testing::finite_difference_gradient;
+using selectiv::testing::float_values;
+using selectiv::testing::to_device;
+using selectiv::testing::to_host;
 
 // Declared tolerances (err_ratio = rms(ref - out) / rms(ref)).
 constexpr double kFiniteDifferenceErrRatio = 1e-7;  // double reference vs central differences
 constexpr double kDeviceErrRatio = 1e-5;            // fp32 device vs double reference
-
-std::vector<double> float_values(std::size_t n, unsigned seed, double scale = 1.0) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> uniform(-scale, scale);
-  std::vector<double> values(n);
-  for (double& v : values) v = static_cast<double>(static_cast<float>(uniform(rng)));
-  return values;
-}
-
-template <class ViewType, class... Extents>
-ViewType to_device(const std::vector<double>& values, Extents... extents) {
-  ViewType view("tensor", extents...);
-  auto host = kc::create_mirror_view_uninitialized(view);
-  for (std::size_t i = 0; i < values.size(); ++i) host.data()[i] = static_cast<float>(values[i]);
-  Kokkos::deep_copy(view, host);
-  return view;
-}
-
-template <class ViewType>
-std::vector<double> to_host(const ViewType& view) {
-  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view);
-  return std::vector<double>(host.data(), host.data() + host.size());
-}
-
-double dot(const std::vector<double>& a, const std::vector<double>& b) {
-  double s = 0.0;
-  for (std::size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
-  return s;
-}
 
 struct ConvCase {
   int batch, steps, channels, width;
