@@ -45,33 +45,28 @@ void on_end_kernel(const std::uint64_t) { leave(); }
 void on_push_region(const char* name) { enter(name); }
 void on_pop_region() { leave(); }
 
+// Installs the profiler's callbacks, or removes them when `on` is false.
+void install_callbacks(bool on) {
+  namespace tools = Kokkos::Tools::Experimental;
+  tools::set_begin_parallel_for_callback(on ? on_begin_kernel : nullptr);
+  tools::set_end_parallel_for_callback(on ? on_end_kernel : nullptr);
+  tools::set_begin_parallel_reduce_callback(on ? on_begin_kernel : nullptr);
+  tools::set_end_parallel_reduce_callback(on ? on_end_kernel : nullptr);
+  tools::set_begin_parallel_scan_callback(on ? on_begin_kernel : nullptr);
+  tools::set_end_parallel_scan_callback(on ? on_end_kernel : nullptr);
+  tools::set_push_region_callback(on ? on_push_region : nullptr);
+  tools::set_pop_region_callback(on ? on_pop_region : nullptr);
+}
+
 }  // namespace
 
 void start_kernel_profiling() {
-  namespace tools = Kokkos::Tools::Experimental;
   profiler().totals.clear();
   profiler().depth = 0;
-  tools::set_begin_parallel_for_callback(on_begin_kernel);
-  tools::set_end_parallel_for_callback(on_end_kernel);
-  tools::set_begin_parallel_reduce_callback(on_begin_kernel);
-  tools::set_end_parallel_reduce_callback(on_end_kernel);
-  tools::set_begin_parallel_scan_callback(on_begin_kernel);
-  tools::set_end_parallel_scan_callback(on_end_kernel);
-  tools::set_push_region_callback(on_push_region);
-  tools::set_pop_region_callback(on_pop_region);
+  install_callbacks(true);
 }
 
-void stop_kernel_profiling() {
-  namespace tools = Kokkos::Tools::Experimental;
-  tools::set_begin_parallel_for_callback(nullptr);
-  tools::set_end_parallel_for_callback(nullptr);
-  tools::set_begin_parallel_reduce_callback(nullptr);
-  tools::set_end_parallel_reduce_callback(nullptr);
-  tools::set_begin_parallel_scan_callback(nullptr);
-  tools::set_end_parallel_scan_callback(nullptr);
-  tools::set_push_region_callback(nullptr);
-  tools::set_pop_region_callback(nullptr);
-}
+void stop_kernel_profiling() { install_callbacks(false); }
 
 std::vector<KernelTime> kernel_profile() {
   std::vector<KernelTime> out;
