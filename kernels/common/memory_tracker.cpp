@@ -13,6 +13,7 @@ namespace {
 struct Tracker {
   std::mutex mutex;
   std::unordered_map<const void*, std::int64_t> live;  // allocations seen since tracking started
+  std::map<std::string, std::int64_t> by_label;         // allocations per label since tracking started
   std::int64_t now = 0, peak = 0, allocations = 0;
 };
 
@@ -25,13 +26,17 @@ bool in_default_space(const Kokkos_Profiling_SpaceHandle& handle) {
   return std::strncmp(handle.name, Kokkos::DefaultExecutionSpace::memory_space::name(), sizeof(handle.name)) == 0;
 }
 
-void on_allocate(const Kokkos_Profiling_SpaceHandle handle, const char*, const void* ptr, const std::uint64_t bytes) {
-  if (!in_default_space(handle)) return;
+void on_allocate(const Kokkos_Profiling_SpaceHandle handle, const char* label, const void* ptr,
+                 const std::uint64_t bytes) {
+  // Kokkos' CUDA team launches report a 0-byte "TeamScratchMemory" allocation for every launch without level-1
+  // scratch (no cudaMalloc happens): not an allocation.
+  if (!in_default_space(handle) || bytes == 0) return;
   Tracker& t = tracker();
   std::lock_guard<std::mutex> lock(t.mutex);
   t.live[ptr] = static_cast<std::int64_t>(bytes);
   t.now += static_cast<std::int64_t>(bytes);
   ++t.allocations;
+  ++t.by_label[label];
   if (t.now > t.peak) t.peak = t.now;
 }
 
@@ -68,6 +73,11 @@ std::int64_t tracked_bytes_peak() {
 std::int64_t tracked_allocation_count() {
   std::lock_guard<std::mutex> lock(tracker().mutex);
   return tracker().allocations;
+}
+
+std::map<std::string, std::int64_t> tracked_allocations_by_label() {
+  std::lock_guard<std::mutex> lock(tracker().mutex);
+  return tracker().by_label;
 }
 
 }  // namespace selectiv

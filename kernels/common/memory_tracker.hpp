@@ -6,6 +6,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <string>
 
 namespace selectiv {
 
@@ -17,5 +19,7 @@ std::int64_t tracked_bytes_now();
 std::int64_t tracked_bytes_peak();
 // Allocations in the default memory space since the first start_memory_tracking() (each a cudaMalloc on CUDA).
 std::int64_t tracked_allocation_count();
+// The same allocations counted per Kokkos allocation label: where the count comes from.
+std::map<std::string, std::int64_t> tracked_allocations_by_label();
 
 }  // namespace selectiv

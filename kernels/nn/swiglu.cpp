@@ -7,6 +7,7 @@
 #include <string>
 
 #include "kernels/common/compat.hpp"
+#include "kernels/common/workspace.hpp"
 
 namespace selectiv::nn {
 namespace {
@@ -47,7 +48,8 @@ void swiglu_bwd(const Exec& exec, View2 du, View1 dbeta, CView2 dout, CView2 u, 
   if (dbeta.extent(0) != 1) throw std::invalid_argument("swiglu_bwd: dbeta must hold exactly one value");
   const std::int64_t n_features = static_cast<std::int64_t>(dout.extent(1));
   const std::int64_t n = static_cast<std::int64_t>(dout.extent(0)) * n_features;
-  Kokkos::View<double, DeviceMem> dbeta_sum("selectiv::swiglu::dbeta_sum");
+  const Kokkos::View<double, DeviceMem, Kokkos::MemoryUnmanaged> dbeta_sum(
+      static_cast<double*>(workspace_bytes("selectiv::swiglu::dbeta_sum", sizeof(double))));
   Kokkos::parallel_reduce(
       "selectiv::swiglu::bwd", Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(exec, 0, n),
       KOKKOS_LAMBDA(const std::int64_t index, double& dbeta_partial) {

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <random>
 
 #include "kernels/common/compat.hpp"
@@ -38,6 +39,7 @@ double median(std::vector<double> v) {
 // Runs `steps` more training steps with every kernel and region fenced and timed, and prints where the time goes.
 template <class Step>
 void print_profile(const BenchArgs& a, Step& train_step, int first_step, double unfenced_step_ms) {
+  const std::map<std::string, std::int64_t> allocations_before = tracked_allocations_by_label();
   start_kernel_profiling();
   Kokkos::Timer wall;
   for (int i = 0; i < a.profile_steps; ++i) train_step(first_step + i + 1);
@@ -56,6 +58,18 @@ void print_profile(const BenchArgs& a, Step& train_step, int first_step, double 
     const double ms = 1e3 * t.seconds / a.profile_steps;
     fmt::print("{:9.3f} {:5.1f}% {:7.0f}  {}\n", ms, 100.0 * ms / fenced_ms,
                static_cast<double>(t.calls) / a.profile_steps, t.name);
+  }
+  // Device allocations made during the profiled steps, by label: each is a cudaMalloc + synchronising cudaFree on
+  // CUDA, so a step that allocates shows which temporaries escaped the workspaces.
+  std::vector<std::pair<std::int64_t, std::string>> allocations;
+  for (const auto& [label, count] : tracked_allocations_by_label()) {
+    const auto before = allocations_before.find(label);
+    const std::int64_t made = count - (before == allocations_before.end() ? 0 : before->second);
+    if (made > 0) allocations.emplace_back(made, label);
+  }
+  std::sort(allocations.rbegin(), allocations.rend());
+  for (const auto& [made, label] : allocations) {
+    fmt::print("{:9.1f} allocations/step  {}\n", static_cast<double>(made) / a.profile_steps, label);
   }
 }
 
