@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""fp32 versus tf32 training curves from a store filled by `selectiv run pipelines/precision.yaml --store STORE`.
+"""Reduced-precision versus fp32 training curves from a store filled by `selectiv run pipelines/precision.yaml --store STORE`.
 
-For every model: the largest test-loss gap between tf32 and fp32 runs of the same seed over all evaluation points,
-against the largest gap between the two fp32 seeds (the noise floor of training itself), and the same for the final
-test accuracy. tf32 passes for a model when both of its gaps are at or below the fp32 seed-to-seed gaps.
+For every model and every precision other than fp32 in the store (tf32, bf16): the largest test-loss gap between its
+runs and the fp32 runs of the same seed over all evaluation points, against the largest gap between the two fp32
+seeds (the noise floor of training itself), and the same for the final test accuracy. A precision passes for a model
+when both of its gaps are at or below the fp32 seed-to-seed gaps. Exit status 0 when every precision passes for every
+model, 1 otherwise, 2 on bad usage or a store without two fp32 seeds per model.
     bench/precision_curves.py STORE
 """
 import glob
@@ -19,13 +21,15 @@ def main(store):
         c = m["config"]
         runs[(c["model"], c["precision"], c["seed"])] = m
     models = sorted({k[0] for k in runs})
+    precisions = sorted({k[1] for k in runs} - {"fp32"})
     seeds = sorted({k[2] for k in runs})
-    if len(seeds) < 2:
-        sys.exit("need two seeds per model and precision")
-    print("| model | tf32 vs fp32 test loss (max gap) | fp32 seed spread | tf32 vs fp32 final acc | fp32 seed spread "
-          "| final acc fp32 / tf32 (seed 1) | within |")
-    print("|---|---:|---:|---:|---:|---|---|")
-    all_ok = True
+    if len(seeds) < 2 or not models or not precisions:
+        print(f"{store}: need fp32 and at least one other precision, two seeds each, per model", file=sys.stderr)
+        return 2
+    print("| model | precision | test loss: max gap to fp32 | fp32 seed spread | final acc: gap to fp32 "
+          "| fp32 seed spread | final acc fp32 / precision (seed 1) | within |")
+    print("|---|---|---:|---:|---:|---:|---|---|")
+    passed = {p: True for p in precisions}
     for model in models:
         def curve(p, s):
             return [h["test_loss"] for h in runs[(model, p, s)]["history"]]
@@ -33,16 +37,19 @@ def main(store):
         def final(p, s):
             return runs[(model, p, s)]["final_test_accuracy"]
 
-        loss_gap = max(max(abs(a - b) for a, b in zip(curve("tf32", s), curve("fp32", s))) for s in seeds)
         loss_spread = max(abs(a - b) for a, b in zip(curve("fp32", seeds[0]), curve("fp32", seeds[1])))
-        acc_gap = max(abs(final("tf32", s) - final("fp32", s)) for s in seeds)
         acc_spread = abs(final("fp32", seeds[0]) - final("fp32", seeds[1]))
-        ok = loss_gap <= loss_spread and acc_gap <= acc_spread
-        all_ok &= ok
-        print(f"| {model} | {loss_gap:.4f} | {loss_spread:.4f} | {acc_gap:.4f} | {acc_spread:.4f} | "
-              f"{final('fp32', seeds[0]):.4f} / {final('tf32', seeds[0]):.4f} | {'yes' if ok else 'no'} |")
-    print(f"\ntf32 within the fp32 seed spread for every model: {'yes' if all_ok else 'no'}")
-    return 0 if all_ok else 1
+        for p in precisions:
+            loss_gap = max(max(abs(a - b) for a, b in zip(curve(p, s), curve("fp32", s))) for s in seeds)
+            acc_gap = max(abs(final(p, s) - final("fp32", s)) for s in seeds)
+            ok = loss_gap <= loss_spread and acc_gap <= acc_spread
+            passed[p] &= ok
+            print(f"| {model} | {p} | {loss_gap:.4f} | {loss_spread:.4f} | {acc_gap:.4f} | {acc_spread:.4f} | "
+                  f"{final('fp32', seeds[0]):.4f} / {final(p, seeds[0]):.4f} | {'yes' if ok else 'no'} |")
+    print()
+    for p in precisions:
+        print(f"{p} within the fp32 seed spread for every model: {'yes' if passed[p] else 'no'}")
+    return 0 if all(passed.values()) else 1
 
 
 if __name__ == "__main__":

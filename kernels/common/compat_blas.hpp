@@ -10,6 +10,7 @@
 #include <string>
 
 #include "kernels/common/compat.hpp"
+#include "kernels/common/precision.hpp"
 #include "kernels/common/views.hpp"
 
 namespace kc {
@@ -38,7 +39,8 @@ inline void gemm_scale_only(const selectiv::Exec& exec, float beta, const select
 
 }  // namespace detail
 
-// C = alpha * op(A) * op(B) + beta * C, op(X) = X ("N") or X^T ("T").
+// C = alpha * op(A) * op(B) + beta * C, op(X) = X ("N") or X^T ("T"), in the current matmul precision
+// (kernels/common/precision.hpp).
 //   op(A): (M, K), op(B): (K, N), C: (M, N); all LayoutRight float in the default memory space.
 // Throws std::invalid_argument when the shapes do not agree. K == 0 gives C = beta * C; beta == 0 overwrites C.
 // On Kokkos Kernels 3.4 the work runs on the default instance (3.4 has no execution-space overload); every
@@ -62,6 +64,7 @@ inline void gemm(const selectiv::Exec& exec, const char* trans_a, const char* tr
     detail::gemm_scale_only(exec, beta, c);
     return;
   }
+  if (selectiv::bf16_gemm_if_selected(exec, ta, tb, alpha, a, b, beta, c)) return;
 #if KOKKOS_VERSION >= 40000
   KokkosBlas::gemm(exec, trans_a, trans_b, alpha, a, b, beta, c);
 #else

@@ -1,26 +1,37 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Matmul precision of the large GEMMs (the ones Kokkos Kernels hands to cuBLAS): fp32 (IEEE, the reference's fp32
-// models) or tf32 (tensor-core matmuls with fp32 accumulation; every other op stays fp32). tf32 exists only on a CUDA
-// build with Kokkos Kernels' cuBLAS TPL; asking for it elsewhere is an error (std::invalid_argument).
+// Matmul precision of the large GEMMs (kc::gemm, the ones Kokkos Kernels hands to cuBLAS): fp32 (IEEE, the
+// reference's fp32 models), tf32 (tensor-core matmuls on operands rounded to tf32, fp32 accumulation) or bf16
+// (tensor-core matmuls on operands rounded to bf16, fp32 accumulation). In every mode the stored tensors, the master
+// weights and every other op stay fp32. tf32 and bf16 exist only on a CUDA build
+// with Kokkos Kernels' cuBLAS TPL; asking for them elsewhere is an error (std::invalid_argument).
 #pragma once
 
 #include <optional>
 #include <string>
 
+#include "kernels/common/views.hpp"
+
 namespace selectiv {
 
-enum class MatmulPrecision { kFp32, kTf32 };
+enum class MatmulPrecision { kFp32, kTf32, kBf16 };
 
-std::optional<MatmulPrecision> parse_matmul_precision(const std::string& name);  // "fp32" / "tf32"
+std::optional<MatmulPrecision> parse_matmul_precision(const std::string& name);  // "fp32" / "tf32" / "bf16"
 const char* matmul_precision_name(MatmulPrecision precision);
 bool matmul_precision_available(MatmulPrecision precision);
 // The precision a run gets when it does not name one ("auto"): tf32 where it is available (CUDA with cuBLAS), fp32
 // elsewhere. README.md "Precision" has the training-curve measurement behind this choice.
 MatmulPrecision default_matmul_precision();
-// "auto", "fp32" or "tf32" -> the precision to run; std::nullopt for any other name. "tf32" where it is not
-// available throws std::invalid_argument.
+// "auto", "fp32", "tf32" or "bf16" -> the precision to run; std::nullopt for any other name. A precision that is
+// not available throws std::invalid_argument.
 std::optional<MatmulPrecision> resolve_matmul_precision(const std::string& name);
 // Needs Kokkos initialised. Applies to every later GEMM of the process.
 void set_matmul_precision(MatmulPrecision precision);
+MatmulPrecision current_matmul_precision();
+
+// C = alpha * op(A) * op(B) + beta * C through cuBLAS with bf16 operands and fp32 accumulation when the current
+// precision is bf16 (returns true); returns false and does nothing otherwise. Shapes as kc::gemm, already checked
+// there; rows of A, B and C contiguous (LayoutRight).
+bool bf16_gemm_if_selected(const Exec& exec, bool transpose_a, bool transpose_b, float alpha, const CView2& a,
+                           const CView2& b, float beta, const View2& c);
 
 }  // namespace selectiv

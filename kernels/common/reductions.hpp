@@ -30,13 +30,30 @@ inline TeamPolicy reduction_teams(const Exec& exec, int league, std::int64_t wid
   return TeamPolicy(exec, league, threads);
 }
 
+// One vector of lanes per reduced row or group, several per team: on a GPU a warp (32 lanes: the reductions are warp
+// shuffles, no team barrier; consecutive lanes read consecutive columns) and 8 warps per team; on a CPU one lane per
+// team. The lambda takes its item from vector_item(team) (which may reach past the last item in the last team), and
+// uses ThreadVectorRange and Kokkos::single(Kokkos::PerThread(team)). Measured against a team per item:
+// bench/README.md.
+inline TeamPolicy vector_per_item(const Exec& exec, int items) {
+  constexpr bool on_host = Kokkos::SpaceAccessibility<Kokkos::HostSpace, Exec::memory_space>::accessible;
+  if (on_host) return TeamPolicy(exec, items, 1, 1);
+  constexpr int kWarpsPerTeam = 8;
+  return TeamPolicy(exec, (items + kWarpsPerTeam - 1) / kWarpsPerTeam, kWarpsPerTeam, 32);
+}
+KOKKOS_INLINE_FUNCTION int vector_item(const Member& team) {
+  return team.league_rank() * team.team_size() + team.team_rank();
+}
+
 // sink(col, total) with total = sum over rows r < rows of term(r, col), for every col < cols; deterministic (fixed
 // order, no atomics) and coalesced. Pass 1: one thread per (chunk of kRowsPerChunk rows, col), consecutive threads on
 // consecutive cols, writes a partial sum; pass 2: one team per col adds the partials of all chunks.
 template <class Term, class Sink>
 void column_sums(const Exec& exec, const char* partial_label, const char* total_label, int rows, int cols, Term term,
                  Sink sink) {
-  constexpr int kRowsPerChunk = 256;
+  // Short chunks give a GPU enough threads in flight to hide memory latency (256 rows per chunk left an H200 at
+  // about 12 warps per SM for the norms' weight gradients; measured in bench/README.md).
+  constexpr int kRowsPerChunk = 32;
   const int chunks = (rows + kRowsPerChunk - 1) / kRowsPerChunk;
   if (cols == 0) return;
   const View2 partial = workspace<View2>(partial_label, chunks, cols);

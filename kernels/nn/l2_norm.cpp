@@ -13,9 +13,10 @@ namespace selectiv::nn {
 namespace {
 
 using detail::Member;
-using detail::reduction_teams;
 using detail::require;
 using detail::TeamPolicy;
+using detail::vector_item;
+using detail::vector_per_item;
 
 void check_shapes(const char* op, CView2 a, CView2 rstd, CView2 x, int group_size) {
   require(group_size > 0, op, "group_size must be positive");
@@ -32,19 +33,21 @@ void l2_norm_fwd(const Exec& exec, View2 y, View2 rstd, CView2 x, int group_size
   const int rows = static_cast<int>(x.extent(0)), groups = static_cast<int>(x.extent(1)) / group_size;
   const int group = group_size;
   Kokkos::parallel_for(
-      "selectiv::l2_norm::fwd", reduction_teams(exec, rows * groups, group), KOKKOS_LAMBDA(const Member& team) {
-        const int r = team.league_rank() / groups, gi = team.league_rank() % groups, c0 = gi * group;
+      "selectiv::l2_norm::fwd", vector_per_item(exec, rows * groups), KOKKOS_LAMBDA(const Member& team) {
+        const int item = vector_item(team);
+        if (item >= rows * groups) return;
+        const int r = item / groups, gi = item % groups, c0 = gi * group;
         float sq = 0.0f;
         Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, group),
+            Kokkos::ThreadVectorRange(team, group),
             [&](int j, float& acc) {
               const float v = x(r, c0 + j);
               acc += v * v;
             },
             sq);
         const float rs = 1.0f / kc::sqrt(sq + eps);
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, group), [&](int j) { y(r, c0 + j) = x(r, c0 + j) * rs; });
-        Kokkos::single(Kokkos::PerTeam(team), [&]() { rstd(r, gi) = rs; });
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, group), [&](int j) { y(r, c0 + j) = x(r, c0 + j) * rs; });
+        Kokkos::single(Kokkos::PerThread(team), [&]() { rstd(r, gi) = rs; });
       });
 }
 
@@ -55,14 +58,17 @@ void l2_norm_bwd(const Exec& exec, View2 dx, CView2 rstd, CView2 dy, CView2 x, i
   const int group = group_size;
   // y = x r, dr/dx_i = -r^3 x_i  =>  dx_i = r dy_i - r^3 x_i sum_j dy_j x_j
   Kokkos::parallel_for(
-      "selectiv::l2_norm::bwd", reduction_teams(exec, rows * groups, group), KOKKOS_LAMBDA(const Member& team) {
-        const int r = team.league_rank() / groups, gi = team.league_rank() % groups, c0 = gi * group;
+      "selectiv::l2_norm::bwd", vector_per_item(exec, rows * groups), KOKKOS_LAMBDA(const Member& team) {
+        const int item = vector_item(team);
+        if (item >= rows * groups) return;
+        const int r = item / groups, gi = item % groups, c0 = gi * group;
         const float rs = rstd(r, gi);
         float dot = 0.0f;
         Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, group), [&](int j, float& acc) { acc += dy(r, c0 + j) * x(r, c0 + j); }, dot);
+            Kokkos::ThreadVectorRange(team, group), [&](int j, float& acc) { acc += dy(r, c0 + j) * x(r, c0 + j); },
+            dot);
         const float c = rs * rs * rs * dot;
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, group),
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, group),
                              [&](int j) { dx(r, c0 + j) = rs * dy(r, c0 + j) - c * x(r, c0 + j); });
       });
 }

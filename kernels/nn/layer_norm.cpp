@@ -15,9 +15,10 @@ namespace {
 
 using detail::column_sums;
 using detail::Member;
-using detail::reduction_teams;
 using detail::require;
 using detail::TeamPolicy;
+using detail::vector_item;
+using detail::vector_per_item;
 
 }  // namespace
 
@@ -28,25 +29,26 @@ void layer_norm_fwd(const Exec& exec, View2 y, View1 mean, View1 rstd, CView2 x,
   require(w.extent(0) == x.extent(1) && b.extent(0) == x.extent(1), "layer_norm_fwd", "w, b must be (D)");
   if (dim == 0) return;
   Kokkos::parallel_for(
-      "selectiv::layer_norm::fwd", reduction_teams(exec, rows, dim), KOKKOS_LAMBDA(const Member& team) {
-        const int r = team.league_rank();
+      "selectiv::layer_norm::fwd", vector_per_item(exec, rows), KOKKOS_LAMBDA(const Member& team) {
+        const int r = vector_item(team);
+        if (r >= rows) return;
         float sum = 0.0f;
         Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, dim), [&](int j, float& acc) { acc += x(r, j); }, sum);
+            Kokkos::ThreadVectorRange(team, dim), [&](int j, float& acc) { acc += x(r, j); }, sum);
         const float mu = sum / dim;
         // two passes: the variance from centred values (no cancellation for rows with a large mean)
         float sq = 0.0f;
         Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, dim),
+            Kokkos::ThreadVectorRange(team, dim),
             [&](int j, float& acc) {
               const float c = x(r, j) - mu;
               acc += c * c;
             },
             sq);
         const float rs = 1.0f / kc::sqrt(sq / dim + eps);
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, dim),
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, dim),
                              [&](int j) { y(r, j) = (x(r, j) - mu) * rs * w(j) + b(j); });
-        Kokkos::single(Kokkos::PerTeam(team), [&]() {
+        Kokkos::single(Kokkos::PerThread(team), [&]() {
           mean(r) = mu;
           rstd(r) = rs;
         });
@@ -64,17 +66,18 @@ void layer_norm_bwd(const Exec& exec, View2 dx, View1 dw, View1 db, CView1 mean,
   if (dim == 0) return;
   // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * w
   Kokkos::parallel_for(
-      "selectiv::layer_norm::bwd_input", reduction_teams(exec, rows, dim), KOKKOS_LAMBDA(const Member& team) {
-        const int r = team.league_rank();
+      "selectiv::layer_norm::bwd_input", vector_per_item(exec, rows), KOKKOS_LAMBDA(const Member& team) {
+        const int r = vector_item(team);
+        if (r >= rows) return;
         const float mu = mean(r), rs = rstd(r);
         float g_sum = 0.0f, gx_sum = 0.0f;
         Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, dim), [&](int j, float& acc) { acc += dy(r, j) * w(j); }, g_sum);
+            Kokkos::ThreadVectorRange(team, dim), [&](int j, float& acc) { acc += dy(r, j) * w(j); }, g_sum);
         Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, dim),
+            Kokkos::ThreadVectorRange(team, dim),
             [&](int j, float& acc) { acc += dy(r, j) * w(j) * (x(r, j) - mu) * rs; }, gx_sum);
         const float g_mean = g_sum / dim, gx_mean = gx_sum / dim;
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, dim), [&](int j) {
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, dim), [&](int j) {
           const float xhat = (x(r, j) - mu) * rs;
           dx(r, j) = rs * (dy(r, j) * w(j) - g_mean - xhat * gx_mean);
         });

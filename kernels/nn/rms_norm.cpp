@@ -16,9 +16,10 @@ namespace {
 
 using detail::column_sums;
 using detail::Member;
-using detail::reduction_teams;
 using detail::require;
 using detail::TeamPolicy;
+using detail::vector_item;
+using detail::vector_per_item;
 
 enum Gate : int { kNoGate = 0, kGateAfterNorm = 1, kGateBeforeNorm = 2 };
 
@@ -45,13 +46,15 @@ void forward(const Exec& exec, View2 y, View2 rstd, CView2 x, CView2 gate, CView
   const float eps = spec.eps;
   const bool eps_inside = spec.eps_placement == RmsEps::inside_sqrt;
   Kokkos::parallel_for(
-      "selectiv::rms_norm::fwd", reduction_teams(exec, rows * groups, group), KOKKOS_LAMBDA(const Member& team) {
-        const int r = team.league_rank() / groups, gi = team.league_rank() % groups, c0 = gi * group;
+      "selectiv::rms_norm::fwd", vector_per_item(exec, rows * groups), KOKKOS_LAMBDA(const Member& team) {
+        const int item = vector_item(team);
+        if (item >= rows * groups) return;
+        const int r = item / groups, gi = item % groups, c0 = gi * group;
         // v: what is normalised (x, or x * silu(gate) when the gate comes first)
         auto v = [&](int j) { return mode == kGateBeforeNorm ? x(r, c0 + j) * silu(gate(r, c0 + j)) : x(r, c0 + j); };
         float sq = 0.0f;
         Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, group),
+            Kokkos::ThreadVectorRange(team, group),
             [&](int j, float& acc) {
               const float vj = v(j);
               acc += vj * vj;
@@ -59,11 +62,11 @@ void forward(const Exec& exec, View2 y, View2 rstd, CView2 x, CView2 gate, CView
             sq);
         const float ms = sq / group;
         const float rs = eps_inside ? 1.0f / kc::sqrt(ms + eps) : 1.0f / (kc::sqrt(ms) + eps);
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, group), [&](int j) {
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, group), [&](int j) {
           const float out = v(j) * rs * w(j);
           y(r, c0 + j) = mode == kGateAfterNorm ? out * silu(gate(r, c0 + j)) : out;
         });
-        Kokkos::single(Kokkos::PerTeam(team), [&]() { rstd(r, gi) = rs; });
+        Kokkos::single(Kokkos::PerThread(team), [&]() { rstd(r, gi) = rs; });
       });
 }
 
@@ -77,8 +80,10 @@ void backward(const Exec& exec, View2 dx, View2 dgate, View1 dw, CView2 rstd, CV
   //   dv_i = r n_i - c v_i,  c = r^3 S / G (eps inside), r^2 S / (G s) (eps outside; s = sqrt(mean v^2)),
   //   S = sum_j n_j v_j.  Then dx, dgate follow from v = x or v = x * silu(g).
   Kokkos::parallel_for(
-      "selectiv::rms_norm::bwd_input", reduction_teams(exec, rows * groups, group), KOKKOS_LAMBDA(const Member& team) {
-        const int r = team.league_rank() / groups, gi = team.league_rank() % groups, c0 = gi * group;
+      "selectiv::rms_norm::bwd_input", vector_per_item(exec, rows * groups), KOKKOS_LAMBDA(const Member& team) {
+        const int item = vector_item(team);
+        if (item >= rows * groups) return;
+        const int r = item / groups, gi = item % groups, c0 = gi * group;
         const float rs = rstd(r, gi);
         auto v = [&](int j) { return mode == kGateBeforeNorm ? x(r, c0 + j) * silu(gate(r, c0 + j)) : x(r, c0 + j); };
         auto n = [&](int j) {
@@ -87,10 +92,10 @@ void backward(const Exec& exec, View2 dx, View2 dgate, View1 dw, CView2 rstd, CV
         };
         float s_nv = 0.0f, s_vv = 0.0f;
         Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, group), [&](int j, float& acc) { acc += n(j) * v(j); }, s_nv);
+            Kokkos::ThreadVectorRange(team, group), [&](int j, float& acc) { acc += n(j) * v(j); }, s_nv);
         if (!eps_inside) {
           Kokkos::parallel_reduce(
-              Kokkos::TeamThreadRange(team, group),
+              Kokkos::ThreadVectorRange(team, group),
               [&](int j, float& acc) {
                 const float vj = v(j);
                 acc += vj * vj;
@@ -104,7 +109,7 @@ void backward(const Exec& exec, View2 dx, View2 dgate, View1 dw, CView2 rstd, CV
           const float s = kc::sqrt(s_vv / group);
           c = s > 0.0f ? rs * rs * s_nv / (group * s) : 0.0f;  // v = 0: the norm's gradient is taken as 0
         }
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, group), [&](int j) {
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, group), [&](int j) {
           const int col = c0 + j;
           const float dv = rs * n(j) - c * v(j);
           if (mode == kGateBeforeNorm) {

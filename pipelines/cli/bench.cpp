@@ -168,8 +168,8 @@ void add_bench_command(CLI::App& app, Registry& registry) {
   cmd->add_option("--profile", a->profile_steps,
                   "Then run this many steps with every kernel fenced and print the time per kernel and region")
       ->check(CLI::Range(0, 1000));
-  cmd->add_option("--precision", a->precision, "Matmul precision: fp32, or tf32 (CUDA with cuBLAS only)")
-      ->check(CLI::IsMember({"fp32", "tf32"}));
+  cmd->add_option("--precision", a->precision, "Matmul precision: fp32, or tf32 / bf16 (CUDA with cuBLAS only)")
+      ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
   cmd->callback([&registry, a]() {
     registry.action = [a]() {
       if (!models::is_mixer(a->model)) {

@@ -33,8 +33,8 @@ void TrainConfig::read(ConfigReader& r) {
   r.read("seed", s, Bounds<std::int64_t>{0, {}});
   seed = static_cast<std::uint64_t>(s);
   r.read("precision", precision);
-  SELECTIV_REQUIRE(precision == "auto" || precision == "fp32" || precision == "tf32", ExitCode::kInvalidInput,
-                   "{}: '{}' is not one of auto, fp32, tf32", r.where("precision"), precision);
+  SELECTIV_REQUIRE(precision == "auto" || parse_matmul_precision(precision).has_value(), ExitCode::kInvalidInput,
+                   "{}: '{}' is not one of auto, fp32, tf32, bf16", r.where("precision"), precision);
   r.finish();
   SELECTIV_REQUIRE(heads == 0 || d_model % heads == 0, ExitCode::kInvalidInput,
                    "{}: d_model {} is not a multiple of heads {}", r.where("heads"), d_model, heads);
@@ -72,7 +72,7 @@ std::string TrainConfig::apply_precision() const {
   } catch (const std::invalid_argument& e) {
     throw Error(ExitCode::kInvalidInput, fmt::format("precision: {}", e.what()));
   }
-  SELECTIV_REQUIRE(resolved.has_value(), ExitCode::kInvalidInput, "precision: '{}' is not one of auto, fp32, tf32",
+  SELECTIV_REQUIRE(resolved.has_value(), ExitCode::kInvalidInput, "precision: '{}' is not one of auto, fp32, tf32, bf16",
                    precision);
   set_matmul_precision(*resolved);
   return matmul_precision_name(*resolved);

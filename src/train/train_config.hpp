@@ -31,7 +31,7 @@ struct TrainConfig {
   bool dropout_until_first_eval = true;
   double clip_norm = 1.0;
   std::uint64_t seed = 1;          // parameter init and dropout masks
-  // Matmul precision of the large GEMMs: "auto" (tf32 on a CUDA build, fp32 elsewhere), "fp32" or "tf32"
+  // Matmul precision of the large GEMMs: "auto" (tf32 on a CUDA build, fp32 elsewhere), "fp32", "tf32" or "bf16"
   // (kernels/common/precision.hpp). Part of the run's identity: it changes the numbers.
   std::string precision = "auto";
 

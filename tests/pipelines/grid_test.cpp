@@ -127,7 +127,7 @@ TEST(Grid, BadAxesAndValuesExitTwoNamingThePlace) {
   EXPECT_NE(bad_lr.find("out of range"), std::string::npos) << bad_lr;
   EXPECT_NE(error_of(small_pipeline("grid:\n  model: [rnn]\n")).find("unknown model 'rnn'"), std::string::npos);
   const std::string bad_precision = error_of(small_pipeline("grid:\n  precision: [fp32, bf17]\n"));
-  EXPECT_NE(bad_precision.find("'bf17' is not one of auto, fp32, tf32"), std::string::npos) << bad_precision;
+  EXPECT_NE(bad_precision.find("'bf17' is not one of auto, fp32, tf32, bf16"), std::string::npos) << bad_precision;
   EXPECT_NE(error_of(small_pipeline(""), {"grid.model=[rnn]"}).find("--set grid.model=[rnn]"), std::string::npos)
       << error_of(small_pipeline(""), {"grid.model=[rnn]"});
   EXPECT_NE(error_of(small_pipeline("", "evaluate:\n  sets:\n    long: {gapz: {test: 1}}\n")).find("unknown key"),

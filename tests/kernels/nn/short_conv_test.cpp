@@ -41,6 +41,8 @@ const std::vector<ConvCase> kCases = {
     {1, 5, 1, 1, false, false},   // W = 1: a per-channel scale
     {2, 9, 7, 3, false, true},    // W = 3
     {1, 300, 33, 5, true, true},  // long reduction over B*T per channel
+    {2, 7, 8, 4, true, true},     // channels a multiple of 4: 16-byte accesses on the device
+    {3, 3, 12, 4, false, false},  // the same, T < W, no bias, no SiLU
 };
 
 }  // namespace
