@@ -10,6 +10,7 @@
 #include <string>
 
 #include "kernels/common/compat.hpp"
+#include "kernels/common/kernel_profiler.hpp"
 #include "kernels/common/precision.hpp"
 #include "kernels/common/views.hpp"
 
@@ -64,13 +65,21 @@ inline void gemm(const selectiv::Exec& exec, const char* trans_a, const char* tr
     detail::gemm_scale_only(exec, beta, c);
     return;
   }
-  if (selectiv::bf16_gemm_if_selected(exec, ta, tb, alpha, a, b, beta, c)) return;
+  // Under selectiv bench --profile each GEMM is a region named by its transposes and shape (m x n x k).
+  const bool named = selectiv::kernel_profiling_active();
+  if (named) {
+    Kokkos::Profiling::pushRegion(std::string("selectiv::gemm[") + (ta ? 'T' : 'N') + (tb ? 'T' : 'N') + " " +
+                                  std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k) + "]");
+  }
+  if (!selectiv::bf16_gemm_if_selected(exec, ta, tb, alpha, a, b, beta, c)) {
 #if KOKKOS_VERSION >= 40000
-  KokkosBlas::gemm(exec, trans_a, trans_b, alpha, a, b, beta, c);
+    KokkosBlas::gemm(exec, trans_a, trans_b, alpha, a, b, beta, c);
 #else
-  (void)exec;
-  KokkosBlas::gemm(trans_a, trans_b, alpha, a, b, beta, c);
+    (void)exec;
+    KokkosBlas::gemm(trans_a, trans_b, alpha, a, b, beta, c);
 #endif
+  }
+  if (named) Kokkos::Profiling::popRegion();
 }
 
 }  // namespace kc

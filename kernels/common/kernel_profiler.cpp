@@ -12,6 +12,7 @@ namespace {
 
 struct Profiler {
   std::map<std::string, KernelTime> totals;
+  bool active = false;
   int depth = 0;          // kernels and regions entered and not left
   std::string outermost;  // name of the entry that opened depth 1
   Kokkos::Timer timer;
@@ -63,10 +64,16 @@ void install_callbacks(bool on) {
 void start_kernel_profiling() {
   profiler().totals.clear();
   profiler().depth = 0;
+  profiler().active = true;
   install_callbacks(true);
 }
 
-void stop_kernel_profiling() { install_callbacks(false); }
+void stop_kernel_profiling() {
+  install_callbacks(false);
+  profiler().active = false;
+}
+
+bool kernel_profiling_active() { return profiler().active; }
 
 std::vector<KernelTime> kernel_profile() {
   std::vector<KernelTime> out;

@@ -23,5 +23,8 @@ void start_kernel_profiling();
 void stop_kernel_profiling();
 // Totals since start_kernel_profiling(), longest first.
 std::vector<KernelTime> kernel_profile();
+// Whether profiling is on (between start and stop): callers may then name their regions more finely, e.g. kc::gemm
+// by transposes and shape.
+bool kernel_profiling_active();
 
 }  // namespace selectiv

@@ -71,7 +71,7 @@ TEST(Cli, BenchReportsTheStepAndWithProfileEveryKernel) {
   EXPECT_NE(r.out.find("allocations/step"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("profile (1 fenced steps)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("selectiv::gla::chunked_bwd::dqk_inter"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("KokkosBlas::gemm"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("selectiv::gemm[NT 40x16x41]"), std::string::npos) << r.out;  // the encoder's product
   Result bad = run_selectiv("bench --model rnn");
   EXPECT_EQ(bad.code, 2);
   EXPECT_NE(bad.err.find("--model rnn"), std::string::npos) << bad.err;

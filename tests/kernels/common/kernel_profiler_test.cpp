@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // The kernel profiler against the calls it is shown: kernels and regions counted by name, work nested in a region
-// charged to the region only, nothing counted outside start/stop.
+// charged to the region only, nothing counted outside start/stop; GEMMs named by transposes and shape while on.
+#include "kernels/common/kernel_profiler.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <string>
 
 #include "kernels/common/compat.hpp"
-#include "kernels/common/kernel_profiler.hpp"
+#include "kernels/common/compat_blas.hpp"
 #include "kernels/common/views.hpp"
 
 namespace selectiv {
@@ -52,6 +54,22 @@ TEST(KernelProfiler, CountsOutermostKernelsAndRegions) {
   EXPECT_GE(kernel->seconds, 0.0);
   EXPECT_GE(region->seconds, 0.0);
   EXPECT_GE(profile[0].seconds, profile[1].seconds);  // longest first
+}
+
+TEST(KernelProfiler, NamesEachGemmByTransposesAndShape) {
+  View2 a("a", 3, 5), b("b", 4, 5), c("c", 3, 4);
+  EXPECT_FALSE(kernel_profiling_active());
+  start_kernel_profiling();
+  EXPECT_TRUE(kernel_profiling_active());
+  kc::gemm(Exec(), "N", "T", 1.0f, a, b, 0.0f, c);
+  kc::gemm(Exec(), "N", "T", 1.0f, a, b, 1.0f, c);
+  stop_kernel_profiling();
+  EXPECT_FALSE(kernel_profiling_active());
+  const std::vector<KernelTime> profile = kernel_profile();
+  const KernelTime* gemm = find(profile, "selectiv::gemm[NT 3x4x5]");
+  ASSERT_NE(gemm, nullptr);
+  EXPECT_EQ(gemm->calls, 2);
+  EXPECT_EQ(profile.size(), 1u);  // Kokkos Kernels' own region nests inside
 }
 
 }  // namespace
