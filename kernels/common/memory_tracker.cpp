@@ -2,7 +2,6 @@
 #include "kernels/common/memory_tracker.hpp"
 
 #include <Kokkos_Core.hpp>
-
 #include <cstring>
 #include <mutex>
 #include <unordered_map>
@@ -10,11 +9,23 @@
 namespace selectiv {
 namespace {
 
+struct Allocation {
+  std::int64_t bytes;
+  std::string label;
+};
+
 struct Tracker {
   std::mutex mutex;
-  std::unordered_map<const void*, std::int64_t> live;  // allocations seen since tracking started
-  std::map<std::string, std::int64_t> by_label;         // allocations per label since tracking started
+  std::unordered_map<const void*, Allocation> live;  // allocations seen since tracking started
+  std::map<std::string, std::int64_t> by_label;      // allocations per label since tracking started
+  std::map<std::string, std::int64_t> at_peak;       // bytes per label held at the high-water mark
   std::int64_t now = 0, peak = 0, allocations = 0;
+
+  void snapshot_peak() {
+    peak = now;
+    at_peak.clear();
+    for (const auto& entry : live) at_peak[entry.second.label] += entry.second.bytes;
+  }
 };
 
 Tracker& tracker() {
@@ -33,11 +44,11 @@ void on_allocate(const Kokkos_Profiling_SpaceHandle handle, const char* label, c
   if (!in_default_space(handle) || bytes == 0) return;
   Tracker& t = tracker();
   std::lock_guard<std::mutex> lock(t.mutex);
-  t.live[ptr] = static_cast<std::int64_t>(bytes);
+  t.live[ptr] = Allocation{static_cast<std::int64_t>(bytes), label};
   t.now += static_cast<std::int64_t>(bytes);
   ++t.allocations;
   ++t.by_label[label];
-  if (t.now > t.peak) t.peak = t.now;
+  if (t.now > t.peak) t.snapshot_peak();
 }
 
 void on_deallocate(const Kokkos_Profiling_SpaceHandle handle, const char*, const void* ptr, const std::uint64_t) {
@@ -46,7 +57,7 @@ void on_deallocate(const Kokkos_Profiling_SpaceHandle handle, const char*, const
   std::lock_guard<std::mutex> lock(t.mutex);
   auto it = t.live.find(ptr);
   if (it == t.live.end()) return;  // allocated before tracking started
-  t.now -= it->second;
+  t.now -= it->second.bytes;
   t.live.erase(it);
 }
 
@@ -57,7 +68,7 @@ void start_memory_tracking() {
   Kokkos::Tools::Experimental::set_deallocate_data_callback(on_deallocate);
   Tracker& t = tracker();
   std::lock_guard<std::mutex> lock(t.mutex);
-  t.peak = t.now;
+  t.snapshot_peak();
 }
 
 std::int64_t tracked_bytes_now() {
@@ -73,6 +84,11 @@ std::int64_t tracked_bytes_peak() {
 std::int64_t tracked_allocation_count() {
   std::lock_guard<std::mutex> lock(tracker().mutex);
   return tracker().allocations;
+}
+
+std::map<std::string, std::int64_t> tracked_peak_by_label() {
+  std::lock_guard<std::mutex> lock(tracker().mutex);
+  return tracker().at_peak;
 }
 
 std::map<std::string, std::int64_t> tracked_allocations_by_label() {

@@ -21,5 +21,8 @@ std::int64_t tracked_bytes_peak();
 std::int64_t tracked_allocation_count();
 // The same allocations counted per Kokkos allocation label: where the count comes from.
 std::map<std::string, std::int64_t> tracked_allocations_by_label();
+// Bytes per label of the tracked allocations live at the high-water mark (tracked_bytes_peak): what the peak is made
+// of.
+std::map<std::string, std::int64_t> tracked_peak_by_label();
 
 }  // namespace selectiv

@@ -4,9 +4,9 @@
 // --steps fenced steps after --warmup steps, plus tokens/s and the peak bytes held in Kokkos allocations of the
 // default memory space (kernels/common/memory_tracker.hpp) and the allocations per step. --profile N adds N fenced
 // steps timed per kernel (kernels/common/kernel_profiler.hpp). The shapes of performance.md §3.3 are the defaults.
-#include <Kokkos_Core.hpp>
 #include <fmt/format.h>
 
+#include <Kokkos_Core.hpp>
 #include <algorithm>
 #include <map>
 #include <random>
@@ -48,9 +48,10 @@ void print_profile(const BenchArgs& a, Step& train_step, int first_step, double 
   const std::vector<KernelTime> profile = kernel_profile();
   double kernels_ms = 0.0;
   for (const KernelTime& t : profile) kernels_ms += 1e3 * t.seconds / a.profile_steps;
-  fmt::print("profile ({} fenced steps): {:.2f} ms/step fenced, {:.2f} ms in kernels and regions, {:.2f} ms outside "
-             "them (unfenced step {:.2f} ms)\n",
-             a.profile_steps, fenced_ms, kernels_ms, fenced_ms - kernels_ms, unfenced_step_ms);
+  fmt::print(
+      "profile ({} fenced steps): {:.2f} ms/step fenced, {:.2f} ms in kernels and regions, {:.2f} ms outside "
+      "them (unfenced step {:.2f} ms)\n",
+      a.profile_steps, fenced_ms, kernels_ms, fenced_ms - kernels_ms, unfenced_step_ms);
   fmt::print("{:>9} {:>6} {:>7}  {}\n", "ms/step", "share", "calls", "kernel or region");
   const std::size_t shown = std::min<std::size_t>(profile.size(), 40);
   for (std::size_t i = 0; i < shown; ++i) {
@@ -70,6 +71,18 @@ void print_profile(const BenchArgs& a, Step& train_step, int first_step, double 
   std::sort(allocations.rbegin(), allocations.rend());
   for (const auto& [made, label] : allocations) {
     fmt::print("{:9.1f} allocations/step  {}\n", static_cast<double>(made) / a.profile_steps, label);
+  }
+  // What the peak device memory is made of, largest labels first.
+  std::vector<std::pair<std::int64_t, std::string>> held;
+  std::int64_t peak_bytes = 0;
+  for (const auto& [label, bytes] : tracked_peak_by_label()) {
+    held.emplace_back(bytes, label);
+    peak_bytes += bytes;
+  }
+  std::sort(held.rbegin(), held.rend());
+  fmt::print("peak {:.3f} GiB held by (largest first):\n", static_cast<double>(peak_bytes) / (1 << 30));
+  for (std::size_t i = 0; i < held.size() && i < 25; ++i) {
+    fmt::print("{:9.3f} GiB  {}\n", static_cast<double>(held[i].first) / (1 << 30), held[i].second);
   }
 }
 
@@ -141,10 +154,11 @@ ExitCode run_bench(const BenchArgs& a) {
       static_cast<double>(tracked_allocation_count() - allocations_before) / static_cast<double>(a.steps);
   const double step = median(step_ms), fwd = median(forward_ms);
   const double peak_gib = static_cast<double>(tracked_bytes_peak()) / (1024.0 * 1024.0 * 1024.0);
-  fmt::print("model {} d {} T {} batch {} layers {} heads {} params {} precision {}: step {:.2f} ms, forward {:.2f} "
-             "ms, {:.0f} tokens/s, peak {:.2f} GiB, {:.0f} allocations/step (median of {}, {} warm-up)\n",
-             a.model, a.d, a.T, a.batch, a.layers, dims.n_heads, net.params().trainable_count(), a.precision, step,
-             fwd, rows / (step / 1e3), peak_gib, allocations_per_step, a.steps, a.warmup);
+  fmt::print(
+      "model {} d {} T {} batch {} layers {} heads {} params {} precision {}: step {:.2f} ms, forward {:.2f} "
+      "ms, {:.0f} tokens/s, peak {:.2f} GiB, {:.0f} allocations/step (median of {}, {} warm-up)\n",
+      a.model, a.d, a.T, a.batch, a.layers, dims.n_heads, net.params().trainable_count(), a.precision, step, fwd,
+      rows / (step / 1e3), peak_gib, allocations_per_step, a.steps, a.warmup);
   if (a.profile_steps > 0) print_profile(a, train_step, a.warmup + a.steps, step);
   return ExitCode::kOk;
 }

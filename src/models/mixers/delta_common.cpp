@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "kernels/common/workspace.hpp"
 #include "kernels/delta_rule/chunked.hpp"
 #include "kernels/delta_rule/decay_gate.hpp"
 #include "kernels/delta_rule/recurrent.hpp"
@@ -105,12 +106,9 @@ void DeltaFamilyMixer::ensure_workspace(int B, int T) {
   }
 }
 
-void DeltaFamilyMixer::ensure_backward_workspace() {
-  if (m_backward_B == m_B && m_backward_T == m_T) return;
-  m_backward_B = m_B;
-  m_backward_T = m_T;
+void DeltaFamilyMixer::acquire_backward_buffers() {
   const int B = m_B, T = m_T, n = m_n, d = m_d, H = m_H;
-  auto make = [B, T](const char* label, int channels) { return View3(std::string(label), B, T, channels); };
+  auto make = [B, T](const char* label, int channels) { return workspace<View3>(label, B, T, channels); };
   m_d_on = make("selectiv::delta_mixer::d_on", 2 * d);
   m_do = make("selectiv::delta_mixer::do", 2 * d);
   m_dq = make("selectiv::delta_mixer::dq", d);
@@ -172,7 +170,7 @@ void DeltaFamilyMixer::forward(const Exec& exec, const ParamTable& p, View3 z, C
 }
 
 void DeltaFamilyMixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CView3 dz, CView3 h) {
-  ensure_backward_workspace();
+  acquire_backward_buffers();
   const CView2 x = nn::as_matrix(h);
   bool dh_assigned = false;
   // dh (+)= dy W for one input projection y = h W^T: the first one assigns dh, the others add.

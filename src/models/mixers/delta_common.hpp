@@ -35,14 +35,13 @@ class DeltaFamilyMixer : public Mixer {
 
  private:
   void ensure_workspace(int B, int T);  // forward buffers (and what backward reads)
-  void ensure_backward_workspace();     // gradient buffers: allocated at the first backward of a shape
+  void acquire_backward_buffers();      // gradient buffers: workspaces shared by all layers, one backward at a time
   std::string name(const char* suffix) const { return m_prefix + suffix; }
 
   DeltaVariant m_variant;
   int m_d, m_H, m_K, m_V, m_n;  // model dim, heads, key and value dims per head, sub-steps per token
   std::string m_prefix;
   int m_B = 0, m_T = 0;
-  int m_backward_B = 0, m_backward_T = 0;
   // Saved by forward, (B, T, channels) row-major:
   View3 m_qp, m_kp, m_vp;  // projections: d, n d, 2 n d
   View3 m_qc, m_kc;        // after conv + SiLU, before the l2norm

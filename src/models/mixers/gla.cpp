@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "kernels/common/workspace.hpp"
 #include "kernels/gla/chunked.hpp"
 #include "kernels/nn/activations.hpp"
 #include "kernels/nn/linear.hpp"
@@ -60,12 +61,9 @@ void GlaMixer::ensure_workspace(int B, int T) {
   m_on = make("selectiv::gla_mixer::on", 2 * m_d);
 }
 
-void GlaMixer::ensure_backward_workspace() {
-  if (m_backward_B == m_B && m_backward_T == m_T) return;
-  m_backward_B = m_B;
-  m_backward_T = m_T;
+void GlaMixer::acquire_backward_buffers() {
   const int B = m_B, T = m_T;
-  auto make = [B, T](const char* label, int channels) { return View3(std::string(label), B, T, channels); };
+  auto make = [B, T](const char* label, int channels) { return workspace<View3>(label, B, T, channels); };
   m_d_on = make("selectiv::gla_mixer::d_on", 2 * m_d);
   m_do = make("selectiv::gla_mixer::do", 2 * m_d);
   m_dgate = make("selectiv::gla_mixer::dgate", 2 * m_d);
@@ -104,7 +102,7 @@ void GlaMixer::forward(const Exec& exec, const ParamTable& p, View3 z, CView3 h,
 }
 
 void GlaMixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CView3 dz, CView3 h) {
-  ensure_backward_workspace();
+  acquire_backward_buffers();
   CView2 x = nn::as_matrix(h);
   // 4. output projection, gated norm, output-gate projection (dh starts here: assigned)
   nn::linear_bwd(exec, nn::as_matrix(m_d_on), p.grad2(name("o_proj.weight")), View1(), nn::as_matrix(dz),

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "kernels/common/workspace.hpp"
 #include "kernels/gla/chunked.hpp"
 #include "kernels/nn/linear.hpp"
 #include "kernels/nn/rms_norm.hpp"
@@ -50,12 +51,9 @@ void LinearAttentionMixer::ensure_workspace(int B, int T) {
   m_on = make("selectiv::linear_attention::on", 2 * m_d);
 }
 
-void LinearAttentionMixer::ensure_backward_workspace() {
-  if (m_backward_B == m_B && m_backward_T == m_T) return;
-  m_backward_B = m_B;
-  m_backward_T = m_T;
+void LinearAttentionMixer::acquire_backward_buffers() {
   const int B = m_B, T = m_T;
-  auto make = [B, T](const char* label, int channels) { return View3(std::string(label), B, T, channels); };
+  auto make = [B, T](const char* label, int channels) { return workspace<View3>(label, B, T, channels); };
   m_d_on = make("selectiv::linear_attention::d_on", 2 * m_d);
   m_do = make("selectiv::linear_attention::do", 2 * m_d);
   m_dq = make("selectiv::linear_attention::dq", m_d);
@@ -83,7 +81,7 @@ void LinearAttentionMixer::forward(const Exec& exec, const ParamTable& p, View3 
 }
 
 void LinearAttentionMixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CView3 dz, CView3 h) {
-  ensure_backward_workspace();
+  acquire_backward_buffers();
   // 3. output projection, norm
   nn::linear_bwd(exec, nn::as_matrix(m_d_on), p.grad2(name("o_proj.weight")), View1(), nn::as_matrix(dz),
                  nn::as_matrix(CView3(m_on)), p.value2(name("o_proj.weight")));

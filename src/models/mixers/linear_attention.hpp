@@ -22,13 +22,12 @@ class LinearAttentionMixer : public Mixer {
 
  private:
   void ensure_workspace(int B, int T);  // forward buffers (and what backward reads)
-  void ensure_backward_workspace();     // gradient buffers: allocated at the first backward of a shape
+  void acquire_backward_buffers();      // gradient buffers: workspaces shared by all layers, one backward at a time
   std::string name(const char* suffix) const { return m_prefix + suffix; }
 
   int m_d, m_H, m_K, m_V;  // model dim, heads, key and value dims per head
   std::string m_prefix;
   int m_B = 0, m_T = 0;
-  int m_backward_B = 0, m_backward_T = 0;
   // Saved by forward (all (B, T, channels) row-major, channels = H * per-head dim):
   View3 m_qp, m_kp, m_vp;  // projections before the conv: (B, T, d), (B, T, d), (B, T, 2d)
   View3 m_q, m_k, m_v;     // after conv + SiLU

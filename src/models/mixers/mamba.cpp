@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "kernels/common/workspace.hpp"
 #include "kernels/nn/activations.hpp"
 #include "kernels/nn/linear.hpp"
 #include "kernels/nn/short_conv.hpp"
@@ -67,12 +68,9 @@ void MambaMixer::ensure_workspace(int B, int T) {
   m_states = selective_scan::selective_scan_allocate_states(B, T, m_Din, m_N);
 }
 
-void MambaMixer::ensure_backward_workspace() {
-  if (m_backward_B == m_B && m_backward_T == m_T) return;
-  m_backward_B = m_B;
-  m_backward_T = m_T;
+void MambaMixer::acquire_backward_buffers() {
   const int B = m_B, T = m_T;
-  auto make = [B, T](const char* label, int width) { return View3(std::string(label), B, T, width); };
+  auto make = [B, T](const char* label, int width) { return workspace<View3>(label, B, T, width); };
   m_dyg = make("selectiv::mamba_mixer::dyg", m_Din);
   m_dy = make("selectiv::mamba_mixer::dy", m_Din);
   m_dzp = make("selectiv::mamba_mixer::dzp", m_Din);
@@ -84,7 +82,7 @@ void MambaMixer::ensure_backward_workspace() {
   m_dCm = make("selectiv::mamba_mixer::dC", m_N);
   m_dxp = make("selectiv::mamba_mixer::dxp", m_Din);
   m_dh_part = make("selectiv::mamba_mixer::dh_part", m_d);
-  m_dA = View2("selectiv::mamba_mixer::dA", m_Din, m_N);
+  m_dA = workspace<View2>("selectiv::mamba_mixer::dA", m_Din, m_N);
 }
 
 void MambaMixer::forward(const Exec& exec, const ParamTable& p, View3 z, CView3 h, const DropoutMode&) {
@@ -113,7 +111,7 @@ void MambaMixer::forward(const Exec& exec, const ParamTable& p, View3 z, CView3 
 }
 
 void MambaMixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CView3 dz, CView3 h) {
-  ensure_backward_workspace();
+  acquire_backward_buffers();
   CView2 hm = nn::as_matrix(h);
   const View2 w_in = p.value2(name("in_proj.weight")), w_x = p.value2(name("x_proj.weight"));
   const View2 dw_in = p.grad2(name("in_proj.weight")), dw_x = p.grad2(name("x_proj.weight"));

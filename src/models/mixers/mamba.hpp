@@ -21,14 +21,13 @@ class MambaMixer : public Mixer {
 
  private:
   void ensure_workspace(int B, int T);  // forward buffers (and what backward reads)
-  void ensure_backward_workspace();     // gradient buffers: allocated at the first backward of a shape
+  void acquire_backward_buffers();      // gradient buffers: workspaces shared by all layers, one backward at a time
   std::string name(const char* suffix) const { return m_prefix + suffix; }
 
   int m_d, m_Din, m_N, m_R;  // model dim, scan channels (2d), state per channel, dt rank ceil(d/16)
   static constexpr int kConvWidth = 4;
   std::string m_prefix;
   int m_B = 0, m_T = 0;
-  int m_backward_B = 0, m_backward_T = 0;
   // Saved by forward (all (B, T, width) row-major):
   View3 m_xp, m_zp;        // in_proj halves: (B, T, d_in) each
   View3 m_x;               // after conv + SiLU (B, T, d_in)

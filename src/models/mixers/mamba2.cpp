@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "kernels/common/workspace.hpp"
 #include "kernels/nn/linear.hpp"
 #include "kernels/nn/rms_norm.hpp"
 #include "kernels/nn/short_conv.hpp"
@@ -64,12 +65,9 @@ void Mamba2Mixer::ensure_workspace(int B, int T) {
   m_scores = ssd::ssd_allocate_scores(B, T);
 }
 
-void Mamba2Mixer::ensure_backward_workspace() {
-  if (m_backward_B == m_B && m_backward_T == m_T) return;
-  m_backward_B = m_B;
-  m_backward_T = m_T;
+void Mamba2Mixer::acquire_backward_buffers() {
   const int B = m_B, T = m_T;
-  auto make = [B, T](const char* label, int channels) { return View3(std::string(label), B, T, channels); };
+  auto make = [B, T](const char* label, int channels) { return workspace<View3>(label, B, T, channels); };
   m_d_on = make("selectiv::mamba2_mixer::d_on", m_din);
   m_dy = make("selectiv::mamba2_mixer::dy", m_din);
   m_dgate = make("selectiv::mamba2_mixer::dgate", m_din);
@@ -101,7 +99,7 @@ void Mamba2Mixer::forward(const Exec& exec, const ParamTable& p, View3 z, CView3
 }
 
 void Mamba2Mixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CView3 dz, CView3 h) {
-  ensure_backward_workspace();
+  acquire_backward_buffers();
   CView2 x = nn::as_matrix(h);
   // 4. out_proj, gated norm
   nn::linear_bwd(exec, nn::as_matrix(m_d_on), p.grad2(name("out_proj.weight")), View1(), nn::as_matrix(dz),

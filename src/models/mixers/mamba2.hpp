@@ -20,13 +20,12 @@ class Mamba2Mixer : public Mixer {
 
  private:
   void ensure_workspace(int B, int T);  // forward buffers (and what backward reads)
-  void ensure_backward_workspace();     // gradient buffers: allocated at the first backward of a shape
+  void acquire_backward_buffers();      // gradient buffers: workspaces shared by all layers, one backward at a time
   std::string name(const char* suffix) const { return m_prefix + suffix; }
 
   int m_d, m_din, m_P, m_H, m_N, m_conv;  // model dim, inner dim 2d, head dim d/H, SSD heads 2H, state, d_in + 2N
   std::string m_prefix;
   int m_B = 0, m_T = 0;
-  int m_backward_B = 0, m_backward_T = 0;
   // Saved by forward:
   View3 m_gate;       // (B, T, d_in) z
   View3 m_xbc_pre;    // (B, T, d_in + 2N) before the conv

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "kernels/common/workspace.hpp"
 #include "kernels/common/compat.hpp"
 #include "kernels/gla/chunked.hpp"
 #include "kernels/nn/linear.hpp"
@@ -74,12 +75,9 @@ void RetNetMixer::ensure_workspace(int B, int T) {
   Kokkos::deep_copy(m_g, g_host);
 }
 
-void RetNetMixer::ensure_backward_workspace() {
-  if (m_backward_B == m_B && m_backward_T == m_T) return;
-  m_backward_B = m_B;
-  m_backward_T = m_T;
+void RetNetMixer::acquire_backward_buffers() {
   const int B = m_B, T = m_T;
-  auto make = [B, T](const char* label, int channels) { return View3(std::string(label), B, T, channels); };
+  auto make = [B, T](const char* label, int channels) { return workspace<View3>(label, B, T, channels); };
   m_d_on = make("selectiv::retnet::d_on", 2 * m_d);
   m_do = make("selectiv::retnet::do", 2 * m_d);
   m_dgate = make("selectiv::retnet::dgate", 2 * m_d);
@@ -114,7 +112,7 @@ void RetNetMixer::forward(const Exec& exec, const ParamTable& p, View3 z, CView3
 }
 
 void RetNetMixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CView3 dz, CView3 h) {
-  ensure_backward_workspace();
+  acquire_backward_buffers();
   CView2 x = nn::as_matrix(h);
   // 4. output projection, gated norm, output-gate projection (dh starts here: assigned)
   nn::linear_bwd(exec, nn::as_matrix(m_d_on), p.grad2(name("o_proj.weight")), View1(), nn::as_matrix(dz),

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/error.hpp"
+#include "kernels/common/workspace.hpp"
 #include "kernels/attention/tiled.hpp"
 #include "kernels/nn/dropout.hpp"
 #include "kernels/nn/linear.hpp"
@@ -72,12 +73,9 @@ void TransformerMixer::ensure_workspace(int B, int T) {
   m_df = make("selectiv::transformer::df", m_d);  // f before dropout in forward, df in backward
 }
 
-void TransformerMixer::ensure_backward_workspace() {
-  if (m_backward_B == m_B && m_backward_T == m_T) return;
-  m_backward_B = m_B;
-  m_backward_T = m_T;
+void TransformerMixer::acquire_backward_buffers() {
   const int B = m_B, T = m_T;
-  auto make = [B, T](const char* label, int channels) { return View3(std::string(label), B, T, channels); };
+  auto make = [B, T](const char* label, int channels) { return workspace<View3>(label, B, T, channels); };
   m_ds = make("selectiv::transformer::ds", 4 * m_d);
   m_du = make("selectiv::transformer::du", 8 * m_d);
   m_dx1 = make("selectiv::transformer::dx1", m_d);
@@ -128,7 +126,7 @@ void TransformerMixer::forward(const Exec& exec, const ParamTable& p, View3 z, C
 }
 
 void TransformerMixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CView3 dz, CView3 h) {
-  ensure_backward_workspace();
+  acquire_backward_buffers();
   CView2 x = nn::as_matrix(h);
   const float scale = 1.0f / std::sqrt(static_cast<float>(m_hd));
   // feed-forward block

@@ -21,7 +21,7 @@ class TransformerMixer : public Mixer {
 
  private:
   void ensure_workspace(int B, int T);  // forward buffers (and what backward reads)
-  void ensure_backward_workspace();     // gradient buffers: allocated at the first backward of a shape
+  void acquire_backward_buffers();      // gradient buffers: workspaces shared by all layers, one backward at a time
   std::string name(const char* suffix) const { return m_prefix + suffix; }
 
   int m_d, m_H, m_hd;
@@ -29,7 +29,6 @@ class TransformerMixer : public Mixer {
   std::string m_prefix;
   DropoutMode m_mode;
   int m_B = 0, m_T = 0;
-  int m_backward_B = 0, m_backward_T = 0;
   // Saved by forward. (B, T, d) unless noted.
   View3 m_qp, m_kp, m_v;   // projections
   View2 m_q_rstd, m_k_rstd;  // (B*T, H) norm statistics

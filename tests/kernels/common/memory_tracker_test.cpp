@@ -29,6 +29,9 @@ TEST(MemoryTracker, CountsLiveBytesAndTheirHighWaterMark) {
   EXPECT_EQ(tracked_bytes_peak() - base, 10000);
   EXPECT_EQ(tracked_allocation_count() - allocations, 3);
   EXPECT_EQ(tracked_allocations_by_label()["memory_tracker_test::b"] - labelled_b, 1);
+  // the peak was a and b together: b's 6000 bytes are part of it, c (allocated after b was freed) is not
+  EXPECT_EQ(tracked_peak_by_label()["memory_tracker_test::b"], 6000);
+  EXPECT_EQ(tracked_peak_by_label().count("c"), 0u);
   start_memory_tracking();  // a new high-water mark from what is live now
   EXPECT_EQ(tracked_bytes_peak(), base);
 }
