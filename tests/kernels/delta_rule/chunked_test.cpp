@@ -113,11 +113,15 @@ TEST(DeltaRuleChunked, PartialSlabs) {
   check_against_reference({2, 33, 1, 33, 17, 1}, Gate::kStrong, false, 1.0, 812u);
 }
 
-// The state passes carry 16 state columns per team: V = 40 gives two full column tiles and a partial one, V = 9 a
-// single partial one; K = 128 is the largest key dim (the whole K x tile state in scratch).
+// The state passes carry 16 state columns per team at K = 128 (the largest key dim, the whole K x tile state in
+// scratch) and 32 at K <= 64: V = 40 gives two full 16-column tiles and a partial one, or one full 32-column tile and
+// a partial one; V = 72 two full 32-column tiles and a partial one; V = 9 a single partial tile.
 TEST(DeltaRuleChunked, StateColumnTiles) {
   check_against_reference({2, 70, 2, 128, 40, 1}, Gate::kLayer, true, 1.0, 821u);
   check_against_reference({1, 40, 2, 128, 9, 3}, Gate::kStrong, true, 2.0, 822u);
+  check_against_reference({2, 70, 2, 64, 72, 1}, Gate::kLayer, true, 1.0, 823u);
+  check_against_reference({1, 40, 2, 48, 40, 3}, Gate::kStrong, true, 2.0, 824u);
+  check_against_reference({1, 65, 1, 32, 9, 1}, Gate::kNone, false, 1.0, 825u);
 }
 
 }  // namespace
