@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Test data on the device: fp32-representable random values kept as doubles (so the host references see exactly
-// what the kernels see), their copy into a device view, a view's copy back as doubles, and a double dot product.
+// what the kernels see), their copy (or fp32 values') into a device view, a view's copy back as doubles, and a double
+// dot product.
 #pragma once
 
 #include <cstddef>
@@ -28,6 +29,15 @@ ViewType to_device(const std::vector<double>& values, Extents... extents) {
   for (std::size_t i = 0; i < values.size(); ++i) host.data()[i] = static_cast<float>(values[i]);
   Kokkos::deep_copy(view, host);
   return view;
+}
+
+// `values` (row-major) copied into the existing device view `out`; returns `out`.
+template <class ViewType>
+ViewType to_device(const std::vector<float>& values, ViewType out) {
+  auto host = Kokkos::create_mirror_view(out);
+  for (std::size_t i = 0; i < values.size(); ++i) host.data()[i] = values[i];
+  Kokkos::deep_copy(out, host);
+  return out;
 }
 
 template <class ViewType>

@@ -3,6 +3,8 @@
 // on awkward shapes (T = 1, 63, 64, 65, 130 with n = 1; T = 1, 15, 16, 17, 65 with n = 4, and with n = 3 where
 // tokens straddle the 64-row chunks; odd K and V; K = 64, V = 128; K, V that leave partial scratch slabs and partial
 // state column tiles; K = 128), without a gate and with two gate regimes, with and without h0 / dht.
+#include "kernels/delta_rule/chunked.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,33 +14,21 @@
 
 #include "delta_inputs.hpp"
 #include "kernels/common/views.hpp"
-#include "kernels/delta_rule/chunked.hpp"
 #include "kernels/delta_rule/reference.hpp"
+#include "support/device_data.hpp"
 #include "support/testing.hpp"
 
 namespace selectiv::delta_rule {
 namespace {
 
+using ::selectiv::testing::err_ratio;
+using ::selectiv::testing::to_device;
+using ::selectiv::testing::to_host;
 using testing::DeltaInputs;
 using testing::Gate;
-using ::selectiv::testing::err_ratio;
 
 // fp32 chunked forward against the fp64 reference on the same fp32 inputs.
 constexpr double kChunkedTolerance = 1e-5;
-
-template <class ViewType>
-ViewType to_device(const std::vector<float>& x, ViewType out) {
-  auto host = Kokkos::create_mirror_view(out);
-  for (std::size_t i = 0; i < x.size(); ++i) host.data()[i] = x[i];
-  Kokkos::deep_copy(out, host);
-  return out;
-}
-
-template <class ViewType>
-std::vector<double> to_host(const ViewType& x) {
-  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
-  return std::vector<double>(host.data(), host.data() + host.size());
-}
 
 void check_against_reference(const DeltaSizes& n, Gate gate, bool with_h0, double beta_max, unsigned seed) {
   const bool with_dht = with_h0;  // the cases with h0 also get an upstream dht

@@ -2,6 +2,8 @@
 // The token-by-token Kokkos kernels of the delta rule against the fp64 host reference: o, ht, dq, dk, dv, dbeta,
 // dg, dh0 on awkward shapes (T = 1, 15, 16, 17, 63, 64, 65, 130: around the checkpoint stretch and the fla chunk;
 // odd K and V; n = 1, 3, 4 sub-steps), without a gate and with two gate regimes, with and without h0 / dht.
+#include "kernels/delta_rule/recurrent.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,41 +13,21 @@
 
 #include "delta_inputs.hpp"
 #include "kernels/common/views.hpp"
-#include "kernels/delta_rule/recurrent.hpp"
 #include "kernels/delta_rule/reference.hpp"
+#include "support/device_data.hpp"
 #include "support/testing.hpp"
 
 namespace selectiv::delta_rule {
 namespace {
 
+using ::selectiv::testing::err_ratio;
+using ::selectiv::testing::to_device;
+using ::selectiv::testing::to_host;
 using testing::DeltaInputs;
 using testing::Gate;
-using ::selectiv::testing::err_ratio;
 
 // fp32 sequential kernels against the fp64 reference on the same fp32 inputs.
 constexpr double kRecurrentTolerance = 1e-5;
-
-View4 to_device4(const std::vector<float>& x, int e0, int e1, int e2, int e3, const char* label) {
-  View4 out(std::string(label), e0, e1, e2, e3);
-  auto host = Kokkos::create_mirror_view(out);
-  for (std::size_t i = 0; i < x.size(); ++i) host.data()[i] = x[i];
-  Kokkos::deep_copy(out, host);
-  return out;
-}
-
-View3 to_device3(const std::vector<float>& x, int e0, int e1, int e2, const char* label) {
-  View3 out(std::string(label), e0, e1, e2);
-  auto host = Kokkos::create_mirror_view(out);
-  for (std::size_t i = 0; i < x.size(); ++i) host.data()[i] = x[i];
-  Kokkos::deep_copy(out, host);
-  return out;
-}
-
-template <class ViewType>
-std::vector<double> to_host(const ViewType& x) {
-  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
-  return std::vector<double>(host.data(), host.data() + host.size());
-}
 
 struct Results {
   std::vector<double> o, ht, dq, dk, dv, dbeta, dg, dh0;
@@ -54,13 +36,13 @@ struct Results {
 Results run_recurrent(const DeltaInputs& in) {
   const DeltaSizes& n = in.n;
   const int R = n.T * n.n;
-  const View4 q = to_device4(in.q, n.B, n.T, n.H, n.K, "q"), k = to_device4(in.k, n.B, R, n.H, n.K, "k");
-  const View4 v = to_device4(in.v, n.B, R, n.H, n.V, "v");
-  const View3 beta = to_device3(in.beta, n.B, R, n.H, "beta");
-  const View3 g = in.g.empty() ? View3() : to_device3(in.g, n.B, n.T, n.H, "g");
-  const View4 do_ = to_device4(in.do_, n.B, n.T, n.H, n.V, "do");
-  const View4 h0 = in.h0.empty() ? View4() : to_device4(in.h0, n.B, n.H, n.K, n.V, "h0");
-  const View4 dht = in.dht.empty() ? View4() : to_device4(in.dht, n.B, n.H, n.K, n.V, "dht");
+  const View4 q = to_device(in.q, View4("q", n.B, n.T, n.H, n.K)), k = to_device(in.k, View4("k", n.B, R, n.H, n.K));
+  const View4 v = to_device(in.v, View4("v", n.B, R, n.H, n.V));
+  const View3 beta = to_device(in.beta, View3("beta", n.B, R, n.H));
+  const View3 g = in.g.empty() ? View3() : to_device(in.g, View3("g", n.B, n.T, n.H));
+  const View4 do_ = to_device(in.do_, View4("do", n.B, n.T, n.H, n.V));
+  const View4 h0 = in.h0.empty() ? View4() : to_device(in.h0, View4("h0", n.B, n.H, n.K, n.V));
+  const View4 dht = in.dht.empty() ? View4() : to_device(in.dht, View4("dht", n.B, n.H, n.K, n.V));
   View4 o("o", n.B, n.T, n.H, n.V), ht("ht", n.B, n.H, n.K, n.V), dh0("dh0", n.B, n.H, n.K, n.V);
   View4 dq("dq", n.B, n.T, n.H, n.K), dk("dk", n.B, R, n.H, n.K), dv("dv", n.B, R, n.H, n.V);
   View3 dbeta("dbeta", n.B, R, n.H), dg = in.g.empty() ? View3() : View3("dg", n.B, n.T, n.H);

@@ -13,12 +13,15 @@
 
 #include "kernels/common/compat.hpp"
 #include "kernels/nn/reference_train.hpp"
+#include "support/device_data.hpp"
 #include "support/testing.hpp"
 
 namespace selectiv::nn {
 namespace {
 
 using selectiv::testing::err_ratio;
+using ::selectiv::testing::to_device;
+using ::selectiv::testing::to_host;
 
 constexpr double kDeviceVsReference = 1e-7;  // kept values: one float multiply by 1/(1-p)
 constexpr double kSigmas = 5.0;              // statistical checks: |rate - expected| < 5 standard deviations
@@ -33,20 +36,6 @@ std::vector<double> float_values(std::size_t n, unsigned seed) {
     } while (v == 0.0);  // nonzero, so a zero output always means "dropped"
   }
   return values;
-}
-
-View1 to_device(const std::vector<double>& values) {
-  View1 view("x", values.size());
-  auto host = kc::create_mirror_view_uninitialized(view);
-  for (std::size_t i = 0; i < values.size(); ++i) host(i) = static_cast<float>(values[i]);
-  Kokkos::deep_copy(view, host);
-  return view;
-}
-
-template <class View>
-std::vector<double> to_host(const View& view) {
-  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), view);
-  return std::vector<double>(host.data(), host.data() + host.size());
 }
 
 // Philox4x32-10 of (counter, key) evaluated on the device through the kernel's own block function.
@@ -88,7 +77,7 @@ TEST(Dropout, DeviceMatchesReferenceMask) {
       std::vector<double> ref;
       dropout_reference_fwd(ref, x, p, seed, stream);
       View1 y("y", n);
-      dropout_fwd(Exec(), y, to_device(x), p, seed, stream);
+      dropout_fwd(Exec(), y, to_device<View1>(x, x.size()), p, seed, stream);
       const std::vector<double> out = to_host(y);
       EXPECT_EQ(keep_mask(out), keep_mask(ref));
       EXPECT_LT(err_ratio(ref, out), kDeviceVsReference);
@@ -139,8 +128,8 @@ TEST(Dropout, BackwardIsTheAdjointOfForward) {
   const float p = 0.2f;
   const std::vector<double> x = float_values(n, 2), dy = float_values(n, 3);
   View1 y("y", n), dx("dx", n);
-  dropout_fwd(Exec(), y, to_device(x), p, 99, 5);
-  dropout_bwd(Exec(), dx, to_device(dy), p, 99, 5);
+  dropout_fwd(Exec(), y, to_device<View1>(x, x.size()), p, 99, 5);
+  dropout_bwd(Exec(), dx, to_device<View1>(dy, dy.size()), p, 99, 5);
   const std::vector<double> yh = to_host(y), dxh = to_host(dx);
   // <dropout(x), dy> = <x, dropout_bwd(dy)>, and both zero out the same elements.
   double lhs = 0.0, rhs = 0.0;
@@ -158,7 +147,7 @@ TEST(Dropout, BackwardIsTheAdjointOfForward) {
 TEST(Dropout, RecomputationIsIdenticalAndKeysSeparate) {
   const std::size_t n = 999;
   const std::vector<double> x = float_values(n, 4);
-  const View1 xd = to_device(x);
+  const View1 xd = to_device<View1>(x, x.size());
   View1 first("first", n), second("second", n), other_stream("s", n), other_seed("k", n);
   dropout_fwd(Exec(), first, xd, 0.3f, 2024, 8);
   dropout_fwd(Exec(), second, xd, 0.3f, 2024, 8);
@@ -168,7 +157,7 @@ TEST(Dropout, RecomputationIsIdenticalAndKeysSeparate) {
   EXPECT_NE(keep_mask(to_host(first)), keep_mask(to_host(other_stream)));
   EXPECT_NE(keep_mask(to_host(first)), keep_mask(to_host(other_seed)));
   // In place gives the same values, and the (B, T, D) overload uses the flat index.
-  View1 in_place = to_device(x);
+  View1 in_place = to_device<View1>(x, x.size());
   dropout_fwd(Exec(), in_place, in_place, 0.3f, 2024, 8);
   EXPECT_EQ(to_host(in_place), to_host(first));
   View3 x3("x3", 3, 37, 9);  // 999 elements
@@ -184,9 +173,9 @@ TEST(Dropout, RecomputationIsIdenticalAndKeysSeparate) {
 TEST(Dropout, ProbabilityZeroIsIdentityAndOneDropsAll) {
   const std::vector<double> x = float_values(513, 5);
   View1 y("y", x.size());
-  dropout_fwd(Exec(), y, to_device(x), 0.0f, 1, 2);
+  dropout_fwd(Exec(), y, to_device<View1>(x, x.size()), 0.0f, 1, 2);
   EXPECT_EQ(to_host(y), x);
-  dropout_fwd(Exec(), y, to_device(x), 1.0f, 1, 2);
+  dropout_fwd(Exec(), y, to_device<View1>(x, x.size()), 1.0f, 1, 2);
   for (const double v : to_host(y)) EXPECT_EQ(v, 0.0);
 }
 

@@ -12,12 +12,15 @@
 #include "kernels/common/views.hpp"
 #include "kernels/selective_scan/decay_rate.hpp"
 #include "kernels/selective_scan/gate.hpp"
+#include "support/device_data.hpp"
 #include "support/testing.hpp"
 
 namespace selectiv::selective_scan {
 namespace {
 
 using ::selectiv::testing::err_ratio;
+using ::selectiv::testing::to_device;
+using ::selectiv::testing::to_host;
 
 // fp32 device ops against fp64 host formulas.
 constexpr double kElementwiseTolerance = 1e-6;
@@ -32,27 +35,14 @@ std::vector<float> normal_values(std::size_t n, double scale, unsigned seed) {
   return v;
 }
 
-View1 to_device(const std::vector<float>& v, const char* label) {
-  View1 out(std::string(label), v.size());
-  auto host = Kokkos::create_mirror_view(out);
-  for (std::size_t i = 0; i < v.size(); ++i) host(i) = v[i];
-  Kokkos::deep_copy(out, host);
-  return out;
-}
-
-template <class ViewType>
-std::vector<double> to_host(const ViewType& v) {
-  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), v);
-  return std::vector<double>(host.data(), host.data() + host.size());
-}
-
 double silu(double x) { return x / (1.0 + std::exp(-x)); }
 
 TEST(SiluGate, ForwardAndBackwardMatchTheFormulaAndFiniteDifferences) {
   const std::size_t n = 1000;
   // z spans the tails too (|z| up to ~24), where silu' must not lose precision.
   const std::vector<float> y = normal_values(n, 1.0, 1u), z = normal_values(n, 6.0, 2u), dout = normal_values(n, 1.0, 3u);
-  const View1 y_d = to_device(y, "y"), z_d = to_device(z, "z"), dout_d = to_device(dout, "dout");
+  const View1 y_d = to_device(y, View1("y", y.size())), z_d = to_device(z, View1("z", z.size())),
+              dout_d = to_device(dout, View1("dout", dout.size()));
   View1 out("out", n), dy("dy", n), dz("dz", n);
   const Exec exec;
   silu_gate_fwd(exec, out, y_d, z_d);
@@ -75,7 +65,8 @@ TEST(DecayRate, ForwardIsMinusExpAndBackwardAccumulatesTheChainRule) {
   for (int c = 0; c < rows; ++c)
     for (int n = 0; n < cols; ++n) a_log[c * cols + n] = static_cast<float>(std::log(n + 1.0) + 0.1 * c - 0.3);
   const std::vector<float> dA = normal_values(a_log.size(), 1.0, 4u);
-  const View1 a_log_flat = to_device(a_log, "A_log"), dA_flat = to_device(dA, "dA");
+  const View1 a_log_flat = to_device(a_log, View1("A_log", a_log.size())),
+              dA_flat = to_device(dA, View1("dA", dA.size()));
   const View2 a_log_d(a_log_flat.data(), rows, cols), dA_d(dA_flat.data(), rows, cols);
   View2 A("A", rows, cols), dA_log("dA_log", rows, cols);
   Kokkos::deep_copy(dA_log, 0.5f);

@@ -2,6 +2,8 @@
 // The chunked Kokkos SSD kernels against the fp64 host reference: y, dxbc, ddt, d_dt_bias, dA_log, dD on awkward
 // shapes (T = 1, 63, 64, 65, 130, 200; odd P and N; several heads), at sizes where every team-scratch tile is
 // narrower than its contraction, and in two decay regimes; parameter gradients accumulate.
+#include "kernels/ssd/chunked.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,35 +13,23 @@
 #include <vector>
 
 #include "kernels/common/views.hpp"
-#include "kernels/ssd/chunked.hpp"
 #include "kernels/ssd/reference.hpp"
 #include "ssd_inputs.hpp"
+#include "support/device_data.hpp"
 #include "support/testing.hpp"
 
 namespace selectiv::ssd {
 namespace {
 
 using ::selectiv::testing::err_ratio;
+using ::selectiv::testing::to_device;
+using ::selectiv::testing::to_host;
 using testing::DecayRegime;
 using testing::SsdInputs;
 using testing::widen;
 
 // fp32 chunked kernels against the fp64 reference on the same fp32 inputs (README.md §5).
 constexpr double kChunkedTolerance = 1e-5;
-
-template <class ViewType>
-ViewType to_device(const std::vector<float>& x, ViewType out) {
-  auto host = Kokkos::create_mirror_view(out);
-  for (std::size_t i = 0; i < x.size(); ++i) host.data()[i] = x[i];
-  Kokkos::deep_copy(out, host);
-  return out;
-}
-
-template <class ViewType>
-std::vector<double> to_host(const ViewType& x) {
-  auto host = Kokkos::create_mirror_view_and_copy(Kokkos::HostSpace(), x);
-  return std::vector<double>(host.data(), host.data() + host.size());
-}
 
 struct Results {
   std::vector<double> y, dxbc, ddt, d_dt_bias, dA_log, dD;
