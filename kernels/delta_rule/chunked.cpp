@@ -308,6 +308,25 @@ struct StatePassing {
   }
 };
 
+// acc(i, col) = sum_e x(i, e) S(e, c0 + col) for the chunk's rows i < L and columns col < wc, S = the chunk's saved
+// state: the contraction over the key dim by kSlab slabs, rows of x staged in sa and state rows in sb. Ends with a
+// barrier.
+template <class Rows>
+KOKKOS_INLINE_FUNCTION void rows_times_state(const Member& team, const ScratchMatrix& sa, const ScratchMatrix& sb,
+                                             const ScratchMatrix& acc, const RowChunk& c, const Sizes& s,
+                                             const CView4& states, int c0, int wc, const Rows& x) {
+  for (int e0 = 0; e0 < s.K; e0 += kSlab) {
+    const int we = s.K - e0 < kSlab ? s.K - e0 : kSlab;
+    stage(team, sa, c.L, we, [&](int i, int e) { return x(i, e0 + e); });
+    stage(team, sb, we, wc, [&](int e, int col) { return states(c.b, c.h, c.chunk * s.K + e0 + e, c0 + col); });
+    team.team_barrier();
+    team_product(
+        team, c.L, wc, we, [&](int i, int e) { return sa(i, e); }, [&](int col, int e) { return sb(e, col); },
+        [&](int i, int col, float value) { acc(i, col) = e0 == 0 ? value : acc(i, col) + value; });
+    team.team_barrier();
+  }
+}
+
 // The chunk's causal scores P_ij = (q_{t(i)} . k_j) e^{b_i - b_j} for j <= i on the rows i that end a token, 0
 // elsewhere, times `factor`. Ends with a barrier.
 KOKKOS_INLINE_FUNCTION void chunk_scores(const Member& team, const ScratchMatrix& P, const ScratchMatrix& sa,
@@ -347,16 +366,8 @@ struct ChunkOutput {
     chunk_scores(team, P, sa, sb, kSlab, cum, c, s, q, k, 1.0f);
     for (int c0 = 0; c0 < s.V; c0 += kSlab) {
       const int wc = s.V - c0 < kSlab ? s.V - c0 : kSlab;
-      for (int e0 = 0; e0 < s.K; e0 += kSlab) {
-        const int we = s.K - e0 < kSlab ? s.K - e0 : kSlab;
-        stage(team, sa, L, we, [&](int i, int x) { return q(c.b, c.token(i, s), c.h, e0 + x); });
-        stage(team, sb, we, wc, [&](int x, int col) { return states(c.b, c.h, c.chunk * s.K + e0 + x, c0 + col); });
-        team.team_barrier();
-        team_product(
-            team, L, wc, we, [&](int i, int x) { return sa(i, x); }, [&](int col, int x) { return sb(x, col); },
-            [&](int i, int col, float value) { acc(i, col) = e0 == 0 ? value : acc(i, col) + value; });
-        team.team_barrier();
-      }
+      rows_times_state(team, sa, sb, acc, c, s, states, c0, wc,
+                       [&](int i, int e) { return q(c.b, c.token(i, s), c.h, e); });
       stage(team, sb, L, wc, [&](int j, int col) { return V_new(c.b, c.r0 + j, c.h, c0 + col); });
       team.team_barrier();
       team_product(
@@ -372,7 +383,7 @@ struct ChunkOutput {
 // --- backward ------------------------------------------------------------------------------------------------
 
 // B1. V_new = U - W S_chunk, recomputed from the saved chunk states; one team per (b, h, chunk), by slabs of kSlab
-// value columns: W S as tile products over slabs of key columns (W rows and state rows staged in scratch).
+// value columns (rows_times_state).
 struct NewValues {
   View4 V_new;
   CView4 U, W, states;
@@ -386,16 +397,8 @@ struct NewValues {
                         acc = make_tile(team, s.level, kSlab);
     for (int c0 = 0; c0 < s.V; c0 += kSlab) {
       const int wc = s.V - c0 < kSlab ? s.V - c0 : kSlab;
-      for (int e0 = 0; e0 < s.K; e0 += kSlab) {
-        const int we = s.K - e0 < kSlab ? s.K - e0 : kSlab;
-        stage(team, sa, c.L, we, [&](int i, int x) { return W(c.b, c.r0 + i, c.h, e0 + x); });
-        stage(team, sb, we, wc, [&](int x, int col) { return states(c.b, c.h, c.chunk * s.K + e0 + x, c0 + col); });
-        team.team_barrier();
-        team_product(
-            team, c.L, wc, we, [&](int i, int x) { return sa(i, x); }, [&](int col, int x) { return sb(x, col); },
-            [&](int i, int col, float value) { acc(i, col) = e0 == 0 ? value : acc(i, col) + value; });
-        team.team_barrier();
-      }
+      rows_times_state(team, sa, sb, acc, c, s, states, c0, wc,
+                       [&](int i, int e) { return W(c.b, c.r0 + i, c.h, e); });
       Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.L * wc), [&](int p) {
         const int i = p / wc, col = p % wc;
         V_new(c.b, c.r0 + i, c.h, c0 + col) = U(c.b, c.r0 + i, c.h, c0 + col) - acc(i, col);
