@@ -26,8 +26,10 @@ using ChunkMatrices = Kokkos::View<float***, Kokkos::LayoutRight, DeviceMem>;  /
 using ChunkDoubles = Kokkos::View<double**, Kokkos::LayoutRight, DeviceMem>;   // (B * H * NR, C)
 
 constexpr int C = kChunkRows;
-// Level-0 team scratch a GPU team may use (shared memory; more lowers occupancy or fails to launch).
-constexpr std::size_t kScratchBudget = 48 * 1024;
+// Team scratch of every kernel here: within the level 0 (shared memory) that Kokkos offers a CUDA team
+// (TeamPolicy::scratch_size_max(0) = 40936 bytes in Kokkos 4.6). Above it the tiles went to level 1, global memory:
+// a 48 KiB budget did that to every kernel of this file until the slabs were narrowed (README.md §5).
+constexpr std::size_t kScratchBudget = 40000;
 // Width of the slabs staged in scratch: columns of a global operand (contraction or output columns) per pass.
 constexpr int kSlab = 32;
 // The output-gradient step keeps two chunk x chunk tiles and stages narrower slabs.
@@ -150,6 +152,7 @@ KOKKOS_INLINE_FUNCTION ScratchMatrix make_state_tile(const Member& team, int lev
 // A = (I + M)^-1 (forward substitution, one thread per column of A), W = A diag(beta e^b) K, U = A diag(beta) V
 // (tile products from scratch). The backward's preparation also saves A and KKG.
 struct ChunkPrepare {
+  static constexpr int kW = kNarrowSlab;  // slab width: two chunk x chunk tiles beside it
   LogDecayView log_decay;
   View4 W, U;
   ChunkMatrices A_saved, kkg_saved;  // empty in the forward
@@ -159,7 +162,7 @@ struct ChunkPrepare {
   bool has_g;
 
   static std::size_t scratch_bytes() {
-    return doubles_bytes() + floats_bytes() + 2 * tile_bytes(C) + tile_bytes(kSlab);
+    return doubles_bytes() + floats_bytes() + 2 * tile_bytes(C) + tile_bytes(kW);
   }
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
@@ -169,7 +172,7 @@ struct ChunkPrepare {
     ScratchDoubles cum(team.team_scratch(s.level), C);
     ScratchFloats betas(team.team_scratch(s.level), C);
     const ScratchMatrix M = make_tile(team, s.level, C), A = make_tile(team, s.level, C),
-                        sa = make_tile(team, s.level, kSlab);
+                        sa = make_tile(team, s.level, kW);
     Kokkos::single(Kokkos::PerTeam(team), [&]() {
       double acc = 0.0;
       for (int i = 0; i < L; ++i) {
@@ -181,8 +184,8 @@ struct ChunkPrepare {
     });
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) { betas(i) = beta(c.b, c.r0 + i, c.h); });
     // k k^T (one staged slab serves as both operands)
-    for (int e0 = 0; e0 < s.K; e0 += kSlab) {
-      const int w = s.K - e0 < kSlab ? s.K - e0 : kSlab;
+    for (int e0 = 0; e0 < s.K; e0 += kW) {
+      const int w = s.K - e0 < kW ? s.K - e0 : kW;
       stage(team, sa, L, w, [&](int i, int x) { return k(c.b, c.r0 + i, c.h, e0 + x); });
       team.team_barrier();
       team_product(
@@ -213,11 +216,11 @@ struct ChunkPrepare {
                            [&](int p) { A_saved(c.index, p / L, p % L) = A(p / L, p % L); });
     }
     // W = A diag(beta e^b) K and U = A diag(beta) V, one slab of columns at a time
-    const int key_slabs = (s.K + kSlab - 1) / kSlab, value_slabs = (s.V + kSlab - 1) / kSlab;
+    const int key_slabs = (s.K + kW - 1) / kW, value_slabs = (s.V + kW - 1) / kW;
     for (int slab = 0; slab < key_slabs + value_slabs; ++slab) {
       const bool key = slab < key_slabs;
-      const int col0 = (key ? slab : slab - key_slabs) * kSlab, width = key ? s.K : s.V;
-      const int w = width - col0 < kSlab ? width - col0 : kSlab;
+      const int col0 = (key ? slab : slab - key_slabs) * kW, width = key ? s.K : s.V;
+      const int w = width - col0 < kW ? width - col0 : kW;
       if (key) {
         stage(team, sa, L, w,
               [&](int j, int x) { return betas(j) * exp_of(cum(j)) * k(c.b, c.r0 + j, c.h, col0 + x); });
@@ -309,14 +312,15 @@ struct StatePassing {
 };
 
 // acc(i, col) = sum_e x(i, e) S(e, c0 + col) for the chunk's rows i < L and columns col < wc, S = the chunk's saved
-// state: the contraction over the key dim by kSlab slabs, rows of x staged in sa and state rows in sb. Ends with a
+// state: the contraction over the key dim by slabs of `slab` columns, rows of x staged in sa and state rows in sb. Ends with a
 // barrier.
 template <class Rows>
 KOKKOS_INLINE_FUNCTION void rows_times_state(const Member& team, const ScratchMatrix& sa, const ScratchMatrix& sb,
                                              const ScratchMatrix& acc, const RowChunk& c, const Sizes& s,
-                                             const CView4& states, int c0, int wc, const Rows& x) {
-  for (int e0 = 0; e0 < s.K; e0 += kSlab) {
-    const int we = s.K - e0 < kSlab ? s.K - e0 : kSlab;
+                                             const CView4& states, int slab, int c0, int wc,
+                                             const Rows& x) {
+  for (int e0 = 0; e0 < s.K; e0 += slab) {
+    const int we = s.K - e0 < slab ? s.K - e0 : slab;
     stage(team, sa, c.L, we, [&](int i, int e) { return x(i, e0 + e); });
     stage(team, sb, we, wc, [&](int e, int col) { return states(c.b, c.h, c.chunk * s.K + e0 + e, c0 + col); });
     team.team_barrier();
@@ -347,26 +351,27 @@ KOKKOS_INLINE_FUNCTION void chunk_scores(const Member& team, const ScratchMatrix
 // o_t = scale (e^{b_i} q_t^T S_chunk + sum_{j<=i} (q_t . k_j) e^{b_i - b_j} V_new_j), by slabs of kSlab value columns:
 // acc = Q S[:, slab] (contraction over K in slabs), then o = scale (e^b acc + P V_new[:, slab]).
 struct ChunkOutput {
+  static constexpr int kW = kNarrowSlab;  // slab width: a chunk x chunk tile and three slabs
   View4 o;
   CView4 states, q, k, V_new;
   LogDecayView log_decay;
   float scale;
   Sizes s;
 
-  static std::size_t scratch_bytes() { return doubles_bytes() + tile_bytes(C) + 3 * tile_bytes(kSlab); }
+  static std::size_t scratch_bytes() { return doubles_bytes() + tile_bytes(C) + 3 * tile_bytes(kW); }
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
     const RowChunk c(team.league_rank(), s);
     const int L = c.L;
     ScratchDoubles cum(team.team_scratch(s.level), C);
-    const ScratchMatrix P = make_tile(team, s.level, C), sa = make_tile(team, s.level, kSlab),
-                        sb = make_tile(team, s.level, kSlab), acc = make_tile(team, s.level, kSlab);
+    const ScratchMatrix P = make_tile(team, s.level, C), sa = make_tile(team, s.level, kW),
+                        sb = make_tile(team, s.level, kW), acc = make_tile(team, s.level, kW);
     load_log_decays(team, cum, c, log_decay);
     team.team_barrier();
-    chunk_scores(team, P, sa, sb, kSlab, cum, c, s, q, k, 1.0f);
-    for (int c0 = 0; c0 < s.V; c0 += kSlab) {
-      const int wc = s.V - c0 < kSlab ? s.V - c0 : kSlab;
-      rows_times_state(team, sa, sb, acc, c, s, states, c0, wc,
+    chunk_scores(team, P, sa, sb, kW, cum, c, s, q, k, 1.0f);
+    for (int c0 = 0; c0 < s.V; c0 += kW) {
+      const int wc = s.V - c0 < kW ? s.V - c0 : kW;
+      rows_times_state(team, sa, sb, acc, c, s, states, kW, c0, wc,
                        [&](int i, int e) { return q(c.b, c.token(i, s), c.h, e); });
       stage(team, sb, L, wc, [&](int j, int col) { return V_new(c.b, c.r0 + j, c.h, c0 + col); });
       team.team_barrier();
@@ -397,7 +402,7 @@ struct NewValues {
                         acc = make_tile(team, s.level, kSlab);
     for (int c0 = 0; c0 < s.V; c0 += kSlab) {
       const int wc = s.V - c0 < kSlab ? s.V - c0 : kSlab;
-      rows_times_state(team, sa, sb, acc, c, s, states, c0, wc,
+      rows_times_state(team, sa, sb, acc, c, s, states, kSlab, c0, wc,
                        [&](int i, int e) { return W(c.b, c.r0 + i, c.h, e); });
       Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.L * wc), [&](int p) {
         const int i = p / wc, col = p % wc;
@@ -446,6 +451,7 @@ struct IntraValueGrad {
 // dS <- e^{b_last} dS - W^T dV_new + scale sum_i e^{b_i} q_i do_i^T (one product over the stacked rows of W and of
 // the read-out rows).
 struct DStatePassing {
+  static constexpr int kW = kNarrowSlab;  // slab width: leaves room for 32 state columns at K = 64
   View4 dstates, dh0, dV_new;
   CView4 dht, W, k, q, do_;
   LogDecayView log_decay;
@@ -455,7 +461,7 @@ struct DStatePassing {
 
   static std::size_t scratch_bytes(int K, int cols) {
     return doubles_bytes() + 2 * floats_bytes() + state_tile_bytes(K, cols) + 2 * tile_bytes(cols) +
-           2 * tile_bytes(kSlab);
+           2 * tile_bytes(kW);
   }
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
@@ -465,7 +471,7 @@ struct DStatePassing {
     ScratchFloats write(team.team_scratch(s.level), C), read(team.team_scratch(s.level), C);
     const ScratchMatrix dS = make_state_tile(team, s.level, K, s.state_cols),
                         dVn = make_tile(team, s.level, s.state_cols), dO = make_tile(team, s.level, s.state_cols),
-                        sa = make_tile(team, s.level, kSlab), sb = make_tile(team, s.level, kSlab);
+                        sa = make_tile(team, s.level, kW), sb = make_tile(team, s.level, kW);
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw),
                          [&](int p) { dS(p / tw, p % tw) = has_dht ? dht(t.b, t.h, p / tw, t.c0 + p % tw) : 0.0f; });
     team.team_barrier();
@@ -484,8 +490,8 @@ struct DStatePassing {
         return row % s.n == s.n - 1 ? do_(t.b, row / s.n, t.h, t.c0 + col) : 0.0f;
       });
       // dVn = K dS, contraction over the key dim slab by slab
-      for (int e0 = 0; e0 < K; e0 += kSlab) {
-        const int we = K - e0 < kSlab ? K - e0 : kSlab;
+      for (int e0 = 0; e0 < K; e0 += kW) {
+        const int we = K - e0 < kW ? K - e0 : kW;
         stage(team, sa, L, we, [&](int j, int x) { return k(t.b, r0 + j, t.h, e0 + x); });
         team.team_barrier();
         team_product(
@@ -507,8 +513,8 @@ struct DStatePassing {
       team.team_barrier();
       // dS <- e^{b_last} dS + [-W; read * Q]^T [dV_new; do], by slabs of state rows
       const float decay = static_cast<float>(kc::exp(last));
-      for (int e0 = 0; e0 < K; e0 += kSlab) {
-        const int we = K - e0 < kSlab ? K - e0 : kSlab;
+      for (int e0 = 0; e0 < K; e0 += kW) {
+        const int we = K - e0 < kW ? K - e0 : kW;
         stage(team, sa, L, we, [&](int i, int x) { return W(t.b, r0 + i, t.h, e0 + x); });
         stage(team, sb, L, we,
               [&](int i, int x) { return read(i) == 0.0f ? 0.0f : read(i) * q(t.b, (r0 + i) / s.n, t.h, e0 + x); });
@@ -528,10 +534,11 @@ struct DStatePassing {
 };
 
 // B4. Per chunk, the gradients through the outputs and the state write (README.md §5, backward steps 4 and 8):
-// G = strict causal (do_i . V_new_j) e^{b_i - b_j} on output rows, P = q k^T;
-// dq_t = scale (e^{b_i} S do_t + (G K)_i), dk (assigned) = scale G^T Q + e^{b_last - b_i} dS V_new_i, and the
-// log-decay gradient's output and state-write terms per row (into db_rows). Two chunk x chunk tiles live in
-// scratch, so the staged slabs are narrower (kNarrowSlab); the per-slab accumulator reuses P's tile once P is spent.
+// G = strictly causal (do_i . V_new_j) e^{b_i - b_j} (j < i) on output rows, its diagonal d_i = do_i . V_new_i apart;
+// dq_t = scale (e^{b_i} S do_t + (G K)_i + d_i k_i), dk (assigned) = scale (G^T Q + d_i q_i) + e^{b_last - b_i}
+// dS V_new_i, and the log-decay gradient's output and state-write terms per row (into db_rows). The output terms
+// scale (sum_{j<i} (q_i . k_j) G_ij - sum_{m>i} (q_m . k_i) G_mi) are read off the products dq and dk form anyway:
+// scale (q_i . (G K)_i - k_i . (G^T Q)_i), so no q k^T tile is needed.
 struct OutputGrads {
   View4 dq, dk;
   ChunkDoubles db_rows;
@@ -540,48 +547,38 @@ struct OutputGrads {
   float scale;
   Sizes s;
 
-  static constexpr int kW = kNarrowSlab;
-  static std::size_t scratch_bytes() { return 2 * doubles_bytes() + 2 * tile_bytes(C) + 2 * tile_bytes(kW); }
+  static constexpr int kW = kNarrowSlab;  // slab width: a chunk x chunk tile and three slabs
+  static std::size_t scratch_bytes() {
+    return 2 * doubles_bytes() + 2 * floats_bytes() + tile_bytes(C) + 3 * tile_bytes(kW);
+  }
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
     const RowChunk c(team.league_rank(), s);
     const int L = c.L, K = s.K, V = s.V;
     ScratchDoubles cum(team.team_scratch(s.level), C), db(team.team_scratch(s.level), C);
-    const ScratchMatrix G = make_tile(team, s.level, C), P = make_tile(team, s.level, C),
+    ScratchFloats Q(team.team_scratch(s.level), C);  // Q_i = k_i . (dS V_new_i)
+    ScratchFloats diag(team.team_scratch(s.level), C);  // d_i
+    const ScratchMatrix G = make_tile(team, s.level, C), acc = make_tile(team, s.level, kW),
                         sa = make_tile(team, s.level, kW), sb = make_tile(team, s.level, kW);
     load_log_decays(team, cum, c, log_decay);
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
+      db(i) = 0.0;
+      Q(i) = 0.0f;
+    });
     team.team_barrier();
-    // G_ij = e^{b_i - b_j} (do_i . V_new_j), j <= i, output rows i
+    // G_ij = e^{b_i - b_j} (do_i . V_new_j), j < i, output rows i; d_i apart
     chunk_gram(
         team, G, sa, sb, kW, L, V,
         [&](int i, int col) { return c.output(i, s) ? do_(c.b, c.token(i, s), c.h, col) : 0.0f; },
         [&](int j, int col) { return V_new(c.b, c.r0 + j, c.h, col); });
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L), [&](int p) {
       const int i = p / L, j = p % L;
-      G(i, j) = j <= i && c.output(i, s) ? G(i, j) * exp_of(cum(i) - cum(j)) : 0.0f;
+      if (j == i) diag(i) = c.output(i, s) ? G(i, i) : 0.0f;
+      G(i, j) = j < i && c.output(i, s) ? G(i, j) * exp_of(cum(i) - cum(j)) : 0.0f;
     });
     team.team_barrier();
-    // P_ij G_ij (j < i): the output terms +/- scale (q_i . k_j) G_ij of db on the two ends
-    chunk_gram(
-        team, P, sa, sb, kW, L, K, [&](int i, int e) { return q(c.b, c.token(i, s), c.h, e); },
-        [&](int j, int e) { return k(c.b, c.r0 + j, c.h, e); });
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L), [&](int p) {
-      const int i = p / L, j = p % L;
-      P(i, j) = j < i ? P(i, j) * G(i, j) : 0.0f;
-    });
-    team.team_barrier();
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
-      double acc = 0.0;
-      for (int j = 0; j < i; ++j) acc += P(i, j);
-      for (int m = i + 1; m < L; ++m) acc -= P(m, i);
-      db(i) = static_cast<double>(scale) * acc;
-    });
-    team.team_barrier();
-    // P is spent: its tile now holds the slab accumulator and Q_i = k_i . (dS V_new_i)
-    const ScratchMatrix acc(P.data(), C, kW + 1);
-    const ScratchFloats Q(P.data() + C * (kW + 1), C);
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) { Q(i) = 0.0f; });
-    // dq = scale (e^b (do S^T) + G K) on output rows, and the read-out term scale e^{b_i} q_i . (S do_i) of db
+    // dq = scale (e^b (do S^T) + G K + d k) on output rows; db gets the read-out term scale e^{b_i} q_i . (S do_i) and the
+    // output term scale q_i . (G K)_i
     for (int e0 = 0; e0 < K; e0 += kW) {
       const int we = K - e0 < kW ? K - e0 : kW;
       for (int c0 = 0; c0 < V; c0 += kW) {
@@ -604,14 +601,27 @@ struct OutputGrads {
         for (int x = 0; x < we; ++x) dot += sa(i, x) * acc(i, x);
         db(i) += static_cast<double>(scale) * exp_of(cum(i)) * dot;
       });
+      team.team_barrier();
+      // acc(i, col) becomes (G K)_i for the output term of db
       team_product(
           team, L, we, L, [&](int i, int x) { return G(i, x); }, [&](int col, int x) { return sb(x, col); },
           [&](int i, int col, float value) {
-            if (c.output(i, s)) dq(c.b, c.token(i, s), c.h, e0 + col) = scale * (exp_of(cum(i)) * acc(i, col) + value);
+            if (c.output(i, s))
+              dq(c.b, c.token(i, s), c.h, e0 + col) =
+                  scale * (exp_of(cum(i)) * acc(i, col) + value + diag(i) * sb(i, col));
+            acc(i, col) = value;
           });
       team.team_barrier();
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
+        if (!c.output(i, s)) return;
+        double dot = 0.0;
+        for (int x = 0; x < we; ++x) dot += static_cast<double>(sa(i, x)) * acc(i, x);
+        db(i) += static_cast<double>(scale) * dot;
+      });
+      team.team_barrier();
     }
-    // dk = scale G^T Q + e^{b_last - b_i} (V_new dS^T)_i, and Q_i = k_i . (dS V_new_i)
+    // dk = scale (G^T Q + d_i q_i) + e^{b_last - b_i} (V_new dS^T)_i, Q_i = k_i . (dS V_new_i), and the output term
+    // -scale k_i . (G^T Q)_i of db
     for (int e0 = 0; e0 < K; e0 += kW) {
       const int we = K - e0 < kW ? K - e0 : kW;
       for (int c0 = 0; c0 < V; c0 += kW) {
@@ -632,11 +642,21 @@ struct OutputGrads {
         for (int x = 0; x < we; ++x) dot += sa(i, x) * acc(i, x);
         Q(i) += dot;
       });
+      team.team_barrier();
+      // acc(i, col) becomes (G^T Q)_i for the output term of db
       team_product(
           team, L, we, L, [&](int i, int x) { return G(x, i); }, [&](int col, int x) { return sb(x, col); },
           [&](int i, int col, float value) {
-            dk(c.b, c.r0 + i, c.h, e0 + col) = scale * value + exp_of(cum(L - 1) - cum(i)) * acc(i, col);
+            dk(c.b, c.r0 + i, c.h, e0 + col) =
+                scale * (value + diag(i) * sb(i, col)) + exp_of(cum(L - 1) - cum(i)) * acc(i, col);
+            acc(i, col) = value;
           });
+      team.team_barrier();
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
+        double dot = 0.0;
+        for (int x = 0; x < we; ++x) dot += static_cast<double>(sa(i, x)) * acc(i, x);
+        db(i) -= static_cast<double>(scale) * dot;
+      });
       team.team_barrier();
     }
     float carried = 0.0f;  // <S_chunk, dS_end>
@@ -662,6 +682,7 @@ struct OutputGrads {
 // dX = (-dV_new S^T, dV_new) (for W, U); dM = -strict_tril(dY_w W^T + dY_u U^T); dbeta, dv, the rest of dk, the
 // remaining log-decay terms, and the reverse cumulative sum of db into dg.
 struct SolveGrads {
+  static constexpr int kW = kNarrowSlab;  // slab width: a chunk x chunk tile and three slabs
   View4 dk, dv, dY_w, dY_u;
   View3 dbeta, dg;
   ChunkMatrices A_saved, kkg_saved;
@@ -673,7 +694,7 @@ struct SolveGrads {
   bool has_g;
 
   static std::size_t scratch_bytes() {
-    return 2 * doubles_bytes() + floats_bytes() + tile_bytes(C) + 3 * tile_bytes(kSlab);
+    return 2 * doubles_bytes() + floats_bytes() + tile_bytes(C) + 3 * tile_bytes(kW);
   }
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
@@ -681,8 +702,8 @@ struct SolveGrads {
     const int L = c.L, K = s.K, V = s.V;
     ScratchDoubles cum(team.team_scratch(s.level), C), db(team.team_scratch(s.level), C);
     ScratchFloats betas(team.team_scratch(s.level), C);
-    const ScratchMatrix A = make_tile(team, s.level, C), acc = make_tile(team, s.level, kSlab),
-                        sa = make_tile(team, s.level, kSlab), sb = make_tile(team, s.level, kSlab);
+    const ScratchMatrix A = make_tile(team, s.level, C), acc = make_tile(team, s.level, kW),
+                        sa = make_tile(team, s.level, kW), sb = make_tile(team, s.level, kW);
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
       cum(i) = log_decay(c.b, c.r0 + i, c.h);
       betas(i) = beta(c.b, c.r0 + i, c.h);
@@ -692,10 +713,10 @@ struct SolveGrads {
                          [&](int p) { A(p / L, p % L) = A_saved(c.index, p / L, p % L); });
     team.team_barrier();
     // dY_w = A^T (-dV_new S^T), by slabs of key columns
-    for (int e0 = 0; e0 < K; e0 += kSlab) {
-      const int we = K - e0 < kSlab ? K - e0 : kSlab;
-      for (int c0 = 0; c0 < V; c0 += kSlab) {
-        const int wc = V - c0 < kSlab ? V - c0 : kSlab;
+    for (int e0 = 0; e0 < K; e0 += kW) {
+      const int we = K - e0 < kW ? K - e0 : kW;
+      for (int c0 = 0; c0 < V; c0 += kW) {
+        const int wc = V - c0 < kW ? V - c0 : kW;
         stage(team, sa, L, wc, [&](int i, int x) { return dV_new(c.b, c.r0 + i, c.h, c0 + x); });
         stage(team, sb, we, wc, [&](int col, int x) { return states(c.b, c.h, c.chunk * K + e0 + col, c0 + x); });
         team.team_barrier();
@@ -710,8 +731,8 @@ struct SolveGrads {
       team.team_barrier();
     }
     // dY_u = A^T dV_new
-    for (int c0 = 0; c0 < V; c0 += kSlab) {
-      const int wc = V - c0 < kSlab ? V - c0 : kSlab;
+    for (int c0 = 0; c0 < V; c0 += kW) {
+      const int wc = V - c0 < kW ? V - c0 : kW;
       stage(team, sa, L, wc, [&](int j, int x) { return dV_new(c.b, c.r0 + j, c.h, c0 + x); });
       team.team_barrier();
       team_product(
@@ -722,7 +743,7 @@ struct SolveGrads {
     // dM = -strict_tril(dY_w W^T + dY_u U^T), into A's tile (A is spent)
     const ScratchMatrix dM = A;
     chunk_gram(
-        team, dM, sa, sb, kSlab, L, K + V,
+        team, dM, sa, sb, kW, L, K + V,
         [&](int i, int x) { return x < K ? dY_w(c.b, c.r0 + i, c.h, x) : dY_u(c.b, c.r0 + i, c.h, x - K); },
         [&](int j, int x) { return x < K ? W(c.b, c.r0 + j, c.h, x) : U(c.b, c.r0 + j, c.h, x - K); });
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L), [&](int p) {
@@ -759,8 +780,8 @@ struct SolveGrads {
       dv(c.b, c.r0 + i, c.h, col) = betas(i) * dY_u(c.b, c.r0 + i, c.h, col);
     });
     team.team_barrier();
-    for (int e0 = 0; e0 < K; e0 += kSlab) {
-      const int we = K - e0 < kSlab ? K - e0 : kSlab;
+    for (int e0 = 0; e0 < K; e0 += kW) {
+      const int we = K - e0 < kW ? K - e0 : kW;
       stage(team, sa, L, we, [&](int j, int x) { return k(c.b, c.r0 + j, c.h, e0 + x); });
       team.team_barrier();
       team_product(
