@@ -39,6 +39,7 @@ struct Sizes {
   int B = 0, T = 0, H = 0, K = 0, V = 0, n = 1, R = 0, NR = 0;
   int level = 0;       // team scratch level of the per-chunk kernels (chunk_policy)
   int state_cols = 0;  // state columns per state-passing team (choose_state_cols)
+  TileMath math = TileMath::kFp32;  // of every tile product (current_tile_math at the call)
 };
 
 // Row chunk of a team: league rank = (b * H + h) * NR + chunk.
@@ -97,16 +98,16 @@ KOKKOS_INLINE_FUNCTION void stage(const Member& team, const ScratchMatrix& tile,
 // out(i, j) = sum_{x < X} get_a(i, x) get_b(j, x) for i, j < L (a Gram-type product of two row operands of the
 // chunk with X columns each), staged slab by slab (slab width = the staging tiles' width). Ends with a barrier.
 template <class GetA, class GetB>
-KOKKOS_INLINE_FUNCTION void chunk_gram(const Member& team, const ScratchMatrix& out, const ScratchMatrix& sa,
-                                       const ScratchMatrix& sb, int slab, int L, int X, const GetA& get_a,
-                                       const GetB& get_b) {
+KOKKOS_INLINE_FUNCTION void chunk_gram(const Member& team, TileMath math, const ScratchMatrix& out,
+                                       const ScratchMatrix& sa, const ScratchMatrix& sb, int slab, int L, int X,
+                                       const GetA& get_a, const GetB& get_b) {
   for (int x0 = 0; x0 < X; x0 += slab) {
     const int w = X - x0 < slab ? X - x0 : slab;
     stage(team, sa, L, w, [&](int i, int x) { return get_a(i, x0 + x); });
     stage(team, sb, L, w, [&](int j, int x) { return get_b(j, x0 + x); });
     team.team_barrier();
     team_product(
-        team, L, L, w, [&](int i, int x) { return sa(i, x); }, [&](int j, int x) { return sb(j, x); },
+        team, math, L, L, w, [&](int i, int x) { return sa(i, x); }, [&](int j, int x) { return sb(j, x); },
         [&](int i, int j, float value) { out(i, j) = x0 == 0 ? value : out(i, j) + value; });
     team.team_barrier();
   }
@@ -189,7 +190,7 @@ struct ChunkPrepare {
       stage(team, sa, L, w, [&](int i, int x) { return k(c.b, c.r0 + i, c.h, e0 + x); });
       team.team_barrier();
       team_product(
-          team, L, L, w, [&](int i, int x) { return sa(i, x); }, [&](int j, int x) { return sa(j, x); },
+          team, s.math, L, L, w, [&](int i, int x) { return sa(i, x); }, [&](int j, int x) { return sa(j, x); },
           [&](int i, int j, float value) { M(i, j) = e0 == 0 ? value : M(i, j) + value; });
       team.team_barrier();
     }
@@ -229,7 +230,7 @@ struct ChunkPrepare {
       }
       team.team_barrier();
       team_product(
-          team, L, w, L, [&](int i, int x) { return A(i, x); }, [&](int col, int x) { return sa(x, col); },
+          team, s.math, L, w, L, [&](int i, int x) { return A(i, x); }, [&](int col, int x) { return sa(x, col); },
           [&](int i, int col, float value) {
             if (key) {
               W(c.b, c.r0 + i, c.h, col0 + col) = value;
@@ -277,7 +278,7 @@ struct StatePassing {
         stage(team, sa, L, we, [&](int i, int x) { return W(t.b, r0 + i, t.h, e0 + x); });
         team.team_barrier();
         team_product(
-            team, L, tw, we, [&](int i, int x) { return sa(i, x); }, [&](int col, int x) { return S(e0 + x, col); },
+            team, s.math, L, tw, we, [&](int i, int x) { return sa(i, x); }, [&](int col, int x) { return S(e0 + x, col); },
             [&](int i, int col, float value) { Vn(i, col) = e0 == 0 ? value : Vn(i, col) + value; });
         team.team_barrier();
       }
@@ -299,7 +300,7 @@ struct StatePassing {
         stage(team, sa, L, we, [&](int i, int x) { return write(i) * k(t.b, r0 + i, t.h, e0 + x); });
         team.team_barrier();
         team_product(
-            team, we, tw, L, [&](int e, int x) { return sa(x, e); }, [&](int col, int x) { return Vn(x, col); },
+            team, s.math, we, tw, L, [&](int e, int x) { return sa(x, e); }, [&](int col, int x) { return Vn(x, col); },
             [&](int e, int col, float value) { S(e0 + e, col) = decay * S(e0 + e, col) + value; });
         team.team_barrier();
       }
@@ -325,7 +326,7 @@ KOKKOS_INLINE_FUNCTION void rows_times_state(const Member& team, const ScratchMa
     stage(team, sb, we, wc, [&](int e, int col) { return states(c.b, c.h, c.chunk * s.K + e0 + e, c0 + col); });
     team.team_barrier();
     team_product(
-        team, c.L, wc, we, [&](int i, int e) { return sa(i, e); }, [&](int col, int e) { return sb(e, col); },
+        team, s.math, c.L, wc, we, [&](int i, int e) { return sa(i, e); }, [&](int col, int e) { return sb(e, col); },
         [&](int i, int col, float value) { acc(i, col) = e0 == 0 ? value : acc(i, col) + value; });
     team.team_barrier();
   }
@@ -338,7 +339,7 @@ KOKKOS_INLINE_FUNCTION void chunk_scores(const Member& team, const ScratchMatrix
                                          const RowChunk& c, const Sizes& s, const CView4& q, const CView4& k,
                                          float factor) {
   chunk_gram(
-      team, P, sa, sb, slab, c.L, s.K, [&](int i, int e) { return q(c.b, c.token(i, s), c.h, e); },
+      team, s.math, P, sa, sb, slab, c.L, s.K, [&](int i, int e) { return q(c.b, c.token(i, s), c.h, e); },
       [&](int j, int e) { return k(c.b, c.r0 + j, c.h, e); });
   Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.L * c.L), [&](int p) {
     const int i = p / c.L, j = p % c.L;
@@ -376,7 +377,7 @@ struct ChunkOutput {
       stage(team, sb, L, wc, [&](int j, int col) { return V_new(c.b, c.r0 + j, c.h, c0 + col); });
       team.team_barrier();
       team_product(
-          team, L, wc, L, [&](int i, int x) { return P(i, x); }, [&](int col, int x) { return sb(x, col); },
+          team, s.math, L, wc, L, [&](int i, int x) { return P(i, x); }, [&](int col, int x) { return sb(x, col); },
           [&](int i, int col, float value) {
             if (c.output(i, s)) o(c.b, c.token(i, s), c.h, c0 + col) = scale * (exp_of(cum(i)) * acc(i, col) + value);
           });
@@ -439,7 +440,7 @@ struct IntraValueGrad {
             [&](int i, int col) { return c.output(i, s) ? do_(c.b, c.token(i, s), c.h, c0 + col) : 0.0f; });
       team.team_barrier();
       team_product(
-          team, L, wc, L, [&](int j, int x) { return P(x, j); }, [&](int col, int x) { return sb(x, col); },
+          team, s.math, L, wc, L, [&](int j, int x) { return P(x, j); }, [&](int col, int x) { return sb(x, col); },
           [&](int j, int col, float value) { dV_new(c.b, c.r0 + j, c.h, c0 + col) = value; });
       team.team_barrier();
     }
@@ -495,7 +496,7 @@ struct DStatePassing {
         stage(team, sa, L, we, [&](int j, int x) { return k(t.b, r0 + j, t.h, e0 + x); });
         team.team_barrier();
         team_product(
-            team, L, tw, we, [&](int j, int x) { return sa(j, x); }, [&](int col, int x) { return dS(e0 + x, col); },
+            team, s.math, L, tw, we, [&](int j, int x) { return sa(j, x); }, [&](int col, int x) { return dS(e0 + x, col); },
             [&](int j, int col, float value) { dVn(j, col) = e0 == 0 ? value : dVn(j, col) + value; });
         team.team_barrier();
       }
@@ -520,7 +521,7 @@ struct DStatePassing {
               [&](int i, int x) { return read(i) == 0.0f ? 0.0f : read(i) * q(t.b, (r0 + i) / s.n, t.h, e0 + x); });
         team.team_barrier();
         team_product(
-            team, we, tw, 2 * L, [&](int e, int x) { return x < L ? -sa(x, e) : sb(x - L, e); },
+            team, s.math, we, tw, 2 * L, [&](int e, int x) { return x < L ? -sa(x, e) : sb(x - L, e); },
             [&](int col, int x) { return x < L ? dVn(x, col) : dO(x - L, col); },
             [&](int e, int col, float value) { dS(e0 + e, col) = decay * dS(e0 + e, col) + value; });
         team.team_barrier();
@@ -568,7 +569,7 @@ struct OutputGrads {
     team.team_barrier();
     // G_ij = e^{b_i - b_j} (do_i . V_new_j), j < i, output rows i; d_i apart
     chunk_gram(
-        team, G, sa, sb, kW, L, V,
+        team, s.math, G, sa, sb, kW, L, V,
         [&](int i, int col) { return c.output(i, s) ? do_(c.b, c.token(i, s), c.h, col) : 0.0f; },
         [&](int j, int col) { return V_new(c.b, c.r0 + j, c.h, col); });
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L), [&](int p) {
@@ -588,7 +589,7 @@ struct OutputGrads {
         stage(team, sb, we, wc, [&](int col, int x) { return states(c.b, c.h, c.chunk * K + e0 + col, c0 + x); });
         team.team_barrier();
         team_product(
-            team, L, we, wc, [&](int i, int x) { return sa(i, x); }, [&](int col, int x) { return sb(col, x); },
+            team, s.math, L, we, wc, [&](int i, int x) { return sa(i, x); }, [&](int col, int x) { return sb(col, x); },
             [&](int i, int col, float value) { acc(i, col) = c0 == 0 ? value : acc(i, col) + value; });
         team.team_barrier();
       }
@@ -604,7 +605,7 @@ struct OutputGrads {
       team.team_barrier();
       // acc(i, col) becomes (G K)_i for the output term of db
       team_product(
-          team, L, we, L, [&](int i, int x) { return G(i, x); }, [&](int col, int x) { return sb(x, col); },
+          team, s.math, L, we, L, [&](int i, int x) { return G(i, x); }, [&](int col, int x) { return sb(x, col); },
           [&](int i, int col, float value) {
             if (c.output(i, s))
               dq(c.b, c.token(i, s), c.h, e0 + col) =
@@ -630,7 +631,7 @@ struct OutputGrads {
         stage(team, sb, we, wc, [&](int col, int x) { return dstates(c.b, c.h, c.chunk * K + e0 + col, c0 + x); });
         team.team_barrier();
         team_product(
-            team, L, we, wc, [&](int i, int x) { return sa(i, x); }, [&](int col, int x) { return sb(col, x); },
+            team, s.math, L, we, wc, [&](int i, int x) { return sa(i, x); }, [&](int col, int x) { return sb(col, x); },
             [&](int i, int col, float value) { acc(i, col) = c0 == 0 ? value : acc(i, col) + value; });
         team.team_barrier();
       }
@@ -645,7 +646,7 @@ struct OutputGrads {
       team.team_barrier();
       // acc(i, col) becomes (G^T Q)_i for the output term of db
       team_product(
-          team, L, we, L, [&](int i, int x) { return G(x, i); }, [&](int col, int x) { return sb(x, col); },
+          team, s.math, L, we, L, [&](int i, int x) { return G(x, i); }, [&](int col, int x) { return sb(x, col); },
           [&](int i, int col, float value) {
             dk(c.b, c.r0 + i, c.h, e0 + col) =
                 scale * (value + diag(i) * sb(i, col)) + exp_of(cum(L - 1) - cum(i)) * acc(i, col);
@@ -721,12 +722,12 @@ struct SolveGrads {
         stage(team, sb, we, wc, [&](int col, int x) { return states(c.b, c.h, c.chunk * K + e0 + col, c0 + x); });
         team.team_barrier();
         team_product(
-            team, L, we, wc, [&](int i, int x) { return sa(i, x); }, [&](int col, int x) { return sb(col, x); },
+            team, s.math, L, we, wc, [&](int i, int x) { return sa(i, x); }, [&](int col, int x) { return sb(col, x); },
             [&](int i, int col, float value) { acc(i, col) = c0 == 0 ? -value : acc(i, col) - value; });
         team.team_barrier();
       }
       team_product(
-          team, L, we, L, [&](int i, int x) { return A(x, i); }, [&](int col, int x) { return acc(x, col); },
+          team, s.math, L, we, L, [&](int i, int x) { return A(x, i); }, [&](int col, int x) { return acc(x, col); },
           [&](int i, int col, float value) { dY_w(c.b, c.r0 + i, c.h, e0 + col) = value; });
       team.team_barrier();
     }
@@ -736,14 +737,14 @@ struct SolveGrads {
       stage(team, sa, L, wc, [&](int j, int x) { return dV_new(c.b, c.r0 + j, c.h, c0 + x); });
       team.team_barrier();
       team_product(
-          team, L, wc, L, [&](int i, int x) { return A(x, i); }, [&](int col, int x) { return sa(x, col); },
+          team, s.math, L, wc, L, [&](int i, int x) { return A(x, i); }, [&](int col, int x) { return sa(x, col); },
           [&](int i, int col, float value) { dY_u(c.b, c.r0 + i, c.h, c0 + col) = value; });
       team.team_barrier();
     }
     // dM = -strict_tril(dY_w W^T + dY_u U^T), into A's tile (A is spent)
     const ScratchMatrix dM = A;
     chunk_gram(
-        team, dM, sa, sb, kW, L, K + V,
+        team, s.math, dM, sa, sb, kW, L, K + V,
         [&](int i, int x) { return x < K ? dY_w(c.b, c.r0 + i, c.h, x) : dY_u(c.b, c.r0 + i, c.h, x - K); },
         [&](int j, int x) { return x < K ? W(c.b, c.r0 + j, c.h, x) : U(c.b, c.r0 + j, c.h, x - K); });
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L), [&](int p) {
@@ -785,7 +786,7 @@ struct SolveGrads {
       stage(team, sa, L, we, [&](int j, int x) { return k(c.b, c.r0 + j, c.h, e0 + x); });
       team.team_barrier();
       team_product(
-          team, L, we, 2 * L, [&](int i, int x) { return x < L ? betas(i) * dM(i, x) : dM(x - L, i); },
+          team, s.math, L, we, 2 * L, [&](int i, int x) { return x < L ? betas(i) * dM(i, x) : dM(x - L, i); },
           [&](int col, int x) { return x < L ? sa(x, col) : betas(x - L) * sa(x - L, col); },
           [&](int i, int col, float value) {
             const int row = c.r0 + i;
@@ -836,6 +837,7 @@ Sizes chunked_sizes(const CView4& q, const CView4& k, const CView4& v, const CVi
   s.NR = delta_num_row_chunks(s.R);
   s.level = chunk_scratch_level();
   s.state_cols = choose_state_cols(s.K);
+  s.math = current_tile_math();
   if (s.K > kMaxKeyDim) throw std::invalid_argument("selectiv::delta_rule::chunked: key dim above 128");
   const bool has_g = g.data() != nullptr;
   require_extents(k, s.B, s.R, s.H, s.K, "k");

@@ -34,6 +34,7 @@ constexpr int kPassGroup = 8;
 
 struct Sizes {
   int B, T, H, P, N, NT;
+  TileMath math;  // of every tile product (current_tile_math at the call)
   KOKKOS_INLINE_FUNCTION int xcol(int h, int p) const { return h * P + p; }
   KOKKOS_INLINE_FUNCTION int bcol(int k) const { return H * P + k; }
   KOKKOS_INLINE_FUNCTION int ccol(int k) const { return H * P + N + k; }
@@ -154,7 +155,7 @@ void chunk_local_states(const Exec& exec, View4 states, CView3 delta, CumView cu
           stage(team, b_tile, kx, s.N, false, [&](int x, int k) { return xbc(b, t0 + s0 + x, s.bcol(k)); });
           team.team_barrier();
           team_product(
-              team, s.P, s.N, kx, [&](int p, int x) { return u_tile(x, p); },
+              team, s.math, s.P, s.N, kx, [&](int p, int x) { return u_tile(x, p); },
               [&](int k, int x) { return b_tile(x, k); },
               [&](int p, int k, float dot) {
                 float& out = states(b, h, n * s.P + p, k);
@@ -210,7 +211,7 @@ void chunk_scores(const Exec& exec, View3 scores, CView3 xbc, const Sizes s) {
           stage(team, b_tile, kx, len, true, [&](int x, int j) { return xbc(b, t0 + j, s.bcol(k0 + x)); });
           team.team_barrier();
           team_product(
-              team, len, len, kx, [&](int r, int x) { return c_tile(x, r); },
+              team, s.math, len, len, kx, [&](int r, int x) { return c_tile(x, r); },
               [&](int j, int x) { return b_tile(x, j); },
               [&](int r, int j, float dot) {
                 float& out = scores(b, t0 + r, j);
@@ -255,7 +256,7 @@ void chunk_output(const Exec& exec, View4 y, CView3 xbc, CView3 delta, CumView c
           stage(team, x_tile, kx, pw, true, [&](int x, int p) { return states(b, h, n * s.P + p0 + p, k0 + x); });
           team.team_barrier();
           team_product(
-              team, len, pw, kx, [&](int r, int x) { return a_tile(x, r); }, [&](int p, int x) { return x_tile(x, p); },
+              team, s.math, len, pw, kx, [&](int r, int x) { return a_tile(x, r); }, [&](int p, int x) { return x_tile(x, p); },
               [&](int r, int p, float dot) { acc(r, p) = (k0 == 0 ? 0.0f : acc(r, p)) + dot; });
           team.team_barrier();
         }
@@ -268,7 +269,7 @@ void chunk_output(const Exec& exec, View4 y, CView3 xbc, CView3 delta, CumView c
           stage(team, x_tile, kx, pw, false, [&](int x, int p) { return xbc(b, t0 + s0 + x, s.xcol(h, p0 + p)); });
           team.team_barrier();
           team_product(
-              team, len, pw, kx, [&](int r, int x) { return a_tile(x, r); }, [&](int p, int x) { return x_tile(x, p); },
+              team, s.math, len, pw, kx, [&](int r, int x) { return a_tile(x, r); }, [&](int p, int x) { return x_tile(x, p); },
               [&](int r, int p, float dot) { acc(r, p) += dot; });
           team.team_barrier();
         }
@@ -306,7 +307,7 @@ void chunk_local_dstates(const Exec& exec, View4 dstates, CView3 delta, CumView 
           stage(team, c_tile, kx, s.N, false, [&](int x, int k) { return xbc(b, t0 + r0 + x, s.ccol(k)); });
           team.team_barrier();
           team_product(
-              team, s.P, s.N, kx, [&](int p, int x) { return dy_tile(x, p); },
+              team, s.math, s.P, s.N, kx, [&](int p, int x) { return dy_tile(x, p); },
               [&](int k, int x) { return c_tile(x, k); },
               [&](int p, int k, float dot) {
                 float& out = dstates(b, h, n * s.P + p, k);
@@ -364,7 +365,7 @@ void output_input_dots(const Exec& exec, View4 dyx, CView4 dy, CView3 xbc, const
           stage(team, x_tile, kx, len, true, [&](int x, int j) { return xbc(b, t0 + j, s.xcol(h, p0 + x)); });
           team.team_barrier();
           team_product(
-              team, len, len, kx, [&](int r, int x) { return dy_tile(x, r); },
+              team, s.math, len, len, kx, [&](int r, int x) { return dy_tile(x, r); },
               [&](int j, int x) { return x_tile(x, j); },
               [&](int r, int j, float dot) { acc(r, j) = (p0 == 0 ? 0.0f : acc(r, j)) + dot; });
           team.team_barrier();
@@ -410,7 +411,7 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
           stage(team, p_tile, kx, s.P, true, [&](int x, int p) { return dstates(b, h, n * s.P + p, k0 + x); });
           team.team_barrier();
           team_product(
-              team, len, s.P, kx, [&](int u, int x) { return a_tile(x, u); },
+              team, s.math, len, s.P, kx, [&](int u, int x) { return a_tile(x, u); },
               [&](int p, int x) { return p_tile(x, p); },
               [&](int u, int p, float dot) { acc(u, p) = (k0 == 0 ? 0.0f : acc(u, p)) + dot; });
           team.team_barrier();
@@ -435,7 +436,7 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
           stage(team, p_tile, kx, s.P, false, [&](int x, int p) { return dy(b, t0 + r0 + x, h, p); });
           team.team_barrier();
           team_product(
-              team, len, s.P, kx, [&](int u, int x) { return a_tile(x, u); },
+              team, s.math, len, s.P, kx, [&](int u, int x) { return a_tile(x, u); },
               [&](int p, int x) { return p_tile(x, p); }, [&](int u, int p, float dot) { acc(u, p) += dot; });
           team.team_barrier();
         }
@@ -460,7 +461,7 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
           stage(team, p_tile, kx, s.P, true, [&](int x, int p) { return states(b, h, n * s.P + p, k0 + x); });
           team.team_barrier();
           team_product(
-              team, len, s.P, kx, [&](int u, int x) { return a_tile(x, u); },
+              team, s.math, len, s.P, kx, [&](int u, int x) { return a_tile(x, u); },
               [&](int p, int x) { return p_tile(x, p); },
               [&](int u, int p, float dot) { acc(u, p) = (k0 == 0 ? 0.0f : acc(u, p)) + dot; });
           team.team_barrier();
@@ -531,7 +532,7 @@ void dbc_step(const Exec& exec, View3 dxbc, CView3 delta, CumView cum, CView4 st
                   [&](int x, int k) { return xbc(b, t0 + u0 + x, want_dC ? s.bcol(k0 + k) : s.ccol(k0 + k)); });
             team.team_barrier();
             team_product(
-                team, len, kw, kx, [&](int row, int x) { return want_dC ? G(row, u0 + x) : G(u0 + x, row); },
+                team, s.math, len, kw, kx, [&](int row, int x) { return want_dC ? G(row, u0 + x) : G(u0 + x, row); },
                 [&](int k, int x) { return k_tile(x, k); },
                 [&](int row, int k, float dot) { acc(row, k) = (u0 == 0 ? 0.0f : acc(row, k)) + dot; });
             team.team_barrier();
@@ -549,7 +550,7 @@ void dbc_step(const Exec& exec, View3 dxbc, CView3 delta, CumView cum, CView4 st
             });
             team.team_barrier();
             team_product(
-                team, len, kw, kx, [&](int row, int x) { return a_tile(x, row); },
+                team, s.math, len, kw, kx, [&](int row, int x) { return a_tile(x, row); },
                 [&](int k, int x) { return k_tile(x, k); }, [&](int row, int k, float dot) { acc(row, k) += dot; });
             team.team_barrier();
           }
@@ -668,6 +669,7 @@ Sizes sizes_of(const char* who, const CView3& xbc, int H, int P, const CView3& d
                                 " is not H*P + 2N for H = " + std::to_string(H) + ", P = " + std::to_string(P));
   s.N = (width - H * P) / 2;
   s.NT = ssd_num_chunks(s.T);
+  s.math = current_tile_math();
   if (static_cast<int>(dt.extent(0)) != s.B || static_cast<int>(dt.extent(1)) != s.T ||
       static_cast<int>(dt.extent(2)) != H || static_cast<int>(dt_bias.extent(0)) != H ||
       static_cast<int>(A_log.extent(0)) != H || static_cast<int>(D.extent(0)) != H)

@@ -16,6 +16,7 @@
 #include "kernels/attention/reference.hpp"
 #include "kernels/attention/tiled.hpp"
 #include "kernels/common/compat.hpp"
+#include "kernels/common/precision.hpp"
 #include "support/testing.hpp"
 
 namespace selectiv::attention {
@@ -184,6 +185,19 @@ TEST(AttentionTiled, LargeScoresStayFiniteAndMatchReference) {
   std::cout << "[ attention ] large scores T=130 D=16: " << e.describe() << "\n";
   EXPECT_GT(e.max_abs_score, 2 * kFloatExpOverflow) << "the inputs are too small to test overflow";
   expect_within(e, kLargeScoreTolerance);
+}
+
+// --- tf32 tile products (tf32 and bf16 runs; tensor cores on CUDA): operands rounded to 10 mantissa bits ----------
+
+TEST(AttentionTiled, Tf32TileProducts) {
+  if (!matmul_precision_available(MatmulPrecision::kTf32)) GTEST_SKIP() << "tf32 needs a CUDA build with cuBLAS";
+  set_matmul_precision(MatmulPrecision::kTf32);
+  for (const Shape s : {Shape{2, 130, 3, 16}, Shape{1, 97, 2, 64}}) {
+    const Errors e = compare_with_reference(s, 1.0, 0, 700 + s.head_dim);
+    std::cout << "[ attention ] tf32 T=" << s.length << " D=" << s.head_dim << ": " << e.describe() << "\n";
+    expect_within(e, 5e-3);
+  }
+  set_matmul_precision(MatmulPrecision::kFp32);
 }
 
 // --- determinism: no atomics, so two backward runs agree bit for bit ------------------------------------------

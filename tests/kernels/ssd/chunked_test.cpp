@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/common/precision.hpp"
 #include "kernels/common/views.hpp"
 #include "kernels/ssd/reference.hpp"
 #include "ssd_inputs.hpp"
@@ -75,7 +76,8 @@ Results run_reference(const SsdInputs& in) {
   return r;
 }
 
-void expect_close(const SsdInputs& in, DecayRegime regime, float initial_param_grad = 0.0f) {
+void expect_close(const SsdInputs& in, DecayRegime regime, float initial_param_grad = 0.0f,
+                  double tolerance = kChunkedTolerance) {
   const Results ref = run_reference(in), out = run_chunked(in, initial_param_grad);
   std::ostringstream where;
   where << "B=" << in.n.B << " T=" << in.n.T << " H=" << in.n.H << " P=" << in.n.P << " N=" << in.n.N << " "
@@ -90,7 +92,7 @@ void expect_close(const SsdInputs& in, DecayRegime regime, float initial_param_g
   std::ostringstream line;
   for (const auto& c : checks) {
     const double e = err_ratio(c.ref, c.out);
-    EXPECT_LE(e, kChunkedTolerance) << where.str() << " " << c.name;
+    EXPECT_LE(e, tolerance) << where.str() << " " << c.name;
     line << " " << c.name << "=" << e;
   }
   std::printf("[ err_ratio ] %s:%s\n", where.str().c_str(), line.str().c_str());
@@ -118,6 +120,18 @@ TEST(SsdChunked, MatchesReferenceWhenTheTilesSplitEveryContraction) {
   expect_close(testing::make_inputs(SsdSizes{1, 130, 2, 64, 128}, DecayRegime::kLayer, 11), DecayRegime::kLayer);
   expect_close(testing::make_inputs(SsdSizes{2, 100, 3, 41, 72}, DecayRegime::kStrong, 12), DecayRegime::kStrong);
   expect_close(testing::make_inputs(SsdSizes{1, 70, 2, 96, 24}, DecayRegime::kLayer, 13), DecayRegime::kLayer);
+}
+
+// tf32 and bf16 runs use tf32 tile products (tensor cores on CUDA), operands rounded to 10 mantissa bits: within
+// 5e-3 of the fp64 reference. The precision exists only on CUDA builds with cuBLAS.
+TEST(SsdChunked, Tf32TileProducts) {
+  if (!matmul_precision_available(MatmulPrecision::kTf32)) GTEST_SKIP() << "tf32 needs a CUDA build with cuBLAS";
+  set_matmul_precision(MatmulPrecision::kTf32);
+  expect_close(testing::make_inputs(SsdSizes{1, 130, 2, 64, 128}, DecayRegime::kLayer, 21), DecayRegime::kLayer, 0.0f,
+               5e-3);
+  expect_close(testing::make_inputs(SsdSizes{2, 100, 3, 41, 72}, DecayRegime::kStrong, 22), DecayRegime::kStrong,
+               0.0f, 5e-3);
+  set_matmul_precision(MatmulPrecision::kFp32);
 }
 
 TEST(SsdChunked, ParameterGradientsAccumulate) {
