@@ -55,8 +55,9 @@ struct RowChunk {
     L = s.R - r0 < C ? s.R - r0 : C;
   }
   // token of chunk row i, and whether the row ends its token (carries an output)
-  KOKKOS_INLINE_FUNCTION int token(int i, const Sizes& s) const { return (r0 + i) / s.n; }
-  KOKKOS_INLINE_FUNCTION bool output(int i, const Sizes& s) const { return (r0 + i) % s.n == s.n - 1; }
+  // (n = 1, every model but Gated DeltaProduct, skips the integer division: these sit in the staging loops)
+  KOKKOS_INLINE_FUNCTION int token(int i, const Sizes& s) const { return s.n == 1 ? r0 + i : (r0 + i) / s.n; }
+  KOKKOS_INLINE_FUNCTION bool output(int i, const Sizes& s) const { return s.n == 1 || (r0 + i) % s.n == s.n - 1; }
 };
 
 // e^{x} of a difference of fp64 cumulative log-decays (x <= 0), evaluated in fp32.
@@ -86,13 +87,22 @@ TeamPolicy chunk_policy(const Exec& exec, int league, std::size_t bytes, int lev
 }
 
 // tile(r, f) = get(r, f) for r < rows, f < cols: consecutive threads take consecutive f, the contiguous index of
-// every global source staged here, so the loads are coalesced.
+// every global source staged here, so the loads are coalesced. Each thread walks its elements r * cols + f in steps
+// of the team size, advancing (r, f) without an integer division per element.
 template <class Get>
 KOKKOS_INLINE_FUNCTION void stage(const Member& team, const ScratchMatrix& tile, int rows, int cols, const Get& get) {
-  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows * cols), [&](const int p) {
-    const int r = p / cols, f = p % cols;
+  if (rows <= 0 || cols <= 0) return;
+  const int threads = team.team_size(), row_step = threads / cols, col_step = threads % cols;
+  int r = team.team_rank() / cols, f = team.team_rank() % cols;
+  while (r < rows) {
     tile(r, f) = get(r, f);
-  });
+    r += row_step;
+    f += col_step;
+    if (f >= cols) {
+      f -= cols;
+      ++r;
+    }
+  }
 }
 
 // out(i, j) = sum_{x < X} get_a(i, x) get_b(j, x) for i, j < L (a Gram-type product of two row operands of the
