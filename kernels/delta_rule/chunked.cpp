@@ -38,7 +38,8 @@ constexpr int kNarrowSlab = 16;
 struct Sizes {
   int B = 0, T = 0, H = 0, K = 0, V = 0, n = 1, R = 0, NR = 0;
   int level = 0;       // team scratch level of the per-chunk kernels (chunk_policy)
-  int state_cols = 0;  // state columns per state-passing team (choose_state_cols)
+  int state_cols = 0;  // state columns per state-passing team (choose_state_tiles)
+  int state_slab = 0;  // key columns dstate_passing stages per pass (choose_state_tiles)
   TileMath math = TileMath::kFp32;  // of every tile product (current_tile_math at the call)
 };
 
@@ -131,10 +132,13 @@ KOKKOS_INLINE_FUNCTION void load_log_decays(const Member& team, const ScratchDou
 
 // ---- state tiles of the two state passes ----------------------------------------------------------------------
 
-// Columns of the state (or state gradient) one state-passing team carries through the chunks: s.state_cols, the
-// wider of these whose tiles fit kScratchBudget (wider tiles restage W, k and q fewer times and give each thread
-// more outputs per staged slab; 32 measured 6 % faster per GDN training step than 16 at K = 64 on an H200).
-constexpr int kStateColsChoices[] = {32, 16};
+// (state columns, dstate_passing slab width) of the state passes, the first pair whose tiles fit kScratchBudget:
+// wider state tiles restage W, k and q fewer times (32 columns measured 6 % faster per GDN training step than 16 at
+// K = 64 on an H200), wider slabs halve the staging rounds. K = 64 gets (32, 16), K = 128 (16, 32).
+struct StateTiling {
+  int cols, slab;
+};
+constexpr StateTiling kStateTilings[] = {{32, 32}, {32, 16}, {16, 32}, {16, 16}};
 
 KOKKOS_INLINE_FUNCTION int num_state_tiles(const Sizes& s) { return (s.V + s.state_cols - 1) / s.state_cols; }
 
@@ -462,7 +466,6 @@ struct IntraValueGrad {
 // dS <- e^{b_last} dS - W^T dV_new + scale sum_i e^{b_i} q_i do_i^T (one product over the stacked rows of W and of
 // the read-out rows).
 struct DStatePassing {
-  static constexpr int kW = kNarrowSlab;  // slab width: leaves room for 32 state columns at K = 64
   View4 dstates, dh0, dV_new;
   CView4 dht, W, k, q, do_;
   LogDecayView log_decay;
@@ -470,9 +473,9 @@ struct DStatePassing {
   Sizes s;
   bool has_dht, has_dh0;
 
-  static std::size_t scratch_bytes(int K, int cols) {
+  static std::size_t scratch_bytes(int K, int cols, int slab) {
     return doubles_bytes() + 2 * floats_bytes() + state_tile_bytes(K, cols) + 2 * tile_bytes(cols) +
-           2 * tile_bytes(kW);
+           2 * tile_bytes(slab);
   }
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
@@ -482,7 +485,7 @@ struct DStatePassing {
     ScratchFloats write(team.team_scratch(s.level), C), read(team.team_scratch(s.level), C);
     const ScratchMatrix dS = make_state_tile(team, s.level, K, s.state_cols),
                         dVn = make_tile(team, s.level, s.state_cols), dO = make_tile(team, s.level, s.state_cols),
-                        sa = make_tile(team, s.level, kW), sb = make_tile(team, s.level, kW);
+                        sa = make_tile(team, s.level, s.state_slab), sb = make_tile(team, s.level, s.state_slab);
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw),
                          [&](int p) { dS(p / tw, p % tw) = has_dht ? dht(t.b, t.h, p / tw, t.c0 + p % tw) : 0.0f; });
     team.team_barrier();
@@ -501,8 +504,8 @@ struct DStatePassing {
         return row % s.n == s.n - 1 ? do_(t.b, row / s.n, t.h, t.c0 + col) : 0.0f;
       });
       // dVn = K dS, contraction over the key dim slab by slab
-      for (int e0 = 0; e0 < K; e0 += kW) {
-        const int we = K - e0 < kW ? K - e0 : kW;
+      for (int e0 = 0; e0 < K; e0 += s.state_slab) {
+        const int we = K - e0 < s.state_slab ? K - e0 : s.state_slab;
         stage(team, sa, L, we, [&](int j, int x) { return k(t.b, r0 + j, t.h, e0 + x); });
         team.team_barrier();
         team_product(
@@ -524,8 +527,8 @@ struct DStatePassing {
       team.team_barrier();
       // dS <- e^{b_last} dS + [-W; read * Q]^T [dV_new; do], by slabs of state rows
       const float decay = static_cast<float>(kc::exp(last));
-      for (int e0 = 0; e0 < K; e0 += kW) {
-        const int we = K - e0 < kW ? K - e0 : kW;
+      for (int e0 = 0; e0 < K; e0 += s.state_slab) {
+        const int we = K - e0 < s.state_slab ? K - e0 : s.state_slab;
         stage(team, sa, L, we, [&](int i, int x) { return W(t.b, r0 + i, t.h, e0 + x); });
         stage(team, sb, L, we,
               [&](int i, int x) { return read(i) == 0.0f ? 0.0f : read(i) * q(t.b, (r0 + i) / s.n, t.h, e0 + x); });
@@ -558,9 +561,10 @@ struct OutputGrads {
   float scale;
   Sizes s;
 
-  static constexpr int kW = kNarrowSlab;  // slab width: a chunk x chunk tile and three slabs
+  // slabs: key columns kW, value columns kWide (a chunk x chunk tile beside them)
+  static constexpr int kW = kNarrowSlab, kWide = kSlab;
   static std::size_t scratch_bytes() {
-    return 2 * doubles_bytes() + 2 * floats_bytes() + tile_bytes(C) + 3 * tile_bytes(kW);
+    return 2 * doubles_bytes() + 2 * floats_bytes() + tile_bytes(C) + 2 * tile_bytes(kW) + tile_bytes(kWide);
   }
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
@@ -570,7 +574,8 @@ struct OutputGrads {
     ScratchFloats Q(team.team_scratch(s.level), C);  // Q_i = k_i . (dS V_new_i)
     ScratchFloats diag(team.team_scratch(s.level), C);  // d_i
     const ScratchMatrix G = make_tile(team, s.level, C), acc = make_tile(team, s.level, kW),
-                        sa = make_tile(team, s.level, kW), sb = make_tile(team, s.level, kW);
+                        sa = make_tile(team, s.level, kWide), sb = make_tile(team, s.level, kW);
+    const ScratchMatrix sb_state(sb.data(), kW, kWide + 1);  // sb's memory as kW state rows x kWide columns
     load_log_decays(team, cum, c, log_decay);
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
       db(i) = 0.0;
@@ -592,14 +597,15 @@ struct OutputGrads {
     // output term scale q_i . (G K)_i
     for (int e0 = 0; e0 < K; e0 += kW) {
       const int we = K - e0 < kW ? K - e0 : kW;
-      for (int c0 = 0; c0 < V; c0 += kW) {
-        const int wc = V - c0 < kW ? V - c0 : kW;
+      for (int c0 = 0; c0 < V; c0 += kWide) {
+        const int wc = V - c0 < kWide ? V - c0 : kWide;
         stage(team, sa, L, wc,
               [&](int i, int x) { return c.output(i, s) ? do_(c.b, c.token(i, s), c.h, c0 + x) : 0.0f; });
-        stage(team, sb, we, wc, [&](int col, int x) { return states(c.b, c.h, c.chunk * K + e0 + col, c0 + x); });
+        stage(team, sb_state, we, wc, [&](int col, int x) { return states(c.b, c.h, c.chunk * K + e0 + col, c0 + x); });
         team.team_barrier();
         team_product(
-            team, s.math, L, we, wc, [&](int i, int x) { return sa(i, x); }, [&](int col, int x) { return sb(col, x); },
+            team, s.math, L, we, wc, [&](int i, int x) { return sa(i, x); },
+            [&](int col, int x) { return sb_state(col, x); },
             [&](int i, int col, float value) { acc(i, col) = c0 == 0 ? value : acc(i, col) + value; });
         team.team_barrier();
       }
@@ -635,13 +641,15 @@ struct OutputGrads {
     // -scale k_i . (G^T Q)_i of db
     for (int e0 = 0; e0 < K; e0 += kW) {
       const int we = K - e0 < kW ? K - e0 : kW;
-      for (int c0 = 0; c0 < V; c0 += kW) {
-        const int wc = V - c0 < kW ? V - c0 : kW;
+      for (int c0 = 0; c0 < V; c0 += kWide) {
+        const int wc = V - c0 < kWide ? V - c0 : kWide;
         stage(team, sa, L, wc, [&](int i, int x) { return V_new(c.b, c.r0 + i, c.h, c0 + x); });
-        stage(team, sb, we, wc, [&](int col, int x) { return dstates(c.b, c.h, c.chunk * K + e0 + col, c0 + x); });
+        stage(team, sb_state, we, wc,
+              [&](int col, int x) { return dstates(c.b, c.h, c.chunk * K + e0 + col, c0 + x); });
         team.team_barrier();
         team_product(
-            team, s.math, L, we, wc, [&](int i, int x) { return sa(i, x); }, [&](int col, int x) { return sb(col, x); },
+            team, s.math, L, we, wc, [&](int i, int x) { return sa(i, x); },
+            [&](int col, int x) { return sb_state(col, x); },
             [&](int i, int col, float value) { acc(i, col) = c0 == 0 ? value : acc(i, col) + value; });
         team.team_barrier();
       }
@@ -693,7 +701,8 @@ struct OutputGrads {
 // dX = (-dV_new S^T, dV_new) (for W, U); dM = -strict_tril(dY_w W^T + dY_u U^T); dbeta, dv, the rest of dk, the
 // remaining log-decay terms, and the reverse cumulative sum of db into dg.
 struct SolveGrads {
-  static constexpr int kW = kNarrowSlab;  // slab width: a chunk x chunk tile and three slabs
+  // slabs: key columns kW, value columns kWide (a chunk x chunk tile beside them)
+  static constexpr int kW = kNarrowSlab, kWide = kSlab;
   View4 dk, dv, dY_w, dY_u;
   View3 dbeta, dg;
   ChunkMatrices A_saved, kkg_saved;
@@ -705,7 +714,7 @@ struct SolveGrads {
   bool has_g;
 
   static std::size_t scratch_bytes() {
-    return 2 * doubles_bytes() + floats_bytes() + tile_bytes(C) + 3 * tile_bytes(kW);
+    return 2 * doubles_bytes() + floats_bytes() + tile_bytes(C) + 2 * tile_bytes(kW) + tile_bytes(kWide);
   }
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
@@ -714,7 +723,8 @@ struct SolveGrads {
     ScratchDoubles cum(team.team_scratch(s.level), C), db(team.team_scratch(s.level), C);
     ScratchFloats betas(team.team_scratch(s.level), C);
     const ScratchMatrix A = make_tile(team, s.level, C), acc = make_tile(team, s.level, kW),
-                        sa = make_tile(team, s.level, kW), sb = make_tile(team, s.level, kW);
+                        sa = make_tile(team, s.level, kWide), sb = make_tile(team, s.level, kW);
+    const ScratchMatrix sb_state(sb.data(), kW, kWide + 1);  // sb's memory as kW state rows x kWide columns
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
       cum(i) = log_decay(c.b, c.r0 + i, c.h);
       betas(i) = beta(c.b, c.r0 + i, c.h);
@@ -726,13 +736,14 @@ struct SolveGrads {
     // dY_w = A^T (-dV_new S^T), by slabs of key columns
     for (int e0 = 0; e0 < K; e0 += kW) {
       const int we = K - e0 < kW ? K - e0 : kW;
-      for (int c0 = 0; c0 < V; c0 += kW) {
-        const int wc = V - c0 < kW ? V - c0 : kW;
+      for (int c0 = 0; c0 < V; c0 += kWide) {
+        const int wc = V - c0 < kWide ? V - c0 : kWide;
         stage(team, sa, L, wc, [&](int i, int x) { return dV_new(c.b, c.r0 + i, c.h, c0 + x); });
-        stage(team, sb, we, wc, [&](int col, int x) { return states(c.b, c.h, c.chunk * K + e0 + col, c0 + x); });
+        stage(team, sb_state, we, wc, [&](int col, int x) { return states(c.b, c.h, c.chunk * K + e0 + col, c0 + x); });
         team.team_barrier();
         team_product(
-            team, s.math, L, we, wc, [&](int i, int x) { return sa(i, x); }, [&](int col, int x) { return sb(col, x); },
+            team, s.math, L, we, wc, [&](int i, int x) { return sa(i, x); },
+            [&](int col, int x) { return sb_state(col, x); },
             [&](int i, int col, float value) { acc(i, col) = c0 == 0 ? -value : acc(i, col) - value; });
         team.team_barrier();
       }
@@ -742,8 +753,8 @@ struct SolveGrads {
       team.team_barrier();
     }
     // dY_u = A^T dV_new
-    for (int c0 = 0; c0 < V; c0 += kW) {
-      const int wc = V - c0 < kW ? V - c0 : kW;
+    for (int c0 = 0; c0 < V; c0 += kWide) {
+      const int wc = V - c0 < kWide ? V - c0 : kWide;
       stage(team, sa, L, wc, [&](int j, int x) { return dV_new(c.b, c.r0 + j, c.h, c0 + x); });
       team.team_barrier();
       team_product(
@@ -823,14 +834,14 @@ void require_extents(const CView4& x, int e0, int e1, int e2, int e3, const char
     throw std::invalid_argument(std::string("selectiv::delta_rule::chunked: wrong extents of ") + name);
 }
 
-// The widest of kStateColsChoices whose state-passing tiles (forward and backward) fit kScratchBudget.
-int choose_state_cols(int K) {
-  for (const int cols : kStateColsChoices) {
-    if (StatePassing::scratch_bytes(K, cols) <= kScratchBudget &&
-        DStatePassing::scratch_bytes(K, cols) <= kScratchBudget)
-      return cols;
+// The first of kStateTilings whose state-passing tiles (forward and backward) fit kScratchBudget.
+StateTiling choose_state_tiles(int K) {
+  for (const StateTiling tiling : kStateTilings) {
+    if (StatePassing::scratch_bytes(K, tiling.cols) <= kScratchBudget &&
+        DStatePassing::scratch_bytes(K, tiling.cols, tiling.slab) <= kScratchBudget)
+      return tiling;
   }
-  return kStateColsChoices[sizeof(kStateColsChoices) / sizeof(int) - 1];
+  return kStateTilings[sizeof(kStateTilings) / sizeof(StateTiling) - 1];
 }
 
 // Sizes from q (B, T, H, K), v (.., V) and k (B, T * n, ..); checks k, v, beta and g.
@@ -846,7 +857,9 @@ Sizes chunked_sizes(const CView4& q, const CView4& k, const CView4& v, const CVi
   s.R = s.T * s.n;
   s.NR = delta_num_row_chunks(s.R);
   s.level = chunk_scratch_level();
-  s.state_cols = choose_state_cols(s.K);
+  const StateTiling tiling = choose_state_tiles(s.K);
+  s.state_cols = tiling.cols;
+  s.state_slab = tiling.slab;
   s.math = current_tile_math();
   if (s.K > kMaxKeyDim) throw std::invalid_argument("selectiv::delta_rule::chunked: key dim above 128");
   const bool has_g = g.data() != nullptr;
@@ -937,10 +950,11 @@ void delta_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View3 dbe
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::intra_value_grad",
                        chunk_policy(exec, chunks, IntraValueGrad::scratch_bytes(), s.level, "intra_value_grad"),
                        IntraValueGrad{dV_new, q, k, do_, log_decay, scale, s});
-  Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::dstate_passing",
-                       chunk_policy(exec, s.B * s.H * num_state_tiles(s),
-                                    DStatePassing::scratch_bytes(s.K, s.state_cols), s.level, "dstate_passing"),
-                       DStatePassing{dstates, dh0, dV_new, dht, W, k, q, do_, log_decay, scale, s, has_dht, has_dh0});
+  Kokkos::parallel_for(
+      "selectiv::delta_rule::chunked_bwd::dstate_passing",
+      chunk_policy(exec, s.B * s.H * num_state_tiles(s), DStatePassing::scratch_bytes(s.K, s.state_cols, s.state_slab),
+                   s.level, "dstate_passing"),
+      DStatePassing{dstates, dh0, dV_new, dht, W, k, q, do_, log_decay, scale, s, has_dht, has_dh0});
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::output_grads",
                        chunk_policy(exec, chunks, OutputGrads::scratch_bytes(), s.level, "output_grads"),
                        OutputGrads{dq, dk, db_rows, states, dstates, q, k, V_new, do_, log_decay, scale, s});
