@@ -9,6 +9,7 @@
 
 #include "kernels/common/compat.hpp"
 #include "kernels/common/team_product.hpp"
+#include "kernels/common/team_stage.hpp"
 #include "kernels/common/workspace.hpp"
 
 namespace selectiv::attention {
@@ -145,10 +146,9 @@ struct ForwardOnlineSoftmax {
       auto visible = [&](int r) { return kc::min(cols, q0 + r - k0 + 1); };
 
       // 2. Load the key tile (the value tile follows in step 4, into the same scratch).
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, cols * D), [&](const int i) {
-        const int c = i / D, d = i % D;
-        kv_tile(c, d) = k(b, k0 + c, h, d);
-      });
+      team_stage(
+          team, cols, D, [&](int c, int d) { return k(b, k0 + c, h, d); },
+          [&](int c, int d, float value) { kv_tile(c, d) = value; });
       team.team_barrier();
 
       // 3. Scores S = (scale Q) K^T (the masked ones are overwritten in step 4).
@@ -158,10 +158,9 @@ struct ForwardOnlineSoftmax {
       team.team_barrier();
 
       // 2'. The key tile is no longer needed: load the value tile in its place, alongside step 4.
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, cols * D), [&](const int i) {
-        const int c = i / D, d = i % D;
-        kv_tile(c, d) = v(b, k0 + c, h, d);
-      });
+      team_stage(
+          team, cols, D, [&](int c, int d) { return v(b, k0 + c, h, d); },
+          [&](int c, int d, float value) { kv_tile(c, d) = value; });
 
       // 4. Online softmax: new row maximum, probabilities relative to it, rescaled running sum.
       Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows), [&](const int r) {
@@ -222,11 +221,12 @@ KOKKOS_INLINE_FUNCTION void load_query_side(const Member& team, const ScratchMat
                                             const ScratchVector& delta_tile, const CView4& q, const CView4& do_,
                                             const CView3& lse, const CView3& delta, float scale, int b, int h, int q0,
                                             int rows, int D) {
-  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows * D), [&](const int i) {
-    const int r = i / D, d = i % D;
-    q_tile(r, d) = scale * q(b, q0 + r, h, d);
-    do_tile(r, d) = do_(b, q0 + r, h, d);
-  });
+  team_stage(
+      team, rows, D, [&](int r, int d) { return scale * q(b, q0 + r, h, d); },
+      [&](int r, int d, float value) { q_tile(r, d) = value; });
+  team_stage(
+      team, rows, D, [&](int r, int d) { return do_(b, q0 + r, h, d); },
+      [&](int r, int d, float value) { do_tile(r, d) = value; });
   Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows), [&](const int r) {
     lse_tile(r) = lse(b, h, q0 + r);
     delta_tile(r) = delta(b, h, q0 + r);
@@ -235,11 +235,12 @@ KOKKOS_INLINE_FUNCTION void load_query_side(const Member& team, const ScratchMat
 
 KOKKOS_INLINE_FUNCTION void load_key_side(const Member& team, const ScratchMatrix& k_tile, const ScratchMatrix& v_tile,
                                           const CView4& k, const CView4& v, int b, int h, int k0, int cols, int D) {
-  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, cols * D), [&](const int i) {
-    const int c = i / D, d = i % D;
-    k_tile(c, d) = k(b, k0 + c, h, d);
-    v_tile(c, d) = v(b, k0 + c, h, d);
-  });
+  team_stage(
+      team, cols, D, [&](int c, int d) { return k(b, k0 + c, h, d); },
+      [&](int c, int d, float value) { k_tile(c, d) = value; });
+  team_stage(
+      team, cols, D, [&](int c, int d) { return v(b, k0 + c, h, d); },
+      [&](int c, int d, float value) { v_tile(c, d) = value; });
 }
 
 // Steps 2-4 of README §3 for one (b, h, key tile): walk the query tiles at and below the diagonal, accumulate

@@ -10,6 +10,7 @@
 
 #include "kernels/common/compat.hpp"
 #include "kernels/common/team_product.hpp"
+#include "kernels/common/team_stage.hpp"
 #include "kernels/common/workspace.hpp"
 #include "kernels/delta_rule/recurrent.hpp"
 
@@ -87,38 +88,10 @@ TeamPolicy chunk_policy(const Exec& exec, int league, std::size_t bytes, int lev
   return TeamPolicy(exec, league, Kokkos::AUTO).set_scratch_size(level, Kokkos::PerTeam(bytes));
 }
 
-// Elements a thread loads before it stores any of them (stage): the scratch stores go through generic pointers the
-// compiler cannot tell apart from the global loads, so a load-store loop waits out every load's latency in turn.
-constexpr int kStageBatch = 4;
-
-// tile(r, f) = get(r, f) for r < rows, f < cols: consecutive threads take consecutive f, the contiguous index of
-// every global source staged here, so the loads are coalesced. Each thread walks its elements r * cols + f in steps
-// of the team size, advancing (r, f) without an integer division per element, kStageBatch loads at a time.
+// tile(r, f) = get(r, f) for r < rows, f < cols (team_stage: coalesced when f is the contiguous index of the source).
 template <class Get>
 KOKKOS_INLINE_FUNCTION void stage(const Member& team, const ScratchMatrix& tile, int rows, int cols, const Get& get) {
-  if (rows <= 0 || cols <= 0) return;
-  const int threads = team.team_size(), row_step = threads / cols, col_step = threads % cols;
-  int r = team.team_rank() / cols, f = team.team_rank() % cols;
-  while (r < rows) {
-    float values[kStageBatch];
-    int at_r[kStageBatch], at_f[kStageBatch];
-#pragma unroll
-    for (int u = 0; u < kStageBatch; ++u) {
-      at_r[u] = r;
-      at_f[u] = f;
-      values[u] = r < rows ? get(r, f) : 0.0f;
-      r += row_step;
-      f += col_step;
-      if (f >= cols) {
-        f -= cols;
-        ++r;
-      }
-    }
-#pragma unroll
-    for (int u = 0; u < kStageBatch; ++u) {
-      if (at_r[u] < rows) tile(at_r[u], at_f[u]) = values[u];
-    }
-  }
+  team_stage(team, rows, cols, get, [&](int r, int f, float value) { tile(r, f) = value; });
 }
 
 // out(i, j) = sum_{x < X} get_a(i, x) get_b(j, x) for i, j < L (a Gram-type product of two row operands of the

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "kernels/common/compat.hpp"
+#include "kernels/common/team_stage.hpp"
 #include "kernels/common/workspace.hpp"
 
 namespace selectiv::gla {
@@ -90,10 +91,10 @@ template <class Tile, class Value>
 KOKKOS_INLINE_FUNCTION void stage(const Member& team, const Tile& tile, int rows, int cols, int valid_rows,
                                   int valid_cols, const Value& value) {
   using T = typename Tile::non_const_value_type;
-  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows * cols), [&](int e) {
-    const int i = e / cols, j = e % cols;
-    tile(i, j) = (i < valid_rows && j < valid_cols) ? static_cast<T>(value(i, j)) : T(0);
-  });
+  team_stage(
+      team, rows, cols,
+      [&](int i, int j) { return (i < valid_rows && j < valid_cols) ? static_cast<T>(value(i, j)) : T(0); },
+      [&](int i, int j, T staged) { tile(i, j) = staged; });
 }
 
 std::size_t matrix_bytes(int rows, int cols) { return ScratchMatrix::shmem_size(rows, cols + kPad); }

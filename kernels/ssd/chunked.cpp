@@ -9,6 +9,7 @@
 
 #include "kernels/common/compat.hpp"
 #include "kernels/common/team_product.hpp"
+#include "kernels/common/team_stage.hpp"
 #include "kernels/common/workspace.hpp"
 
 namespace selectiv::ssd {
@@ -86,10 +87,12 @@ TeamPolicy team_policy(const Exec& exec, int league, const Plan& plan) {
 template <class Get>
 KOKKOS_INLINE_FUNCTION void stage(const Member& team, const ScratchMatrix& tile, int kx, int ni, bool x_fastest,
                                   const Get& get) {
-  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, kx * ni), [&](const int e) {
-    const int x = x_fastest ? e % kx : e / ni, i = x_fastest ? e / kx : e % ni;
-    tile(x, i) = get(x, i);
-  });
+  if (x_fastest) {
+    team_stage(
+        team, ni, kx, [&](int i, int x) { return get(x, i); }, [&](int i, int x, float value) { tile(x, i) = value; });
+  } else {
+    team_stage(team, kx, ni, get, [&](int x, int i, float value) { tile(x, i) = value; });
+  }
 }
 
 // The chunk's cumulative log-decays b_r, delta_r and e^{b_r} of head h in scratch.
