@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Matmul precision of the large GEMMs (kc::gemm, the ones Kokkos Kernels hands to cuBLAS): fp32 (IEEE, the
 // reference's fp32 models), tf32 (tensor-core matmuls on operands rounded to tf32, fp32 accumulation) or bf16
-// (tensor-core matmuls on operands rounded to bf16, fp32 accumulation). In every mode the stored tensors, the master
-// weights and every other op stay fp32. tf32 and bf16 exist only on a CUDA build
-// with Kokkos Kernels' cuBLAS TPL; asking for them elsewhere is an error (std::invalid_argument).
+// (tensor-core matmuls on operands rounded to bf16, fp32 accumulation). The small tile products of the chunk kernels
+// follow (team_product.hpp: fp32 in fp32, tf32 in tf32 and bf16). In every mode the stored tensors, the master weights
+// and every other op stay fp32. tf32 and bf16 exist only on a CUDA build with Kokkos Kernels' cuBLAS TPL; asking for
+// them elsewhere is an error (std::invalid_argument).
 #pragma once
 
 #include <optional>
