@@ -87,8 +87,6 @@ void DeltaFamilyMixer::ensure_workspace(int B, int T) {
   m_vp = make("selectiv::delta_mixer::vp", 2 * n * d);
   m_qc = make("selectiv::delta_mixer::qc", d);
   m_kc = make("selectiv::delta_mixer::kc", n * d);
-  m_q = make("selectiv::delta_mixer::q", d);
-  m_k = make("selectiv::delta_mixer::k", n * d);
   m_v = make("selectiv::delta_mixer::v", 2 * n * d);
   m_q_rstd = View2("selectiv::delta_mixer::q_rstd", rows, H);
   m_k_rstd = View2("selectiv::delta_mixer::k_rstd", rows, n * H);
@@ -96,13 +94,38 @@ void DeltaFamilyMixer::ensure_workspace(int B, int T) {
   m_beta = make("selectiv::delta_mixer::beta", n * H);
   m_o = make("selectiv::delta_mixer::o", 2 * d);
   m_norm_rstd = View2("selectiv::delta_mixer::norm_rstd", rows, H);
-  m_on = make("selectiv::delta_mixer::on", 2 * d);
   m_checkpoints = delta_mixers_run_chunked() ? delta_rule::delta_allocate_chunk_states(B, T * n, H, m_K, m_V)
                             : delta_rule::delta_allocate_checkpoints(B, T, H, m_K, m_V);
   if (m_variant.gated) {
     m_gate_logit = make("selectiv::delta_mixer::gate_logit", H);
     m_g = make("selectiv::delta_mixer::g", H);
     m_out_gate = make("selectiv::delta_mixer::out_gate", 2 * d);
+  }
+}
+
+void DeltaFamilyMixer::acquire_recomputed_buffers() {
+  const int B = m_B, T = m_T, n = m_n, d = m_d;
+  auto make = [B, T](const char* label, int channels) { return workspace<View3>(label, B, T, channels); };
+  m_q = make("selectiv::delta_mixer::q", d);
+  m_k = make("selectiv::delta_mixer::k", n * d);
+  m_on = make("selectiv::delta_mixer::on", 2 * d);
+}
+
+// q, k = l2norm(qc), l2norm(kc) per head (also the factors the l2norm backward reads).
+void DeltaFamilyMixer::normalise_queries_and_keys(const Exec& exec) {
+  nn::l2_norm_fwd(exec, nn::as_matrix(m_q), m_q_rstd, nn::as_matrix(CView3(m_qc)), m_K);
+  nn::l2_norm_fwd(exec, nn::as_matrix(m_k), m_k_rstd, nn::as_matrix(CView3(m_kc)), m_K);
+}
+
+// on = (gated) RMSNorm of the recurrence output per head (also the factors the norm backward reads).
+void DeltaFamilyMixer::normalise_output(const Exec& exec, const ParamTable& p) {
+  if (m_variant.gated) {
+    nn::gated_rms_norm_fwd(exec, nn::as_matrix(m_on), m_norm_rstd, nn::as_matrix(CView3(m_o)),
+                           nn::as_matrix(CView3(m_out_gate)), p.value1(name("o_norm.weight")),
+                           nn::RmsNormSpec::standard(m_V), nn::GateOrder::norm_then_gate);
+  } else {
+    nn::rms_norm_fwd(exec, nn::as_matrix(m_on), m_norm_rstd, nn::as_matrix(CView3(m_o)),
+                     p.value1(name("o_norm.weight")), nn::RmsNormSpec::standard(m_V));
   }
 }
 
@@ -132,11 +155,11 @@ void DeltaFamilyMixer::acquire_backward_buffers() {
 void DeltaFamilyMixer::forward(const Exec& exec, const ParamTable& p, View3 z, CView3 h, const DropoutMode&) {
   const int B = static_cast<int>(h.extent(0)), T = static_cast<int>(h.extent(1));
   ensure_workspace(B, T);
+  acquire_recomputed_buffers();
   const CView2 x = nn::as_matrix(h);
   // 1. projections, short conv + SiLU, l2norm of q and k per head
   conv_branches_fwd(exec, p, m_prefix, {{"q", m_qp, m_qc}, {"k", m_kp, m_kc}, {"v", m_vp, m_v}}, h);
-  nn::l2_norm_fwd(exec, nn::as_matrix(m_q), m_q_rstd, nn::as_matrix(CView3(m_qc)), m_K);
-  nn::l2_norm_fwd(exec, nn::as_matrix(m_k), m_k_rstd, nn::as_matrix(CView3(m_kc)), m_K);
+  normalise_queries_and_keys(exec);
   // 2. write strengths beta, decay g
   nn::linear_fwd(exec, nn::as_matrix(m_beta_logit), x, p.value2(name("b_proj.weight")), CView1());
   nn::sigmoid_fwd(exec, flat(m_beta), flat(CView3(m_beta_logit)));
@@ -157,20 +180,16 @@ void DeltaFamilyMixer::forward(const Exec& exec, const ParamTable& p, View3 z, C
                                     scale);
   }
   // 4. per-head (gated) RMSNorm, output projection
-  if (m_variant.gated) {
-    nn::linear_fwd(exec, nn::as_matrix(m_out_gate), x, p.value2(name("g_proj.weight")), CView1());
-    nn::gated_rms_norm_fwd(exec, nn::as_matrix(m_on), m_norm_rstd, nn::as_matrix(CView3(m_o)),
-                           nn::as_matrix(CView3(m_out_gate)), p.value1(name("o_norm.weight")),
-                           nn::RmsNormSpec::standard(m_V), nn::GateOrder::norm_then_gate);
-  } else {
-    nn::rms_norm_fwd(exec, nn::as_matrix(m_on), m_norm_rstd, nn::as_matrix(CView3(m_o)),
-                     p.value1(name("o_norm.weight")), nn::RmsNormSpec::standard(m_V));
-  }
+  if (m_variant.gated) nn::linear_fwd(exec, nn::as_matrix(m_out_gate), x, p.value2(name("g_proj.weight")), CView1());
+  normalise_output(exec, p);
   nn::linear_fwd(exec, nn::as_matrix(z), nn::as_matrix(CView3(m_on)), p.value2(name("o_proj.weight")), CView1());
 }
 
 void DeltaFamilyMixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CView3 dz, CView3 h) {
   acquire_backward_buffers();
+  acquire_recomputed_buffers();
+  normalise_output(exec, p);
+  normalise_queries_and_keys(exec);
   const CView2 x = nn::as_matrix(h);
   bool dh_assigned = false;
   // dh (+)= dy W for one input projection y = h W^T: the first one assigns dh, the others add.
