@@ -153,8 +153,8 @@ struct ForwardOnlineSoftmax {
 
       // 3. Scores S = (scale Q) K^T (the masked ones are overwritten in step 4).
       team_product(
-          team, n.math, rows, cols, D, [&](int r, int d) { return q_tile(r, d); }, [&](int c, int d) { return kv_tile(c, d); },
-          [&](int r, int c, float dot) { p_tile(r, c) = dot; });
+          team, n.math, rows, cols, D, [&](int r, int d) { return q_tile(r, d); },
+          [&](int c, int d) { return kv_tile(c, d); }, [&](int r, int c, float dot) { p_tile(r, c) = dot; });
       team.team_barrier();
 
       // 2'. The key tile is no longer needed: load the value tile in its place, alongside step 4.
@@ -183,7 +183,8 @@ struct ForwardOnlineSoftmax {
 
       // 5. Rescale the output accumulator and add P V.
       team_product(
-          team, n.math, rows, D, cols, [&](int r, int c) { return p_tile(r, c); }, [&](int d, int c) { return kv_tile(c, d); },
+          team, n.math, rows, D, cols, [&](int r, int c) { return p_tile(r, c); },
+          [&](int d, int c) { return kv_tile(c, d); },
           [&](int r, int d, float pv) { o(b, q0 + r, h, d) = rescale(r) * o(b, q0 + r, h, d) + pv; });
       team.team_barrier();
     }
@@ -292,26 +293,28 @@ struct BackwardKeyValue {
 
       // 2. Recompute P = exp(scale Q K^T - L); masked pairs get P = 0 (and so dS = 0).
       team_product(
-          team, n.math, rows, cols, D, [&](int r, int d) { return q_tile(r, d); }, [&](int c, int d) { return k_tile(c, d); },
+          team, n.math, rows, cols, D, [&](int r, int d) { return q_tile(r, d); },
+          [&](int c, int d) { return k_tile(c, d); },
           [&](int r, int c, float dot) { p_tile(r, c) = visible(r, c) ? kc::exp(dot - lse_tile(r)) : 0.0f; });
       team.team_barrier();
 
       // 3. dV += P^T dO.
       team_product(
-          team, n.math, cols, D, rows, [&](int c, int r) { return p_tile(r, c); }, [&](int d, int r) { return do_tile(r, d); },
-          [&](int c, int d, float pg) { dv(b, k0 + c, h, d) += pg; });
+          team, n.math, cols, D, rows, [&](int c, int r) { return p_tile(r, c); },
+          [&](int d, int r) { return do_tile(r, d); }, [&](int c, int d, float pg) { dv(b, k0 + c, h, d) += pg; });
       team.team_barrier();
 
       // 4a. dS = P * (dO V^T - D), in place of P (each entry is read and written by the thread that computes it).
       team_product(
-          team, n.math, rows, cols, D, [&](int r, int d) { return do_tile(r, d); }, [&](int c, int d) { return v_tile(c, d); },
+          team, n.math, rows, cols, D, [&](int r, int d) { return do_tile(r, d); },
+          [&](int c, int d) { return v_tile(c, d); },
           [&](int r, int c, float dp) { p_tile(r, c) = p_tile(r, c) * (dp - delta_tile(r)); });
       team.team_barrier();
 
       // 4b. dK += dS^T (scale Q).
       team_product(
-          team, n.math, cols, D, rows, [&](int c, int r) { return p_tile(r, c); }, [&](int d, int r) { return q_tile(r, d); },
-          [&](int c, int d, float dsq) { dk(b, k0 + c, h, d) += dsq; });
+          team, n.math, cols, D, rows, [&](int c, int r) { return p_tile(r, c); },
+          [&](int d, int r) { return q_tile(r, d); }, [&](int c, int d, float dsq) { dk(b, k0 + c, h, d) += dsq; });
       team.team_barrier();
     }
   }
@@ -363,17 +366,20 @@ struct BackwardQuery {
 
       // 5a. P recomputed from scale Q K^T and L (0 where masked), then dS = P * (dO V^T - D) in place.
       team_product(
-          team, n.math, rows, cols, D, [&](int r, int d) { return q_tile(r, d); }, [&](int c, int d) { return k_tile(c, d); },
+          team, n.math, rows, cols, D, [&](int r, int d) { return q_tile(r, d); },
+          [&](int c, int d) { return k_tile(c, d); },
           [&](int r, int c, float dot) { ds_tile(r, c) = visible(r, c) ? kc::exp(dot - lse_tile(r)) : 0.0f; });
       team.team_barrier();
       team_product(
-          team, n.math, rows, cols, D, [&](int r, int d) { return do_tile(r, d); }, [&](int c, int d) { return v_tile(c, d); },
+          team, n.math, rows, cols, D, [&](int r, int d) { return do_tile(r, d); },
+          [&](int c, int d) { return v_tile(c, d); },
           [&](int r, int c, float dp) { ds_tile(r, c) = ds_tile(r, c) * (dp - delta_tile(r)); });
       team.team_barrier();
 
       // 5b. dQ += scale dS K.
       team_product(
-          team, n.math, rows, D, cols, [&](int r, int c) { return ds_tile(r, c); }, [&](int d, int c) { return k_tile(c, d); },
+          team, n.math, rows, D, cols, [&](int r, int c) { return ds_tile(r, c); },
+          [&](int d, int c) { return k_tile(c, d); },
           [&](int r, int d, float dsk) { dq(b, q0 + r, h, d) += scale * dsk; });
       team.team_barrier();
     }

@@ -119,7 +119,8 @@ __device__ void mma_team_product(const TeamMember& team, int M, int N, int K, co
       for (int u = 0; u < Blocks; ++u) {
         if (j0 + 8 * u >= N) break;  // the same for the whole warp
         const int col = j0 + 8 * u + g;
-        const std::uint32_t b0 = bits(col < N && lo ? b(col, x_lo) : 0.0f), b1 = bits(col < N && hi ? b(col, x_hi) : 0.0f);
+        const std::uint32_t b0 = bits(col < N && lo ? b(col, x_lo) : 0.0f),
+                            b1 = bits(col < N && hi ? b(col, x_hi) : 0.0f);
         asm volatile(
             "mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
             "{%0, %1, %2, %3};\n"
@@ -142,8 +143,8 @@ __device__ void mma_team_product(const TeamMember& team, int M, int N, int K, co
 // the widest warp tile (16 x 32, 16 x 16 or 16 x 8) that still gives every warp a tile; elsewhere the
 // register-blocked product of the tf32-rounded operands.
 template <class OperandA, class OperandB, class Store>
-KOKKOS_INLINE_FUNCTION void team_product(const TeamMember& team, TileMath math, int M, int N, int K,
-                                         const OperandA& a, const OperandB& b, const Store& store) {
+KOKKOS_INLINE_FUNCTION void team_product(const TeamMember& team, TileMath math, int M, int N, int K, const OperandA& a,
+                                         const OperandB& b, const Store& store) {
   if (math == TileMath::kFp32) {
     fp32_team_product(team, M, N, K, a, b, store);
     return;

@@ -164,9 +164,7 @@ struct ChunkPrepare {
   Sizes s;
   bool has_g;
 
-  static std::size_t scratch_bytes() {
-    return doubles_bytes() + floats_bytes() + 2 * tile_bytes(C) + tile_bytes(kW);
-  }
+  static std::size_t scratch_bytes() { return doubles_bytes() + floats_bytes() + 2 * tile_bytes(C) + tile_bytes(kW); }
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
     const RowChunk c(team.league_rank(), s);
@@ -280,7 +278,8 @@ struct StatePassing {
         stage(team, sa, L, we, [&](int i, int x) { return W(t.b, r0 + i, t.h, e0 + x); });
         team.team_barrier();
         team_product(
-            team, s.math, L, tw, we, [&](int i, int x) { return sa(i, x); }, [&](int col, int x) { return S(e0 + x, col); },
+            team, s.math, L, tw, we, [&](int i, int x) { return sa(i, x); },
+            [&](int col, int x) { return S(e0 + x, col); },
             [&](int i, int col, float value) { Vn(i, col) = e0 == 0 ? value : Vn(i, col) + value; });
         team.team_barrier();
       }
@@ -315,13 +314,12 @@ struct StatePassing {
 };
 
 // acc(i, col) = sum_e x(i, e) S(e, c0 + col) for the chunk's rows i < L and columns col < wc, S = the chunk's saved
-// state: the contraction over the key dim by slabs of `slab` columns, rows of x staged in sa and state rows in sb. Ends with a
-// barrier.
+// state: the contraction over the key dim by slabs of `slab` columns, rows of x staged in sa and state rows in sb. Ends
+// with a barrier.
 template <class Rows>
 KOKKOS_INLINE_FUNCTION void rows_times_state(const Member& team, const ScratchMatrix& sa, const ScratchMatrix& sb,
                                              const ScratchMatrix& acc, const RowChunk& c, const Sizes& s,
-                                             const CView4& states, int slab, int c0, int wc,
-                                             const Rows& x) {
+                                             const CView4& states, int slab, int c0, int wc, const Rows& x) {
   for (int e0 = 0; e0 < s.K; e0 += slab) {
     const int we = s.K - e0 < slab ? s.K - e0 : slab;
     stage(team, sa, c.L, we, [&](int i, int e) { return x(i, e0 + e); });
@@ -497,7 +495,8 @@ struct DStatePassing {
         stage(team, sa, L, we, [&](int j, int x) { return k(t.b, r0 + j, t.h, e0 + x); });
         team.team_barrier();
         team_product(
-            team, s.math, L, tw, we, [&](int j, int x) { return sa(j, x); }, [&](int col, int x) { return dS(e0 + x, col); },
+            team, s.math, L, tw, we, [&](int j, int x) { return sa(j, x); },
+            [&](int col, int x) { return dS(e0 + x, col); },
             [&](int j, int col, float value) { dVn(j, col) = e0 == 0 ? value : dVn(j, col) + value; });
         team.team_barrier();
       }
@@ -559,7 +558,7 @@ struct OutputGrads {
     const RowChunk c(team.league_rank(), s);
     const int L = c.L, K = s.K, V = s.V;
     ScratchDoubles cum(team.team_scratch(s.level), C), db(team.team_scratch(s.level), C);
-    ScratchFloats Q(team.team_scratch(s.level), C);  // Q_i = k_i . (dS V_new_i)
+    ScratchFloats Q(team.team_scratch(s.level), C);     // Q_i = k_i . (dS V_new_i)
     ScratchFloats diag(team.team_scratch(s.level), C);  // d_i
     const ScratchMatrix G = make_tile(team, s.level, C), acc = make_tile(team, s.level, kW),
                         sa = make_tile(team, s.level, kWide), sb = make_tile(team, s.level, kW);
@@ -581,8 +580,8 @@ struct OutputGrads {
       G(i, j) = j < i && c.output(i, s) ? G(i, j) * exp_of(cum(i) - cum(j)) : 0.0f;
     });
     team.team_barrier();
-    // dq = scale (e^b (do S^T) + G K + d k) on output rows; db gets the read-out term scale e^{b_i} q_i . (S do_i) and the
-    // output term scale q_i . (G K)_i
+    // dq = scale (e^b (do S^T) + G K + d k) on output rows; db gets the read-out term scale e^{b_i} q_i . (S do_i) and
+    // the output term scale q_i . (G K)_i
     for (int e0 = 0; e0 < K; e0 += kW) {
       const int we = K - e0 < kW ? K - e0 : kW;
       for (int c0 = 0; c0 < V; c0 += kWide) {

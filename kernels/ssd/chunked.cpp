@@ -259,7 +259,8 @@ void chunk_output(const Exec& exec, View4 y, CView3 xbc, CView3 delta, CumView c
           stage(team, x_tile, kx, pw, true, [&](int x, int p) { return states(b, h, n * s.P + p0 + p, k0 + x); });
           team.team_barrier();
           team_product(
-              team, s.math, len, pw, kx, [&](int r, int x) { return a_tile(x, r); }, [&](int p, int x) { return x_tile(x, p); },
+              team, s.math, len, pw, kx, [&](int r, int x) { return a_tile(x, r); },
+              [&](int p, int x) { return x_tile(x, p); },
               [&](int r, int p, float dot) { acc(r, p) = (k0 == 0 ? 0.0f : acc(r, p)) + dot; });
           team.team_barrier();
         }
@@ -272,8 +273,8 @@ void chunk_output(const Exec& exec, View4 y, CView3 xbc, CView3 delta, CumView c
           stage(team, x_tile, kx, pw, false, [&](int x, int p) { return xbc(b, t0 + s0 + x, s.xcol(h, p0 + p)); });
           team.team_barrier();
           team_product(
-              team, s.math, len, pw, kx, [&](int r, int x) { return a_tile(x, r); }, [&](int p, int x) { return x_tile(x, p); },
-              [&](int r, int p, float dot) { acc(r, p) += dot; });
+              team, s.math, len, pw, kx, [&](int r, int x) { return a_tile(x, r); },
+              [&](int p, int x) { return x_tile(x, p); }, [&](int r, int p, float dot) { acc(r, p) += dot; });
           team.team_barrier();
         }
         const float D_h = D(h);

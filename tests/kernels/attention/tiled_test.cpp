@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // The tiled device kernels against the host reference (itself checked by finite differences in reference_test.cpp):
 // o, lse, dq, dk, dv on awkward shapes, on every tile size, with scores large enough to overflow a naive exp.
+#include "kernels/attention/tiled.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,7 +16,6 @@
 
 #include "attention_fixtures.hpp"
 #include "kernels/attention/reference.hpp"
-#include "kernels/attention/tiled.hpp"
 #include "kernels/common/compat.hpp"
 #include "kernels/common/precision.hpp"
 #include "support/testing.hpp"

@@ -91,8 +91,9 @@ TEST(TeamProduct, Fp32AndTf32MatchTheirFp64Products) {
 
 TEST(TeamProduct, Tf32RoundingMatchesTheIndependentRounding) {
   // Ties (exactly half a tf32 unit) round away from zero; everything else to nearest; inf and nan stay.
-  const std::vector<float> values = {1.0f, 1.0f + 0x1p-11f, 1.0f + 0x1p-11f + 0x1p-23f, -(1.0f + 0x1p-11f),
-                                     3.14159265f, -2.7182818f, 1e-30f, 6.0e37f, 0.0f};
+  const std::vector<float> values = {
+      1.0f, 1.0f + 0x1p-11f, 1.0f + 0x1p-11f + 0x1p-23f, -(1.0f + 0x1p-11f), 3.14159265f, -2.7182818f, 1e-30f, 6.0e37f,
+      0.0f};
   for (const float v : values) {
     EXPECT_EQ(static_cast<double>(round_to_tf32(v)), tf32_of(v)) << v;
   }

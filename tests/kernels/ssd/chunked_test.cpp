@@ -129,8 +129,8 @@ TEST(SsdChunked, Tf32TileProducts) {
   set_matmul_precision(MatmulPrecision::kTf32);
   expect_close(testing::make_inputs(SsdSizes{1, 130, 2, 64, 128}, DecayRegime::kLayer, 21), DecayRegime::kLayer, 0.0f,
                5e-3);
-  expect_close(testing::make_inputs(SsdSizes{2, 100, 3, 41, 72}, DecayRegime::kStrong, 22), DecayRegime::kStrong,
-               0.0f, 5e-3);
+  expect_close(testing::make_inputs(SsdSizes{2, 100, 3, 41, 72}, DecayRegime::kStrong, 22), DecayRegime::kStrong, 0.0f,
+               5e-3);
   set_matmul_precision(MatmulPrecision::kFp32);
 }
 
