@@ -18,6 +18,7 @@
 #include "kernels/attention/reference.hpp"
 #include "kernels/common/compat.hpp"
 #include "kernels/common/precision.hpp"
+#include "support/precision_scope.hpp"
 #include "support/testing.hpp"
 
 namespace selectiv::attention {
@@ -192,13 +193,12 @@ TEST(AttentionTiled, LargeScoresStayFiniteAndMatchReference) {
 
 TEST(AttentionTiled, Tf32TileProducts) {
   if (!matmul_precision_available(MatmulPrecision::kTf32)) GTEST_SKIP() << "tf32 needs a CUDA build with cuBLAS";
-  set_matmul_precision(MatmulPrecision::kTf32);
+  const ::selectiv::testing::ScopedMatmulPrecision tf32(MatmulPrecision::kTf32);
   for (const Shape s : {Shape{2, 130, 3, 16}, Shape{1, 97, 2, 64}}) {
     const Errors e = compare_with_reference(s, 1.0, 0, 700 + s.head_dim);
     std::cout << "[ attention ] tf32 T=" << s.length << " D=" << s.head_dim << ": " << e.describe() << "\n";
     expect_within(e, 5e-3);
   }
-  set_matmul_precision(MatmulPrecision::kFp32);
 }
 
 // --- determinism: no atomics, so two backward runs agree bit for bit ------------------------------------------

@@ -17,6 +17,7 @@
 #include "kernels/common/views.hpp"
 #include "kernels/delta_rule/reference.hpp"
 #include "support/device_data.hpp"
+#include "support/precision_scope.hpp"
 #include "support/testing.hpp"
 
 namespace selectiv::delta_rule {
@@ -124,11 +125,10 @@ TEST(DeltaRuleChunked, StateColumnTiles) {
 // GDN, GDP and K = 128 shapes. The precision exists only on CUDA builds with cuBLAS.
 TEST(DeltaRuleChunked, Tf32TileProducts) {
   if (!matmul_precision_available(MatmulPrecision::kTf32)) GTEST_SKIP() << "tf32 needs a CUDA build with cuBLAS";
-  set_matmul_precision(MatmulPrecision::kTf32);
+  const ::selectiv::testing::ScopedMatmulPrecision tf32(MatmulPrecision::kTf32);
   check_against_reference({2, 130, 3, 64, 128, 1}, Gate::kLayer, true, 1.0, 901u, kTf32Tolerance);
   check_against_reference({1, 65, 2, 16, 32, 4}, Gate::kStrong, true, 2.0, 902u, kTf32Tolerance);
   check_against_reference({2, 70, 2, 128, 40, 1}, Gate::kLayer, false, 1.0, 903u, kTf32Tolerance);
-  set_matmul_precision(MatmulPrecision::kFp32);
 }
 
 }  // namespace

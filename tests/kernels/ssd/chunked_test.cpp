@@ -17,6 +17,7 @@
 #include "kernels/ssd/reference.hpp"
 #include "ssd_inputs.hpp"
 #include "support/device_data.hpp"
+#include "support/precision_scope.hpp"
 #include "support/testing.hpp"
 
 namespace selectiv::ssd {
@@ -126,12 +127,11 @@ TEST(SsdChunked, MatchesReferenceWhenTheTilesSplitEveryContraction) {
 // 5e-3 of the fp64 reference. The precision exists only on CUDA builds with cuBLAS.
 TEST(SsdChunked, Tf32TileProducts) {
   if (!matmul_precision_available(MatmulPrecision::kTf32)) GTEST_SKIP() << "tf32 needs a CUDA build with cuBLAS";
-  set_matmul_precision(MatmulPrecision::kTf32);
+  const ::selectiv::testing::ScopedMatmulPrecision tf32(MatmulPrecision::kTf32);
   expect_close(testing::make_inputs(SsdSizes{1, 130, 2, 64, 128}, DecayRegime::kLayer, 21), DecayRegime::kLayer, 0.0f,
                5e-3);
   expect_close(testing::make_inputs(SsdSizes{2, 100, 3, 41, 72}, DecayRegime::kStrong, 22), DecayRegime::kStrong, 0.0f,
                5e-3);
-  set_matmul_precision(MatmulPrecision::kFp32);
 }
 
 TEST(SsdChunked, ParameterGradientsAccumulate) {
