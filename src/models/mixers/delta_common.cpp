@@ -80,7 +80,6 @@ void DeltaFamilyMixer::ensure_workspace(int B, int T) {
   m_B = B;
   m_T = T;
   const int n = m_n, d = m_d, H = m_H;
-  const std::size_t rows = static_cast<std::size_t>(B) * T;
   auto make = [B, T](const char* label, int channels) { return View3(std::string(label), B, T, channels); };
   m_qp = make("selectiv::delta_mixer::qp", d);
   m_kp = make("selectiv::delta_mixer::kp", n * d);
@@ -88,12 +87,9 @@ void DeltaFamilyMixer::ensure_workspace(int B, int T) {
   m_qc = make("selectiv::delta_mixer::qc", d);
   m_kc = make("selectiv::delta_mixer::kc", n * d);
   m_v = make("selectiv::delta_mixer::v", 2 * n * d);
-  m_q_rstd = View2("selectiv::delta_mixer::q_rstd", rows, H);
-  m_k_rstd = View2("selectiv::delta_mixer::k_rstd", rows, n * H);
   m_beta_logit = make("selectiv::delta_mixer::beta_logit", n * H);
   m_beta = make("selectiv::delta_mixer::beta", n * H);
   m_o = make("selectiv::delta_mixer::o", 2 * d);
-  m_norm_rstd = View2("selectiv::delta_mixer::norm_rstd", rows, H);
   m_checkpoints = delta_mixers_run_chunked() ? delta_rule::delta_allocate_chunk_states(B, T * n, H, m_K, m_V)
                             : delta_rule::delta_allocate_checkpoints(B, T, H, m_K, m_V);
   if (m_variant.gated) {
@@ -104,11 +100,15 @@ void DeltaFamilyMixer::ensure_workspace(int B, int T) {
 }
 
 void DeltaFamilyMixer::acquire_recomputed_buffers() {
-  const int B = m_B, T = m_T, n = m_n, d = m_d;
+  const int B = m_B, T = m_T, n = m_n, d = m_d, H = m_H;
+  const int rows = B * T;
   auto make = [B, T](const char* label, int channels) { return workspace<View3>(label, B, T, channels); };
   m_q = make("selectiv::delta_mixer::q", d);
   m_k = make("selectiv::delta_mixer::k", n * d);
   m_on = make("selectiv::delta_mixer::on", 2 * d);
+  m_q_rstd = workspace<View2>("selectiv::delta_mixer::q_rstd", rows, H);
+  m_k_rstd = workspace<View2>("selectiv::delta_mixer::k_rstd", rows, n * H);
+  m_norm_rstd = workspace<View2>("selectiv::delta_mixer::norm_rstd", rows, H);
 }
 
 // q, k = l2norm(qc), l2norm(kc) per head (also the factors the l2norm backward reads).
