@@ -29,6 +29,15 @@ std::optional<MatmulPrecision> resolve_matmul_precision(const std::string& name)
 void set_matmul_precision(MatmulPrecision precision);
 MatmulPrecision current_matmul_precision();
 
+// Arithmetic of the chunk kernels' own products (team_product.hpp, batched_gemm.hpp): fp32 (IEEE) or tf32 (operands
+// rounded to tf32, fp32 sums).
+enum class TileMath { kFp32, kTf32 };
+
+// fp32 for the fp32 matmul precision, tf32 for tf32 and bf16 (host side, read at launch).
+inline TileMath current_tile_math() {
+  return current_matmul_precision() == MatmulPrecision::kFp32 ? TileMath::kFp32 : TileMath::kTf32;
+}
+
 // C = alpha * op(A) * op(B) + beta * C through cuBLAS with bf16 operands and fp32 accumulation when the current
 // precision is bf16 (returns true); returns false and does nothing otherwise. Shapes as kc::gemm, already checked
 // there; rows of A, B and C contiguous (LayoutRight).

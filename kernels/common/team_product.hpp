@@ -25,13 +25,6 @@ namespace selectiv {
 
 using TeamMember = Kokkos::TeamPolicy<Exec>::member_type;
 
-enum class TileMath { kFp32, kTf32 };
-
-// fp32 for the fp32 matmul precision, tf32 for tf32 and bf16 (host side, read at launch).
-inline TileMath current_tile_math() {
-  return current_matmul_precision() == MatmulPrecision::kFp32 ? TileMath::kFp32 : TileMath::kTf32;
-}
-
 // x rounded to tf32 (10 mantissa bits; to nearest, ties away from zero, as cvt.rna.tf32.f32), as a float.
 KOKKOS_INLINE_FUNCTION float round_to_tf32(float x) {
 #ifdef SELECTIV_TEAM_PRODUCT_MMA

@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Chunkwise-parallel WY / UT forward and backward of the delta rule (README.md §5): chunk preparation (gate
 // cumsum, UT transform, W and U), state passing, chunk output, and the backward's per-chunk gradient steps. The
-// per-chunk steps run one team per chunk, the two state passes one team per tile of state columns walking the
-// chunks in order: the team stages tiles in team scratch with coalesced loads and multiplies them there (README.md §5).
+// per-chunk steps run one team per chunk, which stages tiles in team scratch with coalesced loads and multiplies them
+// there; the two state passes walk the chunks in order as batched GEMMs over every (b, h) (README.md §5).
 #include "kernels/delta_rule/chunked.hpp"
 
 #include <stdexcept>
 #include <string>
 
+#include "kernels/common/batched_gemm.hpp"
 #include "kernels/common/compat.hpp"
+#include "kernels/common/reductions.hpp"
 #include "kernels/common/team_product.hpp"
 #include "kernels/common/team_stage.hpp"
 #include "kernels/common/workspace.hpp"
@@ -39,8 +41,6 @@ constexpr int kNarrowSlab = 16;
 struct Sizes {
   int B = 0, T = 0, H = 0, K = 0, V = 0, n = 1, R = 0, NR = 0;
   int level = 0;       // team scratch level of the per-chunk kernels (chunk_policy)
-  int state_cols = 0;  // state columns per state-passing team (choose_state_tiles)
-  int state_slab = 0;  // key columns dstate_passing stages per pass (choose_state_tiles)
   TileMath math = TileMath::kFp32;  // of every tile product (current_tile_math at the call)
 };
 
@@ -116,37 +116,6 @@ KOKKOS_INLINE_FUNCTION void chunk_gram(const Member& team, TileMath math, const 
 KOKKOS_INLINE_FUNCTION void load_log_decays(const Member& team, const ScratchDoubles& cum, const RowChunk& c,
                                             const LogDecayView& log_decay) {
   Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.L), [&](int i) { cum(i) = log_decay(c.b, c.r0 + i, c.h); });
-}
-
-// ---- state tiles of the two state passes ----------------------------------------------------------------------
-
-// (state columns, dstate_passing slab width) of the state passes, the first pair whose tiles fit kScratchBudget:
-// wider state tiles restage W, k and q fewer times (32 columns measured 6 % faster per GDN training step than 16 at
-// K = 64 on an H200), wider slabs halve the staging rounds. K = 64 gets (32, 16), K = 128 (16, 32).
-struct StateTiling {
-  int cols, slab;
-};
-constexpr StateTiling kStateTilings[] = {{32, 32}, {32, 16}, {16, 32}, {16, 16}};
-
-KOKKOS_INLINE_FUNCTION int num_state_tiles(const Sizes& s) { return (s.V + s.state_cols - 1) / s.state_cols; }
-
-// State tile of a state-passing team: league rank = (b * H + h) * num_state_tiles(s) + tile; columns c0 .. c0 + width.
-struct StateTile {
-  int b, h, c0, width;
-  KOKKOS_INLINE_FUNCTION StateTile(int league_rank, const Sizes& s) {
-    const int tiles = num_state_tiles(s);
-    const int bh = league_rank / tiles;
-    c0 = (league_rank % tiles) * s.state_cols;
-    width = s.V - c0 < s.state_cols ? s.V - c0 : s.state_cols;
-    h = bh % s.H;
-    b = bh / s.H;
-  }
-};
-
-// A K x (cols + 1) scratch matrix (padded row stride, as make_tile).
-std::size_t state_tile_bytes(int K, int cols) { return ScratchMatrix::shmem_size(K, cols + 1); }
-KOKKOS_INLINE_FUNCTION ScratchMatrix make_state_tile(const Member& team, int level, int K, int cols) {
-  return ScratchMatrix(team.team_scratch(level), K, cols + 1);
 }
 
 // ---- forward ------------------------------------------------------------------------------------------------
@@ -243,76 +212,6 @@ struct ChunkPrepare {
   }
 };
 
-// 2. One team per (b, h, tile of s.state_cols state columns), walking the chunks in order with the state tile
-// S (K x tile) in team scratch: saves S, turns U into V_new = U - W S (W staged by slabs of key columns), then
-// S <- e^{b_last} S + K~^T V_new with K~_i = e^{b_last - b_i} k_i (k staged by slabs of key columns).
-struct StatePassing {
-  View4 states, ht, U;
-  CView4 W, k, h0;
-  LogDecayView log_decay;
-  Sizes s;
-  bool has_h0, has_ht;
-
-  static std::size_t scratch_bytes(int K, int cols) {
-    return doubles_bytes() + floats_bytes() + state_tile_bytes(K, cols) + tile_bytes(cols) + tile_bytes(kSlab);
-  }
-
-  KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
-    const StateTile t(team.league_rank(), s);
-    const int K = s.K, tw = t.width;
-    ScratchDoubles cum(team.team_scratch(s.level), C);
-    ScratchFloats write(team.team_scratch(s.level), C);
-    const ScratchMatrix S = make_state_tile(team, s.level, K, s.state_cols),
-                        Vn = make_tile(team, s.level, s.state_cols), sa = make_tile(team, s.level, kSlab);
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw),
-                         [&](int p) { S(p / tw, p % tw) = has_h0 ? h0(t.b, t.h, p / tw, t.c0 + p % tw) : 0.0f; });
-    team.team_barrier();
-    for (int chunk = 0; chunk < s.NR; ++chunk) {
-      const int r0 = chunk * C, L = s.R - r0 < C ? s.R - r0 : C;
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw),
-                           [&](int p) { states(t.b, t.h, chunk * K + p / tw, t.c0 + p % tw) = S(p / tw, p % tw); });
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) { cum(i) = log_decay(t.b, r0 + i, t.h); });
-      // Vn = W S, contraction over the key dim slab by slab
-      for (int e0 = 0; e0 < K; e0 += kSlab) {
-        const int we = K - e0 < kSlab ? K - e0 : kSlab;
-        stage(team, sa, L, we, [&](int i, int x) { return W(t.b, r0 + i, t.h, e0 + x); });
-        team.team_barrier();
-        team_product(
-            team, s.math, L, tw, we, [&](int i, int x) { return sa(i, x); },
-            [&](int col, int x) { return S(e0 + x, col); },
-            [&](int i, int col, float value) { Vn(i, col) = e0 == 0 ? value : Vn(i, col) + value; });
-        team.team_barrier();
-      }
-      // V_new = U - W S, kept in the tile and written over U
-      const double last = cum(L - 1);
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * tw), [&](int p) {
-        const int i = p / tw, col = p % tw;
-        const float value = U(t.b, r0 + i, t.h, t.c0 + col) - Vn(i, col);
-        Vn(i, col) = value;
-        U(t.b, r0 + i, t.h, t.c0 + col) = value;
-      });
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L),
-                           [&](int i) { write(i) = static_cast<float>(kc::exp(last - cum(i))); });
-      team.team_barrier();
-      // S <- e^{b_last} S + K~^T V_new, by slabs of state rows
-      const float decay = static_cast<float>(kc::exp(last));
-      for (int e0 = 0; e0 < K; e0 += kSlab) {
-        const int we = K - e0 < kSlab ? K - e0 : kSlab;
-        stage(team, sa, L, we, [&](int i, int x) { return write(i) * k(t.b, r0 + i, t.h, e0 + x); });
-        team.team_barrier();
-        team_product(
-            team, s.math, we, tw, L, [&](int e, int x) { return sa(x, e); }, [&](int col, int x) { return Vn(x, col); },
-            [&](int e, int col, float value) { S(e0 + e, col) = decay * S(e0 + e, col) + value; });
-        team.team_barrier();
-      }
-    }
-    if (has_ht) {
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw),
-                           [&](int p) { ht(t.b, t.h, p / tw, t.c0 + p % tw) = S(p / tw, p % tw); });
-    }
-  }
-};
-
 // acc(i, col) = sum_e x(i, e) S(e, c0 + col) for the chunk's rows i < L and columns col < wc, S = the chunk's saved
 // state: the contraction over the key dim by slabs of `slab` columns, rows of x staged in sa and state rows in sb. Ends
 // with a barrier.
@@ -388,32 +287,6 @@ struct ChunkOutput {
 
 // --- backward ------------------------------------------------------------------------------------------------
 
-// B1. V_new = U - W S_chunk, recomputed from the saved chunk states; one team per (b, h, chunk), by slabs of kSlab
-// value columns (rows_times_state).
-struct NewValues {
-  View4 V_new;
-  CView4 U, W, states;
-  Sizes s;
-
-  static std::size_t scratch_bytes() { return 3 * tile_bytes(kSlab); }
-
-  KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
-    const RowChunk c(team.league_rank(), s);
-    const ScratchMatrix sa = make_tile(team, s.level, kSlab), sb = make_tile(team, s.level, kSlab),
-                        acc = make_tile(team, s.level, kSlab);
-    for (int c0 = 0; c0 < s.V; c0 += kSlab) {
-      const int wc = s.V - c0 < kSlab ? s.V - c0 : kSlab;
-      rows_times_state(team, sa, sb, acc, c, s, states, kSlab, c0, wc,
-                       [&](int i, int e) { return W(c.b, c.r0 + i, c.h, e); });
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.L * wc), [&](int p) {
-        const int i = p / wc, col = p % wc;
-        V_new(c.b, c.r0 + i, c.h, c0 + col) = U(c.b, c.r0 + i, c.h, c0 + col) - acc(i, col);
-      });
-      team.team_barrier();
-    }
-  }
-};
-
 // B2. The part of dV_new from the outputs of the same chunk: dV_new_j = scale sum_{i >= j} (q_i . k_j) e^{b_i - b_j}
 // do_i, i.e. P^T do with the chunk scores P (team per chunk, by slabs of value columns).
 struct IntraValueGrad {
@@ -443,93 +316,6 @@ struct IntraValueGrad {
           team, s.math, L, wc, L, [&](int j, int x) { return P(x, j); }, [&](int col, int x) { return sb(x, col); },
           [&](int j, int col, float value) { dV_new(c.b, c.r0 + j, c.h, c0 + col) = value; });
       team.team_barrier();
-    }
-  }
-};
-
-// B3. One team per (b, h, tile of s.state_cols state columns), chunks last to first with dS = dL/d(state after the
-// chunk) (K x tile) in team scratch: saves dS, completes dV_new_j += e^{b_last - b_j} (K dS)_j, then
-// dS <- e^{b_last} dS - W^T dV_new + scale sum_i e^{b_i} q_i do_i^T (one product over the stacked rows of W and of
-// the read-out rows).
-struct DStatePassing {
-  View4 dstates, dh0, dV_new;
-  CView4 dht, W, k, q, do_;
-  LogDecayView log_decay;
-  float scale;
-  Sizes s;
-  bool has_dht, has_dh0;
-
-  static std::size_t scratch_bytes(int K, int cols, int slab) {
-    return doubles_bytes() + 2 * floats_bytes() + state_tile_bytes(K, cols) + 2 * tile_bytes(cols) +
-           2 * tile_bytes(slab);
-  }
-
-  KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
-    const StateTile t(team.league_rank(), s);
-    const int K = s.K, tw = t.width;
-    ScratchDoubles cum(team.team_scratch(s.level), C);
-    ScratchFloats write(team.team_scratch(s.level), C), read(team.team_scratch(s.level), C);
-    const ScratchMatrix dS = make_state_tile(team, s.level, K, s.state_cols),
-                        dVn = make_tile(team, s.level, s.state_cols), dO = make_tile(team, s.level, s.state_cols),
-                        sa = make_tile(team, s.level, s.state_slab), sb = make_tile(team, s.level, s.state_slab);
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw),
-                         [&](int p) { dS(p / tw, p % tw) = has_dht ? dht(t.b, t.h, p / tw, t.c0 + p % tw) : 0.0f; });
-    team.team_barrier();
-    for (int chunk = s.NR - 1; chunk >= 0; --chunk) {
-      const int r0 = chunk * C, L = s.R - r0 < C ? s.R - r0 : C;
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw),
-                           [&](int p) { dstates(t.b, t.h, chunk * K + p / tw, t.c0 + p % tw) = dS(p / tw, p % tw); });
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
-        const int row = r0 + i;
-        cum(i) = log_decay(t.b, row, t.h);
-        read(i) = row % s.n == s.n - 1 ? scale * static_cast<float>(kc::exp(cum(i))) : 0.0f;
-      });
-      // do_ rows of the chunk's output rows (0 on the others)
-      stage(team, dO, L, tw, [&](int i, int col) {
-        const int row = r0 + i;
-        return row % s.n == s.n - 1 ? do_(t.b, row / s.n, t.h, t.c0 + col) : 0.0f;
-      });
-      // dVn = K dS, contraction over the key dim slab by slab
-      for (int e0 = 0; e0 < K; e0 += s.state_slab) {
-        const int we = K - e0 < s.state_slab ? K - e0 : s.state_slab;
-        stage(team, sa, L, we, [&](int j, int x) { return k(t.b, r0 + j, t.h, e0 + x); });
-        team.team_barrier();
-        team_product(
-            team, s.math, L, tw, we, [&](int j, int x) { return sa(j, x); },
-            [&](int col, int x) { return dS(e0 + x, col); },
-            [&](int j, int col, float value) { dVn(j, col) = e0 == 0 ? value : dVn(j, col) + value; });
-        team.team_barrier();
-      }
-      // dV_new_j += e^{b_last - b_j} (K dS)_j, kept in the tile and written back
-      const double last = cum(L - 1);
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L),
-                           [&](int j) { write(j) = static_cast<float>(kc::exp(last - cum(j))); });
-      team.team_barrier();
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * tw), [&](int p) {
-        const int j = p / tw, col = p % tw;
-        const float value = dV_new(t.b, r0 + j, t.h, t.c0 + col) + write(j) * dVn(j, col);
-        dVn(j, col) = value;
-        dV_new(t.b, r0 + j, t.h, t.c0 + col) = value;
-      });
-      team.team_barrier();
-      // dS <- e^{b_last} dS + [-W; read * Q]^T [dV_new; do], by slabs of state rows
-      const float decay = static_cast<float>(kc::exp(last));
-      for (int e0 = 0; e0 < K; e0 += s.state_slab) {
-        const int we = K - e0 < s.state_slab ? K - e0 : s.state_slab;
-        stage(team, sa, L, we, [&](int i, int x) { return W(t.b, r0 + i, t.h, e0 + x); });
-        stage(team, sb, L, we,
-              [&](int i, int x) { return read(i) == 0.0f ? 0.0f : read(i) * q(t.b, (r0 + i) / s.n, t.h, e0 + x); });
-        team.team_barrier();
-        team_product(
-            team, s.math, we, tw, 2 * L, [&](int e, int x) { return x < L ? -sa(x, e) : sb(x - L, e); },
-            [&](int col, int x) { return x < L ? dVn(x, col) : dO(x - L, col); },
-            [&](int e, int col, float value) { dS(e0 + e, col) = decay * dS(e0 + e, col) + value; });
-        team.team_barrier();
-      }
-    }
-    if (has_dh0) {
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, K * tw),
-                           [&](int p) { dh0(t.b, t.h, p / tw, t.c0 + p % tw) = dS(p / tw, p % tw); });
     }
   }
 };
@@ -815,20 +601,151 @@ struct SolveGrads {
   }
 };
 
+// ---- state passes and recomputed values: batched GEMMs over (b, h) -------------------------------------------
+// The products that carry the state from chunk to chunk (and V_new = U - W S) are, per chunk, one GEMM per (b, h):
+// 64 x K x V at most, large enough for the BLAS and sequential over the chunks only, so they run as batched GEMMs
+// (kernels/common/batched_gemm.hpp) over every (b, h) at once, reading the operands where they lie.
+
+// Rows row0.. of each (b, h) of a (B, rows, H, D) tensor: batch indices (b, h, chunk), chunk = C rows further.
+template <class ViewType>
+kc::MatrixBatchOf<typename ViewType::value_type> head_rows(const ViewType& x, int row0) {
+  kc::MatrixBatchOf<typename ViewType::value_type> m;
+  m.ld = static_cast<std::int64_t>(x.stride_1());
+  m.data = x.data() + row0 * m.ld;
+  m.stride[0] = static_cast<std::int64_t>(x.stride_0());
+  m.stride[1] = static_cast<std::int64_t>(x.stride_2());
+  m.stride[2] = C * m.ld;
+  return m;
+}
+
+// The K x V state of each (b, h) in slot `slot` of a (B, H, slots * K, V) tensor: batch indices (b, h, slot).
+template <class ViewType>
+kc::MatrixBatchOf<typename ViewType::value_type> head_states(const ViewType& x, int K, int slot) {
+  kc::MatrixBatchOf<typename ViewType::value_type> m;
+  m.ld = static_cast<std::int64_t>(x.stride_2());
+  m.data = x.data() + static_cast<std::int64_t>(slot) * K * m.ld;
+  m.stride[0] = static_cast<std::int64_t>(x.stride_0());
+  m.stride[1] = static_cast<std::int64_t>(x.stride_1());
+  m.stride[2] = K * m.ld;
+  return m;
+}
+
+// dst = e^{b_last} src for the K x V state of every (b, h), b_last = log_decay(b, last_row, h) (factor 1 when
+// last_row < 0); dst = 0 when src is empty. The states are contiguous (rows V floats apart): one team per (b, h).
+void decayed_state_copy(const Exec& exec, const char* label, const kc::MatrixBatch& dst,
+                        const kc::ConstMatrixBatch& src, const LogDecayView& log_decay, int last_row, const Sizes& s) {
+  const int H = s.H, size = s.K * s.V;
+  Kokkos::parallel_for(
+      label, TeamPolicy(exec, s.B * H, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
+        const int b = team.league_rank() / H, h = team.league_rank() % H;
+        float* out = dst.matrix(b, h, 0);
+        if (src.data == nullptr) {
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, size), [&](int p) { out[p] = 0.0f; });
+          return;
+        }
+        const float factor = last_row < 0 ? 1.0f : static_cast<float>(kc::exp(log_decay(b, last_row, h)));
+        const float* in = src.matrix(b, h, 0);
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, size), [&](int p) { out[p] = factor * in[p]; });
+      });
+}
+
+// k_decayed(b, r, h) = e^{b_last - b_r} k(b, r, h), b_last the log-decay of the last row of r's chunk (the state
+// write's keys); with q: q_read(b, t, h) = scale e^{b_r} q(b, t, h) on the row r = t n + n - 1 that reads token t out.
+// One warp per row of a head (vector_per_item): its factor once, the key dim across the lanes.
+void decayed_keys_and_queries(const Exec& exec, const View4& k_decayed, const View4& q_read, const CView4& k,
+                              const CView4& q, const LogDecayView& log_decay, float scale, const Sizes& s) {
+  const int R = s.R, H = s.H, K = s.K, n = s.n;
+  const int key_rows = s.B * R * H;
+  Kokkos::parallel_for(
+      "selectiv::delta_rule::chunked::decayed_keys", nn::detail::vector_per_item(exec, key_rows),
+      KOKKOS_LAMBDA(const Member& team) {
+        const int item = nn::detail::vector_item(team);
+        if (item >= key_rows) return;
+        const int h = item % H, r = (item / H) % R, b = item / (H * R);
+        const int last = (r / C + 1) * C < R ? (r / C + 1) * C - 1 : R - 1;
+        const float factor = static_cast<float>(kc::exp(log_decay(b, last, h) - log_decay(b, r, h)));
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, K),
+                             [&](int e) { k_decayed(b, r, h, e) = factor * k(b, r, h, e); });
+      });
+  if (q_read.data() == nullptr) return;
+  const int T = s.T, query_rows = s.B * T * H;
+  Kokkos::parallel_for(
+      "selectiv::delta_rule::chunked::read_queries", nn::detail::vector_per_item(exec, query_rows),
+      KOKKOS_LAMBDA(const Member& team) {
+        const int item = nn::detail::vector_item(team);
+        if (item >= query_rows) return;
+        const int h = item % H, t = (item / H) % T, b = item / (H * T);
+        const float factor = scale * static_cast<float>(kc::exp(log_decay(b, t * n + n - 1, h)));
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, K),
+                             [&](int e) { q_read(b, t, h, e) = factor * q(b, t, h, e); });
+      });
+}
+
+// 2. State passing: per chunk c, over every (b, h): saves S_c in states, U_c <- V_new_c = U_c - W_c S_c, then
+// S_{c+1} = e^{b_last} S_c + K~_c^T V_new_c with K~ = k_decayed (into the next slot, or ht after the last chunk).
+void pass_states(const Exec& exec, const Sizes& s, const View4& states, const View4& ht, const View4& U,
+                 const CView4& W, const CView4& k_decayed, const CView4& h0, const LogDecayView& log_decay) {
+  const kc::BatchCount heads{{s.B, s.H, 1}};
+  decayed_state_copy(exec, "selectiv::delta_rule::chunked_fwd::initial_state", head_states(states, s.K, 0),
+                     head_states(h0, s.K, 0), log_decay, -1, s);
+  for (int chunk = 0; chunk < s.NR; ++chunk) {
+    const int r0 = chunk * C, L = s.R - r0 < C ? s.R - r0 : C;
+    const auto S = head_states(states, s.K, chunk);
+    kc::gemm_batched(exec, "N", "N", L, s.V, s.K, -1.0f, head_rows(W, r0), S, 1.0f, head_rows(U, r0), heads, s.math);
+    if (chunk + 1 == s.NR && ht.data() == nullptr) break;
+    const kc::MatrixBatch next = chunk + 1 < s.NR ? head_states(states, s.K, chunk + 1) : head_states(ht, s.K, 0);
+    decayed_state_copy(exec, "selectiv::delta_rule::chunked_fwd::decayed_state", next, S, log_decay, r0 + L - 1, s);
+    kc::gemm_batched(exec, "T", "N", s.K, s.V, L, 1.0f, head_rows(k_decayed, r0), head_rows(U, r0), 1.0f, next,
+                     heads, s.math);
+  }
+}
+
+// B1. V_new = U - W S_c for every chunk at once from the saved states: U copied, then one batched GEMM over
+// (b, h, chunk) for the full chunks and one for a last partial chunk.
+void recompute_new_values(const Exec& exec, const Sizes& s, const View4& V_new, const CView4& U, const CView4& W,
+                          const CView4& states) {
+  Kokkos::deep_copy(exec, V_new, U);
+  const int full = s.R / C, rest = s.R % C;
+  if (full > 0) {
+    kc::gemm_batched(exec, "N", "N", C, s.V, s.K, -1.0f, head_rows(W, 0), head_states(states, s.K, 0), 1.0f,
+                     head_rows(V_new, 0), kc::BatchCount{{s.B, s.H, full}}, s.math);
+  }
+  if (rest > 0) {
+    kc::gemm_batched(exec, "N", "N", rest, s.V, s.K, -1.0f, head_rows(W, full * C), head_states(states, s.K, full),
+                     1.0f, head_rows(V_new, full * C), kc::BatchCount{{s.B, s.H, 1}}, s.math);
+  }
+}
+
+// B3. dstate passing, chunks last to first, dS_c = dL/d(state after chunk c) saved in dstates slot c (dht or 0 for
+// the last): dV_new_c += K~_c dS_c, then dS_{c-1} = e^{b_last} dS_c - W_c^T dV_new_c + Q~^T do over the tokens read
+// out in chunk c (Q~ = q_read); after chunk 0 that is dh0.
+void pass_dstates(const Exec& exec, const Sizes& s, const View4& dstates, const View4& dh0, const View4& dV_new,
+                  const CView4& dht, const CView4& W, const CView4& k_decayed, const CView4& q_read,
+                  const CView4& do_, const LogDecayView& log_decay) {
+  const kc::BatchCount heads{{s.B, s.H, 1}};
+  decayed_state_copy(exec, "selectiv::delta_rule::chunked_bwd::final_dstate", head_states(dstates, s.K, s.NR - 1),
+                     head_states(dht, s.K, 0), log_decay, -1, s);
+  for (int chunk = s.NR - 1; chunk >= 0; --chunk) {
+    const int r0 = chunk * C, L = s.R - r0 < C ? s.R - r0 : C;
+    const auto dS = head_states(dstates, s.K, chunk);
+    kc::gemm_batched(exec, "N", "N", L, s.V, s.K, 1.0f, head_rows(k_decayed, r0), dS, 1.0f, head_rows(dV_new, r0),
+                     heads, s.math);
+    if (chunk == 0 && dh0.data() == nullptr) break;
+    const kc::MatrixBatch prev = chunk > 0 ? head_states(dstates, s.K, chunk - 1) : head_states(dh0, s.K, 0);
+    decayed_state_copy(exec, "selectiv::delta_rule::chunked_bwd::decayed_dstate", prev, dS, log_decay, r0 + L - 1, s);
+    kc::gemm_batched(exec, "T", "N", s.K, s.V, L, -1.0f, head_rows(W, r0), head_rows(dV_new, r0), 1.0f, prev, heads,
+                     s.math);
+    // the tokens whose read-out row t n + n - 1 lies in [r0, r0 + L)
+    const int t0 = r0 / s.n, t1 = (r0 + L) / s.n;
+    kc::gemm_batched(exec, "T", "N", s.K, s.V, t1 - t0, 1.0f, head_rows(q_read, t0), head_rows(do_, t0), 1.0f, prev,
+                     heads, s.math);
+  }
+}
+
 void require_extents(const CView4& x, int e0, int e1, int e2, int e3, const char* name) {
   if (static_cast<int>(x.extent(0)) != e0 || static_cast<int>(x.extent(1)) != e1 ||
       static_cast<int>(x.extent(2)) != e2 || static_cast<int>(x.extent(3)) != e3)
     throw std::invalid_argument(std::string("selectiv::delta_rule::chunked: wrong extents of ") + name);
-}
-
-// The first of kStateTilings whose state-passing tiles (forward and backward) fit kScratchBudget.
-StateTiling choose_state_tiles(int K) {
-  for (const StateTiling tiling : kStateTilings) {
-    if (StatePassing::scratch_bytes(K, tiling.cols) <= kScratchBudget &&
-        DStatePassing::scratch_bytes(K, tiling.cols, tiling.slab) <= kScratchBudget)
-      return tiling;
-  }
-  return kStateTilings[sizeof(kStateTilings) / sizeof(StateTiling) - 1];
 }
 
 // Sizes from q (B, T, H, K), v (.., V) and k (B, T * n, ..); checks k, v, beta and g.
@@ -844,9 +761,6 @@ Sizes chunked_sizes(const CView4& q, const CView4& k, const CView4& v, const CVi
   s.R = s.T * s.n;
   s.NR = delta_num_row_chunks(s.R);
   s.level = chunk_scratch_level();
-  const StateTiling tiling = choose_state_tiles(s.K);
-  s.state_cols = tiling.cols;
-  s.state_slab = tiling.slab;
   s.math = current_tile_math();
   if (s.K > kMaxKeyDim) throw std::invalid_argument("selectiv::delta_rule::chunked: key dim above 128");
   const bool has_g = g.data() != nullptr;
@@ -886,11 +800,9 @@ void delta_chunked_fwd(const Exec& exec, View4 o, View4 ht, View4 states, CView4
   Kokkos::parallel_for("selectiv::delta_rule::chunked_fwd::prepare",
                        chunk_policy(exec, chunks, ChunkPrepare::scratch_bytes(), s.level, "prepare"),
                        ChunkPrepare{log_decay, W, U, ChunkMatrices(), ChunkMatrices(), k, v, beta, g, s, has_g});
-  const int state_tiles = s.B * s.H * num_state_tiles(s);
-  Kokkos::parallel_for(
-      "selectiv::delta_rule::chunked_fwd::state_passing",
-      chunk_policy(exec, state_tiles, StatePassing::scratch_bytes(s.K, s.state_cols), s.level, "state_passing"),
-      StatePassing{states, ht, U, W, k, h0, log_decay, s, has_h0, has_ht});
+  const View4 k_decayed = workspace<View4>("selectiv::delta_rule::chunked::k_decayed", s.B, s.R, s.H, s.K);
+  decayed_keys_and_queries(exec, k_decayed, View4(), k, q, log_decay, scale, s);
+  pass_states(exec, s, states, ht, U, W, k_decayed, h0, log_decay);
   Kokkos::parallel_for("selectiv::delta_rule::chunked_fwd::output",
                        chunk_policy(exec, chunks, ChunkOutput::scratch_bytes(), s.level, "output"),
                        ChunkOutput{o, states, q, k, U, log_decay, scale, s});
@@ -931,17 +843,14 @@ void delta_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View3 dbe
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::prepare",
                        chunk_policy(exec, chunks, ChunkPrepare::scratch_bytes(), s.level, "prepare"),
                        ChunkPrepare{log_decay, W, U, A_saved, kkg_saved, k, v, beta, g, s, has_g});
-  Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::new_values",
-                       chunk_policy(exec, chunks, NewValues::scratch_bytes(), s.level, "new_values"),
-                       NewValues{V_new, U, W, states, s});
+  const View4 k_decayed = workspace<View4>("selectiv::delta_rule::chunked::k_decayed", s.B, s.R, s.H, s.K);
+  const View4 q_read = workspace<View4>("selectiv::delta_rule::chunked_bwd::q_read", s.B, s.T, s.H, s.K);
+  decayed_keys_and_queries(exec, k_decayed, q_read, k, q, log_decay, scale, s);
+  recompute_new_values(exec, s, V_new, U, W, states);
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::intra_value_grad",
                        chunk_policy(exec, chunks, IntraValueGrad::scratch_bytes(), s.level, "intra_value_grad"),
                        IntraValueGrad{dV_new, q, k, do_, log_decay, scale, s});
-  Kokkos::parallel_for(
-      "selectiv::delta_rule::chunked_bwd::dstate_passing",
-      chunk_policy(exec, s.B * s.H * num_state_tiles(s), DStatePassing::scratch_bytes(s.K, s.state_cols, s.state_slab),
-                   s.level, "dstate_passing"),
-      DStatePassing{dstates, dh0, dV_new, dht, W, k, q, do_, log_decay, scale, s, has_dht, has_dh0});
+  pass_dstates(exec, s, dstates, dh0, dV_new, dht, W, k_decayed, q_read, do_, log_decay);
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::output_grads",
                        chunk_policy(exec, chunks, OutputGrads::scratch_bytes(), s.level, "output_grads"),
                        OutputGrads{dq, dk, db_rows, states, dstates, q, k, V_new, do_, log_decay, scale, s});
