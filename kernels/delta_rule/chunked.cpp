@@ -212,25 +212,6 @@ struct ChunkPrepare {
   }
 };
 
-// acc(i, col) = sum_e x(i, e) S(e, c0 + col) for the chunk's rows i < L and columns col < wc, S = the chunk's saved
-// state: the contraction over the key dim by slabs of `slab` columns, rows of x staged in sa and state rows in sb. Ends
-// with a barrier.
-template <class Rows>
-KOKKOS_INLINE_FUNCTION void rows_times_state(const Member& team, const ScratchMatrix& sa, const ScratchMatrix& sb,
-                                             const ScratchMatrix& acc, const RowChunk& c, const Sizes& s,
-                                             const CView4& states, int slab, int c0, int wc, const Rows& x) {
-  for (int e0 = 0; e0 < s.K; e0 += slab) {
-    const int we = s.K - e0 < slab ? s.K - e0 : slab;
-    stage(team, sa, c.L, we, [&](int i, int e) { return x(i, e0 + e); });
-    stage(team, sb, we, wc, [&](int e, int col) { return states(c.b, c.h, c.chunk * s.K + e0 + e, c0 + col); });
-    team.team_barrier();
-    team_product(
-        team, s.math, c.L, wc, we, [&](int i, int e) { return sa(i, e); }, [&](int col, int e) { return sb(e, col); },
-        [&](int i, int col, float value) { acc(i, col) = e0 == 0 ? value : acc(i, col) + value; });
-    team.team_barrier();
-  }
-}
-
 // The chunk's causal scores P_ij = (q_{t(i)} . k_j) e^{b_i - b_j} for j <= i on the rows i that end a token, 0
 // elsewhere, times `factor`. Ends with a barrier.
 KOKKOS_INLINE_FUNCTION void chunk_scores(const Member& team, const ScratchMatrix& P, const ScratchMatrix& sa,
@@ -248,37 +229,36 @@ KOKKOS_INLINE_FUNCTION void chunk_scores(const Member& team, const ScratchMatrix
 }
 
 // 3. Per chunk, on the rows that end a token:
-// o_t = scale (e^{b_i} q_t^T S_chunk + sum_{j<=i} (q_t . k_j) e^{b_i - b_j} V_new_j), by slabs of kSlab value columns:
-// acc = Q S[:, slab] (contraction over K in slabs), then o = scale (e^b acc + P V_new[:, slab]).
+// o_t = scale (e^{b_i} q_t^T S_chunk + sum_{j<=i} (q_t . k_j) e^{b_i - b_j} V_new_j). o holds q_t^T S_chunk on entry
+// (a batched GEMM, chunk_state_products); by slabs of kSlab value columns, o = scale (e^b o + P V_new[:, slab]).
 struct ChunkOutput {
-  static constexpr int kW = kNarrowSlab;  // slab width: a chunk x chunk tile and three slabs
   View4 o;
-  CView4 states, q, k, V_new;
+  CView4 q, k, V_new;
   LogDecayView log_decay;
   float scale;
   Sizes s;
 
-  static std::size_t scratch_bytes() { return doubles_bytes() + tile_bytes(C) + 3 * tile_bytes(kW); }
+  static std::size_t scratch_bytes() { return doubles_bytes() + tile_bytes(C) + 2 * tile_bytes(kSlab); }
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
     const RowChunk c(team.league_rank(), s);
     const int L = c.L;
     ScratchDoubles cum(team.team_scratch(s.level), C);
-    const ScratchMatrix P = make_tile(team, s.level, C), sa = make_tile(team, s.level, kW),
-                        sb = make_tile(team, s.level, kW), acc = make_tile(team, s.level, kW);
+    const ScratchMatrix P = make_tile(team, s.level, C), sa = make_tile(team, s.level, kSlab),
+                        sb = make_tile(team, s.level, kSlab);
     load_log_decays(team, cum, c, log_decay);
     team.team_barrier();
-    chunk_scores(team, P, sa, sb, kW, cum, c, s, q, k, 1.0f);
-    for (int c0 = 0; c0 < s.V; c0 += kW) {
-      const int wc = s.V - c0 < kW ? s.V - c0 : kW;
-      rows_times_state(team, sa, sb, acc, c, s, states, kW, c0, wc,
-                       [&](int i, int e) { return q(c.b, c.token(i, s), c.h, e); });
+    chunk_scores(team, P, sa, sb, kSlab, cum, c, s, q, k, 1.0f);
+    for (int c0 = 0; c0 < s.V; c0 += kSlab) {
+      const int wc = s.V - c0 < kSlab ? s.V - c0 : kSlab;
       stage(team, sb, L, wc, [&](int j, int col) { return V_new(c.b, c.r0 + j, c.h, c0 + col); });
       team.team_barrier();
       team_product(
           team, s.math, L, wc, L, [&](int i, int x) { return P(i, x); }, [&](int col, int x) { return sb(x, col); },
           [&](int i, int col, float value) {
-            if (c.output(i, s)) o(c.b, c.token(i, s), c.h, c0 + col) = scale * (exp_of(cum(i)) * acc(i, col) + value);
+            if (!c.output(i, s)) return;
+            float& out = o(c.b, c.token(i, s), c.h, c0 + col);
+            out = scale * (exp_of(cum(i)) * out + value);
           });
       team.team_barrier();
     }
@@ -323,7 +303,8 @@ struct IntraValueGrad {
 // B4. Per chunk, the gradients through the outputs and the state write (README.md §5, backward steps 4 and 8):
 // G = strictly causal (do_i . V_new_j) e^{b_i - b_j} (j < i) on output rows, its diagonal d_i = do_i . V_new_i apart;
 // dq_t = scale (e^{b_i} S do_t + (G K)_i + d_i k_i), dk (assigned) = scale (G^T Q + d_i q_i) + e^{b_last - b_i}
-// dS V_new_i, and the log-decay gradient's output and state-write terms per row (into db_rows). The output terms
+// dS V_new_i, and the log-decay gradient's output and state-write terms per row (into db_rows). dq and dk hold the
+// state products S do_t and dS V_new_i on entry (batched GEMMs, chunk_state_products). The output terms
 // scale (sum_{j<i} (q_i . k_j) G_ij - sum_{m>i} (q_m . k_i) G_mi) are read off the products dq and dk form anyway:
 // scale (q_i . (G K)_i - k_i . (G^T Q)_i), so no q k^T tile is needed.
 struct OutputGrads {
@@ -334,10 +315,10 @@ struct OutputGrads {
   float scale;
   Sizes s;
 
-  // slabs: key columns kW, value columns kWide (a chunk x chunk tile beside them)
+  // slabs: key columns kW (the accumulator), staged operands kWide (a chunk x chunk tile beside them)
   static constexpr int kW = kNarrowSlab, kWide = kSlab;
   static std::size_t scratch_bytes() {
-    return 2 * doubles_bytes() + 2 * floats_bytes() + tile_bytes(C) + 2 * tile_bytes(kW) + tile_bytes(kWide);
+    return 2 * doubles_bytes() + 2 * floats_bytes() + tile_bytes(C) + tile_bytes(kW) + 2 * tile_bytes(kWide);
   }
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
@@ -347,8 +328,7 @@ struct OutputGrads {
     ScratchFloats Q(team.team_scratch(s.level), C);     // Q_i = k_i . (dS V_new_i)
     ScratchFloats diag(team.team_scratch(s.level), C);  // d_i
     const ScratchMatrix G = make_tile(team, s.level, C), acc = make_tile(team, s.level, kW),
-                        sa = make_tile(team, s.level, kWide), sb = make_tile(team, s.level, kW);
-    const ScratchMatrix sb_state(sb.data(), kW, kWide + 1);  // sb's memory as kW state rows x kWide columns
+                        sa = make_tile(team, s.level, kWide), sb = make_tile(team, s.level, kWide);
     load_log_decays(team, cum, c, log_decay);
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
       db(i) = 0.0;
@@ -357,7 +337,7 @@ struct OutputGrads {
     team.team_barrier();
     // G_ij = e^{b_i - b_j} (do_i . V_new_j), j < i, output rows i; d_i apart
     chunk_gram(
-        team, s.math, G, sa, sb, kW, L, V,
+        team, s.math, G, sa, sb, kWide, L, V,
         [&](int i, int col) { return c.output(i, s) ? do_(c.b, c.token(i, s), c.h, col) : 0.0f; },
         [&](int j, int col) { return V_new(c.b, c.r0 + j, c.h, col); });
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L), [&](int p) {
@@ -370,18 +350,8 @@ struct OutputGrads {
     // the output term scale q_i . (G K)_i
     for (int e0 = 0; e0 < K; e0 += kW) {
       const int we = K - e0 < kW ? K - e0 : kW;
-      for (int c0 = 0; c0 < V; c0 += kWide) {
-        const int wc = V - c0 < kWide ? V - c0 : kWide;
-        stage(team, sa, L, wc,
-              [&](int i, int x) { return c.output(i, s) ? do_(c.b, c.token(i, s), c.h, c0 + x) : 0.0f; });
-        stage(team, sb_state, we, wc, [&](int col, int x) { return states(c.b, c.h, c.chunk * K + e0 + col, c0 + x); });
-        team.team_barrier();
-        team_product(
-            team, s.math, L, we, wc, [&](int i, int x) { return sa(i, x); },
-            [&](int col, int x) { return sb_state(col, x); },
-            [&](int i, int col, float value) { acc(i, col) = c0 == 0 ? value : acc(i, col) + value; });
-        team.team_barrier();
-      }
+      stage(team, acc, L, we,
+            [&](int i, int x) { return c.output(i, s) ? dq(c.b, c.token(i, s), c.h, e0 + x) : 0.0f; });
       stage(team, sa, L, we, [&](int i, int x) { return q(c.b, c.token(i, s), c.h, e0 + x); });
       stage(team, sb, L, we, [&](int j, int x) { return k(c.b, c.r0 + j, c.h, e0 + x); });
       team.team_barrier();
@@ -414,18 +384,7 @@ struct OutputGrads {
     // -scale k_i . (G^T Q)_i of db
     for (int e0 = 0; e0 < K; e0 += kW) {
       const int we = K - e0 < kW ? K - e0 : kW;
-      for (int c0 = 0; c0 < V; c0 += kWide) {
-        const int wc = V - c0 < kWide ? V - c0 : kWide;
-        stage(team, sa, L, wc, [&](int i, int x) { return V_new(c.b, c.r0 + i, c.h, c0 + x); });
-        stage(team, sb_state, we, wc,
-              [&](int col, int x) { return dstates(c.b, c.h, c.chunk * K + e0 + col, c0 + x); });
-        team.team_barrier();
-        team_product(
-            team, s.math, L, we, wc, [&](int i, int x) { return sa(i, x); },
-            [&](int col, int x) { return sb_state(col, x); },
-            [&](int i, int col, float value) { acc(i, col) = c0 == 0 ? value : acc(i, col) + value; });
-        team.team_barrier();
-      }
+      stage(team, acc, L, we, [&](int i, int x) { return dk(c.b, c.r0 + i, c.h, e0 + x); });
       stage(team, sa, L, we, [&](int i, int x) { return k(c.b, c.r0 + i, c.h, e0 + x); });
       stage(team, sb, L, we, [&](int m, int x) { return q(c.b, c.token(m, s), c.h, e0 + x); });
       team.team_barrier();
@@ -471,7 +430,7 @@ struct OutputGrads {
 };
 
 // B5. Per chunk, the gradients through the UT transform (README.md §5, backward steps 5-8): dY = A^T dX with
-// dX = (-dV_new S^T, dV_new) (for W, U); dM = -strict_tril(dY_w W^T + dY_u U^T); dbeta, dv, the rest of dk, the
+// dX = (-dV_new S^T, dV_new) (for W, U; dY_w holds -dV_new S^T on entry, a batched GEMM, chunk_state_products); dM = -strict_tril(dY_w W^T + dY_u U^T); dbeta, dv, the rest of dk, the
 // remaining log-decay terms, and the reverse cumulative sum of db into dg.
 struct SolveGrads {
   // slabs: key columns kW, value columns kWide (a chunk x chunk tile beside them)
@@ -480,7 +439,7 @@ struct SolveGrads {
   View3 dbeta, dg;
   ChunkMatrices A_saved, kkg_saved;
   ChunkDoubles db_rows;
-  CView4 states, k, v, W, U, dV_new;
+  CView4 k, v, W, U, dV_new;
   CView3 beta;
   LogDecayView log_decay;
   Sizes s;
@@ -497,7 +456,6 @@ struct SolveGrads {
     ScratchFloats betas(team.team_scratch(s.level), C);
     const ScratchMatrix A = make_tile(team, s.level, C), acc = make_tile(team, s.level, kW),
                         sa = make_tile(team, s.level, kWide), sb = make_tile(team, s.level, kW);
-    const ScratchMatrix sb_state(sb.data(), kW, kWide + 1);  // sb's memory as kW state rows x kWide columns
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
       cum(i) = log_decay(c.b, c.r0 + i, c.h);
       betas(i) = beta(c.b, c.r0 + i, c.h);
@@ -509,17 +467,8 @@ struct SolveGrads {
     // dY_w = A^T (-dV_new S^T), by slabs of key columns
     for (int e0 = 0; e0 < K; e0 += kW) {
       const int we = K - e0 < kW ? K - e0 : kW;
-      for (int c0 = 0; c0 < V; c0 += kWide) {
-        const int wc = V - c0 < kWide ? V - c0 : kWide;
-        stage(team, sa, L, wc, [&](int i, int x) { return dV_new(c.b, c.r0 + i, c.h, c0 + x); });
-        stage(team, sb_state, we, wc, [&](int col, int x) { return states(c.b, c.h, c.chunk * K + e0 + col, c0 + x); });
-        team.team_barrier();
-        team_product(
-            team, s.math, L, we, wc, [&](int i, int x) { return sa(i, x); },
-            [&](int col, int x) { return sb_state(col, x); },
-            [&](int i, int col, float value) { acc(i, col) = c0 == 0 ? -value : acc(i, col) - value; });
-        team.team_barrier();
-      }
+      stage(team, acc, L, we, [&](int i, int x) { return dY_w(c.b, c.r0 + i, c.h, e0 + x); });
+      team.team_barrier();
       team_product(
           team, s.math, L, we, L, [&](int i, int x) { return A(x, i); }, [&](int col, int x) { return acc(x, col); },
           [&](int i, int col, float value) { dY_w(c.b, c.r0 + i, c.h, e0 + col) = value; });
@@ -606,15 +555,16 @@ struct SolveGrads {
 // 64 x K x V at most, large enough for the BLAS and sequential over the chunks only, so they run as batched GEMMs
 // (kernels/common/batched_gemm.hpp) over every (b, h) at once, reading the operands where they lie.
 
-// Rows row0.. of each (b, h) of a (B, rows, H, D) tensor: batch indices (b, h, chunk), chunk = C rows further.
+// Rows row0.. of each (b, h) of a (B, rows, H, D) tensor: batch indices (b, h, chunk), the next chunk `step` rows
+// further.
 template <class ViewType>
-kc::MatrixBatchOf<typename ViewType::value_type> head_rows(const ViewType& x, int row0) {
+kc::MatrixBatchOf<typename ViewType::value_type> head_rows(const ViewType& x, int row0, int step = C) {
   kc::MatrixBatchOf<typename ViewType::value_type> m;
   m.ld = static_cast<std::int64_t>(x.stride_1());
   m.data = x.data() + row0 * m.ld;
   m.stride[0] = static_cast<std::int64_t>(x.stride_0());
   m.stride[1] = static_cast<std::int64_t>(x.stride_2());
-  m.stride[2] = C * m.ld;
+  m.stride[2] = step * m.ld;
   return m;
 }
 
@@ -716,6 +666,51 @@ void recompute_new_values(const Exec& exec, const Sizes& s, const View4& V_new, 
   }
 }
 
+// The chunks in groups that one batched GEMM over (b, h, chunk) serves: equal row and token counts, rows and tokens
+// a fixed step apart. f(first chunk, chunks, first row, rows, first token, tokens, token step): all full chunks at once
+// when n divides C (tokens per chunk C / n), else chunk by chunk; a last partial chunk on its own.
+template <class F>
+void for_chunk_groups(const Sizes& s, const F& f) {
+  const int full = s.R / C;
+  auto one = [&](int chunk) {
+    const int r0 = chunk * C, L = s.R - r0 < C ? s.R - r0 : C, t0 = r0 / s.n;
+    f(chunk, 1, r0, L, t0, (r0 + L) / s.n - t0, 0);
+  };
+  if (C % s.n == 0) {
+    if (full > 0) f(0, full, 0, C, 0, C / s.n, C / s.n);
+  } else {
+    for (int chunk = 0; chunk < full; ++chunk) one(chunk);
+  }
+  if (s.R % C != 0) one(full);
+}
+
+// The per-chunk products with a chunk's state, for every chunk at once (the chunk kernels finish them):
+// forward: o_t = q_t^T S_chunk on the tokens read out in the chunk.
+void chunk_state_products_fwd(const Exec& exec, const Sizes& s, const View4& o, const CView4& q, const CView4& states) {
+  for_chunk_groups(s, [&](int first, int chunks, int, int, int t0, int tokens, int token_step) {
+    kc::gemm_batched(exec, "N", "N", tokens, s.V, s.K, 1.0f, head_rows(q, t0, token_step),
+                     head_states(states, s.K, first), 0.0f, head_rows(o, t0, token_step),
+                     kc::BatchCount{{s.B, s.H, chunks}}, s.math);
+  });
+}
+
+// backward: dq_t = S do_t (tokens read out in the chunk), dk_i = dS V_new_i and dY_w,i = -S dV_new_i (rows), S the
+// chunk's state and dS the gradient of the state after it.
+void chunk_state_products_bwd(const Exec& exec, const Sizes& s, const View4& dq, const View4& dk, const View4& dY_w,
+                              const CView4& do_, const CView4& V_new, const CView4& dV_new, const CView4& states,
+                              const CView4& dstates) {
+  for_chunk_groups(s, [&](int first, int chunks, int r0, int L, int t0, int tokens, int token_step) {
+    const kc::BatchCount batch{{s.B, s.H, chunks}};
+    const auto S = head_states(states, s.K, first);
+    kc::gemm_batched(exec, "N", "T", tokens, s.K, s.V, 1.0f, head_rows(do_, t0, token_step), S, 0.0f,
+                     head_rows(dq, t0, token_step), batch, s.math);
+    kc::gemm_batched(exec, "N", "T", L, s.K, s.V, 1.0f, head_rows(V_new, r0), head_states(dstates, s.K, first), 0.0f,
+                     head_rows(dk, r0), batch, s.math);
+    kc::gemm_batched(exec, "N", "T", L, s.K, s.V, -1.0f, head_rows(dV_new, r0), S, 0.0f, head_rows(dY_w, r0), batch,
+                     s.math);
+  });
+}
+
 // B3. dstate passing, chunks last to first, dS_c = dL/d(state after chunk c) saved in dstates slot c (dht or 0 for
 // the last): dV_new_c += K~_c dS_c, then dS_{c-1} = e^{b_last} dS_c - W_c^T dV_new_c + Q~^T do over the tokens read
 // out in chunk c (Q~ = q_read); after chunk 0 that is dh0.
@@ -803,9 +798,10 @@ void delta_chunked_fwd(const Exec& exec, View4 o, View4 ht, View4 states, CView4
   const View4 k_decayed = workspace<View4>("selectiv::delta_rule::chunked::k_decayed", s.B, s.R, s.H, s.K);
   decayed_keys_and_queries(exec, k_decayed, View4(), k, q, log_decay, scale, s);
   pass_states(exec, s, states, ht, U, W, k_decayed, h0, log_decay);
+  chunk_state_products_fwd(exec, s, o, q, states);
   Kokkos::parallel_for("selectiv::delta_rule::chunked_fwd::output",
                        chunk_policy(exec, chunks, ChunkOutput::scratch_bytes(), s.level, "output"),
-                       ChunkOutput{o, states, q, k, U, log_decay, scale, s});
+                       ChunkOutput{o, q, k, U, log_decay, scale, s});
 }
 
 void delta_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View3 dbeta, View3 dg, View4 dh0, CView4 states,
@@ -851,12 +847,13 @@ void delta_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View3 dbe
                        chunk_policy(exec, chunks, IntraValueGrad::scratch_bytes(), s.level, "intra_value_grad"),
                        IntraValueGrad{dV_new, q, k, do_, log_decay, scale, s});
   pass_dstates(exec, s, dstates, dh0, dV_new, dht, W, k_decayed, q_read, do_, log_decay);
+  chunk_state_products_bwd(exec, s, dq, dk, dY_w, do_, V_new, dV_new, states, dstates);
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::output_grads",
                        chunk_policy(exec, chunks, OutputGrads::scratch_bytes(), s.level, "output_grads"),
                        OutputGrads{dq, dk, db_rows, states, dstates, q, k, V_new, do_, log_decay, scale, s});
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::solve_grads",
                        chunk_policy(exec, chunks, SolveGrads::scratch_bytes(), s.level, "solve_grads"),
-                       SolveGrads{dk, dv, dY_w, dY_u, dbeta, dg, A_saved, kkg_saved, db_rows, states, k, v, W, U,
+                       SolveGrads{dk, dv, dY_w, dY_u, dbeta, dg, A_saved, kkg_saved, db_rows, k, v, W, U,
                                   dV_new, beta, log_decay, s, has_g});
 }
 
