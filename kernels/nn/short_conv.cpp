@@ -19,7 +19,20 @@ using detail::Member;
 using detail::reduction_teams;
 using detail::require;
 using detail::TeamPolicy;
-using FlatPolicy = Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>;
+
+// f(b, t, c) for every element of a (B, T, C) tensor: one warp per (b, t) row, its lanes across the channels
+// (coalesced), so no element needs 64-bit index arithmetic (the flat form's divisions were the kernels' cost).
+template <class F>
+void for_each_element(const Exec& exec, const char* label, int batch, int steps, int channels, const F& f) {
+  const int rows = batch * steps;
+  Kokkos::parallel_for(
+      label, detail::vector_per_item(exec, rows), KOKKOS_LAMBDA(const Member& team) {
+        const int row = detail::vector_item(team);
+        if (row >= rows) return;
+        const int b = row / steps, t = row % steps;
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, channels), [&](int c) { f(b, t, c); });
+      });
+}
 
 void check_shapes(const char* op, CView3 x, CView2 w, CView1 bias) {
   require(w.extent(0) == x.extent(2), op, "w must be (C, W) with C = x.extent(2)");
@@ -48,14 +61,11 @@ KOKKOS_INLINE_FUNCTION float conv_at(const CView3& x, const CView2& w, const CVi
 void short_conv_fwd(const Exec& exec, View3 y, CView3 x, CView2 w, CView1 bias, bool apply_silu) {
   check_shapes("short_conv_fwd", x, w, bias);
   same_shape("short_conv_fwd", "y", y, x);
-  const int steps = static_cast<int>(x.extent(1)), channels = static_cast<int>(x.extent(2));
+  const int batch = static_cast<int>(x.extent(0)), steps = static_cast<int>(x.extent(1));
+  const int channels = static_cast<int>(x.extent(2));
   const bool has_bias = bias.extent(0) != 0;
-  Kokkos::parallel_for(
-      "selectiv::short_conv::fwd", FlatPolicy(exec, 0, static_cast<std::int64_t>(x.size())),
-      KOKKOS_LAMBDA(std::int64_t k) {
-        const int c = static_cast<int>(k % channels);
-        const std::int64_t bt = k / channels;
-        const int t = static_cast<int>(bt % steps), b = static_cast<int>(bt / steps);
+  for_each_element(
+      exec, "selectiv::short_conv::fwd", batch, steps, channels, KOKKOS_LAMBDA(int b, int t, int c) {
         const float pre = conv_at(x, w, bias, has_bias, b, t, c);
         y(b, t, c) = apply_silu ? silu(pre) : pre;
       });
@@ -75,12 +85,8 @@ void short_conv_bwd(const Exec& exec, View3 dx, View2 dw, View1 dbias, CView3 dy
   CView3 dpre = dy;
   if (apply_silu) {
     const View3 buffer = workspace<View3>("selectiv::short_conv::dpre", x.extent(0), x.extent(1), x.extent(2));
-    Kokkos::parallel_for(
-        "selectiv::short_conv::bwd_activation", FlatPolicy(exec, 0, static_cast<std::int64_t>(x.size())),
-        KOKKOS_LAMBDA(std::int64_t k) {
-          const int c = static_cast<int>(k % channels);
-          const std::int64_t bt = k / channels;
-          const int t = static_cast<int>(bt % steps), b = static_cast<int>(bt / steps);
+    for_each_element(
+        exec, "selectiv::short_conv::bwd_activation", batch, steps, channels, KOKKOS_LAMBDA(int b, int t, int c) {
           buffer(b, t, c) = dy(b, t, c) * silu_grad(conv_at(x, w, bias, has_bias, b, t, c));
         });
     dpre = buffer;
@@ -89,12 +95,8 @@ void short_conv_bwd(const Exec& exec, View3 dx, View2 dw, View1 dbias, CView3 dy
   // 2. dx[b, t, c] = sum_i w[c, i] dpre[b, t + W - 1 - i, c], the taps past the last step left out
   if (dx.size() != 0) {
     same_shape("short_conv_bwd", "dx", dx, x);
-    Kokkos::parallel_for(
-        "selectiv::short_conv::bwd_input", FlatPolicy(exec, 0, static_cast<std::int64_t>(x.size())),
-        KOKKOS_LAMBDA(std::int64_t k) {
-          const int c = static_cast<int>(k % channels);
-          const std::int64_t bt = k / channels;
-          const int t = static_cast<int>(bt % steps), b = static_cast<int>(bt / steps);
+    for_each_element(
+        exec, "selectiv::short_conv::bwd_input", batch, steps, channels, KOKKOS_LAMBDA(int b, int t, int c) {
           float acc = 0.0f;
           for (int i = 0; i < width; ++i) {
             const int tau = t + width - 1 - i;
