@@ -120,29 +120,32 @@ KOKKOS_INLINE_FUNCTION void load_log_decays(const Member& team, const ScratchDou
 
 // ---- forward ------------------------------------------------------------------------------------------------
 
-// 1. Per chunk: b_i = cumulative log-decay (fp64), KKG = strict_tril((k_i . k_j) e^{b_i - b_j}), M = diag(beta) KKG,
-// A = (I + M)^-1 (forward substitution, one thread per column of A), W = A diag(beta e^b) K, U = A diag(beta) V
-// (tile products from scratch). The backward's preparation also saves A and KKG.
-struct ChunkPrepare {
-  static constexpr int kW = kNarrowSlab;  // slab width: two chunk x chunk tiles beside it
+// The chunk x chunk matrices of the UT transform, per (b, h, chunk) (index (b * H + h) * NR + chunk).
+struct UtMatrices {
+  ChunkMatrices kkg;  // K K^T (a batched GEMM), then strict_tril((k_i . k_j) e^{b_i - b_j})
+  ChunkMatrices A;    // (I + diag(beta) KKG)^-1
+  ChunkMatrices A_w;  // A diag(beta e^b): W = A_w K
+  ChunkMatrices A_u;  // A diag(beta): U = A_u V
+};
+
+// 1. Per chunk (after the batched GEMM kkg = K K^T, prepare_chunks): b_i = cumulative log-decay (fp64),
+// KKG = strict_tril(kkg . Gamma), M = diag(beta) KKG, A = (I + M)^-1 (forward substitution, one thread per column
+// of A), and A with its columns scaled for the W and U products.
+struct UtTransform {
   LogDecayView log_decay;
-  View4 W, U;
-  ChunkMatrices A_saved, kkg_saved;  // empty in the forward
-  CView4 k, v;
+  UtMatrices ut;
   CView3 beta, g;
   Sizes s;
   bool has_g;
 
-  static std::size_t scratch_bytes() { return doubles_bytes() + floats_bytes() + 2 * tile_bytes(C) + tile_bytes(kW); }
+  static std::size_t scratch_bytes() { return doubles_bytes() + floats_bytes() + 2 * tile_bytes(C); }
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
     const RowChunk c(team.league_rank(), s);
     const int L = c.L;
-    const bool save = A_saved.data() != nullptr;
     ScratchDoubles cum(team.team_scratch(s.level), C);
     ScratchFloats betas(team.team_scratch(s.level), C);
-    const ScratchMatrix M = make_tile(team, s.level, C), A = make_tile(team, s.level, C),
-                        sa = make_tile(team, s.level, kW);
+    const ScratchMatrix M = make_tile(team, s.level, C), A = make_tile(team, s.level, C);
     Kokkos::single(Kokkos::PerTeam(team), [&]() {
       double acc = 0.0;
       for (int i = 0; i < L; ++i) {
@@ -153,20 +156,11 @@ struct ChunkPrepare {
       }
     });
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) { betas(i) = beta(c.b, c.r0 + i, c.h); });
-    // k k^T (one staged slab serves as both operands)
-    for (int e0 = 0; e0 < s.K; e0 += kW) {
-      const int w = s.K - e0 < kW ? s.K - e0 : kW;
-      stage(team, sa, L, w, [&](int i, int x) { return k(c.b, c.r0 + i, c.h, e0 + x); });
-      team.team_barrier();
-      team_product(
-          team, s.math, L, L, w, [&](int i, int x) { return sa(i, x); }, [&](int j, int x) { return sa(j, x); },
-          [&](int i, int j, float value) { M(i, j) = e0 == 0 ? value : M(i, j) + value; });
-      team.team_barrier();
-    }
+    team.team_barrier();
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L), [&](int p) {
       const int i = p / L, j = p % L;
-      const float kkg = j < i ? M(i, j) * exp_of(cum(i) - cum(j)) : 0.0f;
-      if (save) kkg_saved(c.index, i, j) = kkg;
+      const float kkg = j < i ? ut.kkg(c.index, i, j) * exp_of(cum(i) - cum(j)) : 0.0f;
+      ut.kkg(c.index, i, j) = kkg;
       M(i, j) = betas(i) * kkg;
     });
     team.team_barrier();
@@ -181,34 +175,13 @@ struct ChunkPrepare {
       }
     });
     team.team_barrier();
-    if (save) {
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L),
-                           [&](int p) { A_saved(c.index, p / L, p % L) = A(p / L, p % L); });
-    }
-    // W = A diag(beta e^b) K and U = A diag(beta) V, one slab of columns at a time
-    const int key_slabs = (s.K + kW - 1) / kW, value_slabs = (s.V + kW - 1) / kW;
-    for (int slab = 0; slab < key_slabs + value_slabs; ++slab) {
-      const bool key = slab < key_slabs;
-      const int col0 = (key ? slab : slab - key_slabs) * kW, width = key ? s.K : s.V;
-      const int w = width - col0 < kW ? width - col0 : kW;
-      if (key) {
-        stage(team, sa, L, w,
-              [&](int j, int x) { return betas(j) * exp_of(cum(j)) * k(c.b, c.r0 + j, c.h, col0 + x); });
-      } else {
-        stage(team, sa, L, w, [&](int j, int x) { return betas(j) * v(c.b, c.r0 + j, c.h, col0 + x); });
-      }
-      team.team_barrier();
-      team_product(
-          team, s.math, L, w, L, [&](int i, int x) { return A(i, x); }, [&](int col, int x) { return sa(x, col); },
-          [&](int i, int col, float value) {
-            if (key) {
-              W(c.b, c.r0 + i, c.h, col0 + col) = value;
-            } else {
-              U(c.b, c.r0 + i, c.h, col0 + col) = value;
-            }
-          });
-      team.team_barrier();
-    }
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L), [&](int p) {
+      const int i = p / L, j = p % L;
+      const float a = A(i, j);
+      ut.A(c.index, i, j) = a;
+      ut.A_u(c.index, i, j) = a * betas(j);
+      ut.A_w(c.index, i, j) = a * betas(j) * exp_of(cum(j));
+    });
   }
 };
 
@@ -581,21 +554,24 @@ kc::MatrixBatchOf<typename ViewType::value_type> head_states(const ViewType& x, 
 }
 
 // dst = e^{b_last} src for the K x V state of every (b, h), b_last = log_decay(b, last_row, h) (factor 1 when
-// last_row < 0); dst = 0 when src is empty. The states are contiguous (rows V floats apart): one team per (b, h).
+// last_row < 0); dst = 0 when src is empty. The states are contiguous (rows V floats apart): one team per block of
+// kCopyBlock elements of one (b, h) (a team per whole (b, h) left too few loads in flight).
 void decayed_state_copy(const Exec& exec, const char* label, const kc::MatrixBatch& dst,
                         const kc::ConstMatrixBatch& src, const LogDecayView& log_decay, int last_row, const Sizes& s) {
-  const int H = s.H, size = s.K * s.V;
+  constexpr int kCopyBlock = 1024;
+  const int H = s.H, size = s.K * s.V, blocks = (size + kCopyBlock - 1) / kCopyBlock;
   Kokkos::parallel_for(
-      label, TeamPolicy(exec, s.B * H, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
-        const int b = team.league_rank() / H, h = team.league_rank() % H;
-        float* out = dst.matrix(b, h, 0);
+      label, TeamPolicy(exec, s.B * H * blocks, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
+        const int bh = team.league_rank() / blocks, p0 = (team.league_rank() % blocks) * kCopyBlock;
+        const int b = bh / H, h = bh % H, count = size - p0 < kCopyBlock ? size - p0 : kCopyBlock;
+        float* out = dst.matrix(b, h, 0) + p0;
         if (src.data == nullptr) {
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, size), [&](int p) { out[p] = 0.0f; });
+          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count), [&](int p) { out[p] = 0.0f; });
           return;
         }
         const float factor = last_row < 0 ? 1.0f : static_cast<float>(kc::exp(log_decay(b, last_row, h)));
-        const float* in = src.matrix(b, h, 0);
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, size), [&](int p) { out[p] = factor * in[p]; });
+        const float* in = src.matrix(b, h, 0) + p0;
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count), [&](int p) { out[p] = factor * in[p]; });
       });
 }
 
@@ -682,6 +658,48 @@ void for_chunk_groups(const Sizes& s, const F& f) {
     for (int chunk = 0; chunk < full; ++chunk) one(chunk);
   }
   if (s.R % C != 0) one(full);
+}
+
+// The C x C matrix of each (b, h, chunk) of a (B * H * NR, C, C) tensor, from chunk `first`: batch indices
+// (b, h, chunk).
+kc::MatrixBatch chunk_matrices(const ChunkMatrices& x, const Sizes& s, int first) {
+  kc::MatrixBatch m;
+  m.ld = C;
+  m.data = x.data() + static_cast<std::int64_t>(first) * C * C;
+  m.stride[0] = static_cast<std::int64_t>(s.H) * s.NR * C * C;
+  m.stride[1] = static_cast<std::int64_t>(s.NR) * C * C;
+  m.stride[2] = static_cast<std::int64_t>(C) * C;
+  return m;
+}
+
+// 1. Chunk preparation: kkg = K K^T per chunk (batched GEMMs), the UT transform per chunk (team kernel: log-decays,
+// KKG, A, A_w, A_u), then W = A_w K and U = A_u V (batched GEMMs).
+void prepare_chunks(const Exec& exec, const char* label, const Sizes& s, const LogDecayView& log_decay,
+                    const UtMatrices& ut, const View4& W, const View4& U, const CView4& k, const CView4& v,
+                    const CView3& beta, const CView3& g) {
+  for_chunk_groups(s, [&](int first, int chunks, int r0, int L, int, int, int) {
+    kc::gemm_batched(exec, "N", "T", L, L, s.K, 1.0f, head_rows(k, r0), head_rows(k, r0), 0.0f,
+                     chunk_matrices(ut.kkg, s, first), kc::BatchCount{{s.B, s.H, chunks}}, s.math);
+  });
+  Kokkos::parallel_for(label,
+                       chunk_policy(exec, s.B * s.H * s.NR, UtTransform::scratch_bytes(), s.level, "ut_transform"),
+                       UtTransform{log_decay, ut, beta, g, s, g.data() != nullptr});
+  for_chunk_groups(s, [&](int first, int chunks, int r0, int L, int, int, int) {
+    const kc::BatchCount batch{{s.B, s.H, chunks}};
+    kc::gemm_batched(exec, "N", "N", L, s.K, L, 1.0f, chunk_matrices(ut.A_w, s, first), head_rows(k, r0), 0.0f,
+                     head_rows(W, r0), batch, s.math);
+    kc::gemm_batched(exec, "N", "N", L, s.V, L, 1.0f, chunk_matrices(ut.A_u, s, first), head_rows(v, r0), 0.0f,
+                     head_rows(U, r0), batch, s.math);
+  });
+}
+
+// The UT matrices of every chunk in workspaces shared by the forward and the backward.
+UtMatrices ut_workspaces(const Sizes& s) {
+  const int chunks = s.B * s.H * s.NR;
+  return UtMatrices{workspace<ChunkMatrices>("selectiv::delta_rule::chunked::kkg", chunks, C, C),
+                    workspace<ChunkMatrices>("selectiv::delta_rule::chunked::ut_inverse", chunks, C, C),
+                    workspace<ChunkMatrices>("selectiv::delta_rule::chunked::ut_inverse_w", chunks, C, C),
+                    workspace<ChunkMatrices>("selectiv::delta_rule::chunked::ut_inverse_u", chunks, C, C)};
 }
 
 // The per-chunk products with a chunk's state, for every chunk at once (the chunk kernels finish them):
@@ -782,7 +800,7 @@ View4 delta_allocate_chunk_states(int B, int rows, int H, int K, int V) {
 void delta_chunked_fwd(const Exec& exec, View4 o, View4 ht, View4 states, CView4 q, CView4 k, CView4 v, CView3 beta,
                        CView3 g, CView4 h0, float scale) {
   const Sizes s = chunked_sizes(q, k, v, beta, g);
-  const bool has_g = g.data() != nullptr, has_h0 = h0.data() != nullptr, has_ht = ht.data() != nullptr;
+  const bool has_h0 = h0.data() != nullptr, has_ht = ht.data() != nullptr;
   require_extents(o, s.B, s.T, s.H, s.V, "o");
   require_extents(states, s.B, s.H, s.NR * s.K, s.V, "states");
   if (has_h0) require_extents(h0, s.B, s.H, s.K, s.V, "h0");
@@ -792,9 +810,8 @@ void delta_chunked_fwd(const Exec& exec, View4 o, View4 ht, View4 states, CView4
   const View4 W = workspace<View4>("selectiv::delta_rule::chunked_fwd::wy_w", s.B, s.R, s.H, s.K);
   const View4 U = workspace<View4>("selectiv::delta_rule::chunked_fwd::wy_u", s.B, s.R, s.H, s.V);
   const int chunks = s.B * s.H * s.NR;
-  Kokkos::parallel_for("selectiv::delta_rule::chunked_fwd::prepare",
-                       chunk_policy(exec, chunks, ChunkPrepare::scratch_bytes(), s.level, "prepare"),
-                       ChunkPrepare{log_decay, W, U, ChunkMatrices(), ChunkMatrices(), k, v, beta, g, s, has_g});
+  prepare_chunks(exec, "selectiv::delta_rule::chunked_fwd::ut_transform", s, log_decay, ut_workspaces(s), W, U, k, v,
+                 beta, g);
   const View4 k_decayed = workspace<View4>("selectiv::delta_rule::chunked::k_decayed", s.B, s.R, s.H, s.K);
   decayed_keys_and_queries(exec, k_decayed, View4(), k, q, log_decay, scale, s);
   pass_states(exec, s, states, ht, U, W, k_decayed, h0, log_decay);
@@ -833,12 +850,9 @@ void delta_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View3 dbe
   const View4 dY_w = rows4("selectiv::delta_rule::chunked_bwd::dy_w", s.K);
   const View4 dY_u = rows4("selectiv::delta_rule::chunked_bwd::dy_u", s.V);
   const View4 dstates = workspace<View4>("selectiv::delta_rule::chunked_bwd::dstates", s.B, s.H, s.NR * s.K, s.V);
-  const auto A_saved = workspace<ChunkMatrices>("selectiv::delta_rule::chunked_bwd::ut_inverse", chunks, C, C);
-  const auto kkg_saved = workspace<ChunkMatrices>("selectiv::delta_rule::chunked_bwd::kkg", chunks, C, C);
+  const UtMatrices ut = ut_workspaces(s);
   const auto db_rows = workspace<ChunkDoubles>("selectiv::delta_rule::chunked_bwd::db_rows", chunks, C);
-  Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::prepare",
-                       chunk_policy(exec, chunks, ChunkPrepare::scratch_bytes(), s.level, "prepare"),
-                       ChunkPrepare{log_decay, W, U, A_saved, kkg_saved, k, v, beta, g, s, has_g});
+  prepare_chunks(exec, "selectiv::delta_rule::chunked_bwd::ut_transform", s, log_decay, ut, W, U, k, v, beta, g);
   const View4 k_decayed = workspace<View4>("selectiv::delta_rule::chunked::k_decayed", s.B, s.R, s.H, s.K);
   const View4 q_read = workspace<View4>("selectiv::delta_rule::chunked_bwd::q_read", s.B, s.T, s.H, s.K);
   decayed_keys_and_queries(exec, k_decayed, q_read, k, q, log_decay, scale, s);
@@ -853,7 +867,7 @@ void delta_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View3 dbe
                        OutputGrads{dq, dk, db_rows, states, dstates, q, k, V_new, do_, log_decay, scale, s});
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::solve_grads",
                        chunk_policy(exec, chunks, SolveGrads::scratch_bytes(), s.level, "solve_grads"),
-                       SolveGrads{dk, dv, dY_w, dY_u, dbeta, dg, A_saved, kkg_saved, db_rows, k, v, W, U,
+                       SolveGrads{dk, dv, dY_w, dY_u, dbeta, dg, ut.A, ut.kkg, db_rows, k, v, W, U,
                                   dV_new, beta, log_decay, s, has_g});
 }
 
