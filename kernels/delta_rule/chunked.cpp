@@ -402,120 +402,91 @@ struct OutputGrads {
   }
 };
 
-// B5. Per chunk, the gradients through the UT transform (README.md §5, backward steps 5-8): dY = A^T dX with
-// dX = (-dV_new S^T, dV_new) (for W, U; dY_w holds -dV_new S^T on entry, a batched GEMM, chunk_state_products); dM = -strict_tril(dY_w W^T + dY_u U^T); dbeta, dv, the rest of dk, the
-// remaining log-decay terms, and the reverse cumulative sum of db into dg.
-struct SolveGrads {
-  // slabs: key columns kW, value columns kWide (a chunk x chunk tile beside them)
-  static constexpr int kW = kNarrowSlab, kWide = kSlab;
-  View4 dk, dv, dY_w, dY_u;
-  View3 dbeta, dg;
-  ChunkMatrices A_saved, kkg_saved;
+// B5. The gradients through the UT transform (README.md §5, backward steps 5-8), after the batched GEMMs of
+// ut_gradients: dY_w = A^T dX_w, dY_u = A^T dV_new, dm = dY_w W^T + dY_u U^T (dM = -strict_tril(dm)).
+// Per row i of a chunk (one warp per row, lanes across the columns): dbeta_i = e^{b_i} k_i . dY_w,i + v_i . dY_u,i
+// + sum_j dM_ij KKG_ij; dv_i = beta_i dY_u,i; dk_i += beta_i e^{b_i} dY_w,i; the log-decay terms
+// beta_i e^{b_i} k_i . dY_w,i + sum_j dM_ij beta_i KKG_ij - sum_m dM_mi beta_m KKG_mi added to db_rows.
+struct UtRowGrads {
+  View4 dk, dv;
+  View3 dbeta;
   ChunkDoubles db_rows;
-  CView4 k, v, W, U, dV_new;
+  ChunkMatrices dm, kkg;
+  CView4 k, v, dY_w, dY_u;
+  CView3 beta;
+  LogDecayView log_decay;
+  Sizes s;
+
+  KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
+    const int item = nn::detail::vector_item(team);
+    if (item >= s.B * s.R * s.H) return;
+    const int h = item % s.H, row = (item / s.H) % s.R, b = item / (s.H * s.R);
+    const int chunk = row / C, i = row % C, r0 = chunk * C, L = s.R - r0 < C ? s.R - r0 : C;
+    const int index = (b * s.H + h) * s.NR + chunk;
+    const float gi = exp_of(log_decay(b, row, h)), beta_i = beta(b, row, h);
+    float k_dyw = 0.0f, v_dyu = 0.0f, dm_kkg = 0.0f;
+    Kokkos::parallel_reduce(
+        Kokkos::ThreadVectorRange(team, s.K), [&](int e, float& acc) { acc += k(b, row, h, e) * dY_w(b, row, h, e); },
+        k_dyw);
+    Kokkos::parallel_reduce(
+        Kokkos::ThreadVectorRange(team, s.V),
+        [&](int col, float& acc) { acc += v(b, row, h, col) * dY_u(b, row, h, col); }, v_dyu);
+    // dM_ij = -dm_ij for j < i (row i), dM_mi = -dm_mi for m > i (column i)
+    Kokkos::parallel_reduce(
+        Kokkos::ThreadVectorRange(team, i), [&](int j, float& acc) { acc -= dm(index, i, j) * kkg(index, i, j); },
+        dm_kkg);
+    double later = 0.0;
+    Kokkos::parallel_reduce(
+        Kokkos::ThreadVectorRange(team, L - i - 1),
+        [&](int x, double& acc) {
+          const int m = i + 1 + x;
+          acc -= static_cast<double>(dm(index, m, i)) * beta(b, r0 + m, h) * kkg(index, m, i);
+        },
+        later);
+    Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, s.V),
+                         [&](int col) { dv(b, row, h, col) = beta_i * dY_u(b, row, h, col); });
+    Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, s.K),
+                         [&](int e) { dk(b, row, h, e) += beta_i * gi * dY_w(b, row, h, e); });
+    Kokkos::single(Kokkos::PerThread(team), [&]() {
+      dbeta(b, row, h) = gi * k_dyw + v_dyu + dm_kkg;
+      db_rows(index, i) += static_cast<double>(beta_i) * gi * k_dyw + static_cast<double>(beta_i) * dm_kkg - later;
+    });
+  }
+};
+
+// B6. Per chunk: E = D1 + D1^T with D1 = diag(beta) (dM . Gamma) strictly lower triangular (symmetric, written over
+// dm; dk += E K is a batched GEMM: beta_i (D K)_i + (D^T diag(beta) K)_i), and dg = the reverse cumulative sum of
+// db_rows within the chunk, read on the sub-step-0 rows.
+struct UtChunkGrads {
+  ChunkMatrices dm;
+  View3 dg;
+  ChunkDoubles db_rows;
   CView3 beta;
   LogDecayView log_decay;
   Sizes s;
   bool has_g;
 
-  static std::size_t scratch_bytes() {
-    return 2 * doubles_bytes() + floats_bytes() + tile_bytes(C) + 2 * tile_bytes(kW) + tile_bytes(kWide);
-  }
+  static std::size_t scratch_bytes() { return doubles_bytes(); }
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
     const RowChunk c(team.league_rank(), s);
-    const int L = c.L, K = s.K, V = s.V;
-    ScratchDoubles cum(team.team_scratch(s.level), C), db(team.team_scratch(s.level), C);
-    ScratchFloats betas(team.team_scratch(s.level), C);
-    const ScratchMatrix A = make_tile(team, s.level, C), acc = make_tile(team, s.level, kW),
-                        sa = make_tile(team, s.level, kWide), sb = make_tile(team, s.level, kW);
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
-      cum(i) = log_decay(c.b, c.r0 + i, c.h);
-      betas(i) = beta(c.b, c.r0 + i, c.h);
-      db(i) = db_rows(c.index, i);
-    });
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L),
-                         [&](int p) { A(p / L, p % L) = A_saved(c.index, p / L, p % L); });
+    const int L = c.L;
+    ScratchDoubles cum(team.team_scratch(s.level), C);
+    load_log_decays(team, cum, c, log_decay);
     team.team_barrier();
-    // dY_w = A^T (-dV_new S^T), by slabs of key columns
-    for (int e0 = 0; e0 < K; e0 += kW) {
-      const int we = K - e0 < kW ? K - e0 : kW;
-      stage(team, acc, L, we, [&](int i, int x) { return dY_w(c.b, c.r0 + i, c.h, e0 + x); });
-      team.team_barrier();
-      team_product(
-          team, s.math, L, we, L, [&](int i, int x) { return A(x, i); }, [&](int col, int x) { return acc(x, col); },
-          [&](int i, int col, float value) { dY_w(c.b, c.r0 + i, c.h, e0 + col) = value; });
-      team.team_barrier();
-    }
-    // dY_u = A^T dV_new
-    for (int c0 = 0; c0 < V; c0 += kWide) {
-      const int wc = V - c0 < kWide ? V - c0 : kWide;
-      stage(team, sa, L, wc, [&](int j, int x) { return dV_new(c.b, c.r0 + j, c.h, c0 + x); });
-      team.team_barrier();
-      team_product(
-          team, s.math, L, wc, L, [&](int i, int x) { return A(x, i); }, [&](int col, int x) { return sa(x, col); },
-          [&](int i, int col, float value) { dY_u(c.b, c.r0 + i, c.h, c0 + col) = value; });
-      team.team_barrier();
-    }
-    // dM = -strict_tril(dY_w W^T + dY_u U^T), into A's tile (A is spent)
-    const ScratchMatrix dM = A;
-    chunk_gram(
-        team, s.math, dM, sa, sb, kW, L, K + V,
-        [&](int i, int x) { return x < K ? dY_w(c.b, c.r0 + i, c.h, x) : dY_u(c.b, c.r0 + i, c.h, x - K); },
-        [&](int j, int x) { return x < K ? W(c.b, c.r0 + j, c.h, x) : U(c.b, c.r0 + j, c.h, x - K); });
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L), [&](int p) {
       const int i = p / L, j = p % L;
-      dM(i, j) = j < i ? -dM(i, j) : 0.0f;
+      if (j >= i) return;
+      const float value = -beta(c.b, c.r0 + i, c.h) * dm(c.index, i, j) * exp_of(cum(i) - cum(j));
+      dm(c.index, i, j) = value;
+      dm(c.index, j, i) = value;
     });
-    team.team_barrier();
-    // dbeta_i = e^{b_i} k_i . dY_w,i + v_i . dY_u,i + sum_j dM_ij KKG_ij; db through Y_w and M = diag(beta) KKG
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
-      const int row = c.r0 + i;
-      float k_dyw = 0.0f, v_dyu = 0.0f;
-      for (int e = 0; e < K; ++e) k_dyw += k(c.b, row, c.h, e) * dY_w(c.b, row, c.h, e);
-      for (int col = 0; col < V; ++col) v_dyu += v(c.b, row, c.h, col) * dY_u(c.b, row, c.h, col);
-      const float gi = exp_of(cum(i));
-      float d_beta = gi * k_dyw + v_dyu;
-      double d_b = static_cast<double>(betas(i)) * gi * k_dyw;
-      for (int j = 0; j < i; ++j) {
-        const float kkg = kkg_saved(c.index, i, j);
-        d_beta += dM(i, j) * kkg;
-        d_b += static_cast<double>(dM(i, j)) * betas(i) * kkg;
-      }
-      for (int m = i + 1; m < L; ++m) d_b -= static_cast<double>(dM(m, i)) * betas(m) * kkg_saved(c.index, m, i);
-      dbeta(c.b, row, c.h) = d_beta;
-      db(i) += d_b;
-    });
-    team.team_barrier();
-    // D = dM . Gamma; dk_i += beta_i (D K)_i + (D^T diag(beta) K)_i + beta_i e^{b_i} dY_w,i; dv = beta dY_u
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L), [&](int p) {
-      const int i = p / L, j = p % L;
-      if (j < i) dM(i, j) *= exp_of(cum(i) - cum(j));
-    });
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * V), [&](int p) {
-      const int i = p / V, col = p % V;
-      dv(c.b, c.r0 + i, c.h, col) = betas(i) * dY_u(c.b, c.r0 + i, c.h, col);
-    });
-    team.team_barrier();
-    for (int e0 = 0; e0 < K; e0 += kW) {
-      const int we = K - e0 < kW ? K - e0 : kW;
-      stage(team, sa, L, we, [&](int j, int x) { return k(c.b, c.r0 + j, c.h, e0 + x); });
-      team.team_barrier();
-      team_product(
-          team, s.math, L, we, 2 * L, [&](int i, int x) { return x < L ? betas(i) * dM(i, x) : dM(x - L, i); },
-          [&](int col, int x) { return x < L ? sa(x, col) : betas(x - L) * sa(x - L, col); },
-          [&](int i, int col, float value) {
-            const int row = c.r0 + i;
-            dk(c.b, row, c.h, e0 + col) += value + betas(i) * exp_of(cum(i)) * dY_w(c.b, row, c.h, e0 + col);
-          });
-      team.team_barrier();
-    }
-    // b_i = sum of the row gates g_r for r <= i in the chunk: dg_r = sum_{i >= r} db_i, on sub-step 0 rows
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) { dm(c.index, i, i) = 0.0f; });
     if (has_g) {
       Kokkos::single(Kokkos::PerTeam(team), [&]() {
         double sum = 0.0;
         for (int i = L - 1; i >= 0; --i) {
-          sum += db(i);
+          sum += db_rows(c.index, i);
           if ((c.r0 + i) % s.n == 0) dg(c.b, (c.r0 + i) / s.n, c.h) = static_cast<float>(sum);
         }
       });
@@ -712,9 +683,9 @@ void chunk_state_products_fwd(const Exec& exec, const Sizes& s, const View4& o, 
   });
 }
 
-// backward: dq_t = S do_t (tokens read out in the chunk), dk_i = dS V_new_i and dY_w,i = -S dV_new_i (rows), S the
+// backward: dq_t = S do_t (tokens read out in the chunk), dk_i = dS V_new_i and dX_w,i = -S dV_new_i (rows), S the
 // chunk's state and dS the gradient of the state after it.
-void chunk_state_products_bwd(const Exec& exec, const Sizes& s, const View4& dq, const View4& dk, const View4& dY_w,
+void chunk_state_products_bwd(const Exec& exec, const Sizes& s, const View4& dq, const View4& dk, const View4& dX_w,
                               const CView4& do_, const CView4& V_new, const CView4& dV_new, const CView4& states,
                               const CView4& dstates) {
   for_chunk_groups(s, [&](int first, int chunks, int r0, int L, int t0, int tokens, int token_step) {
@@ -724,8 +695,44 @@ void chunk_state_products_bwd(const Exec& exec, const Sizes& s, const View4& dq,
                      head_rows(dq, t0, token_step), batch, s.math);
     kc::gemm_batched(exec, "N", "T", L, s.K, s.V, 1.0f, head_rows(V_new, r0), head_states(dstates, s.K, first), 0.0f,
                      head_rows(dk, r0), batch, s.math);
-    kc::gemm_batched(exec, "N", "T", L, s.K, s.V, -1.0f, head_rows(dV_new, r0), S, 0.0f, head_rows(dY_w, r0), batch,
+    kc::gemm_batched(exec, "N", "T", L, s.K, s.V, -1.0f, head_rows(dV_new, r0), S, 0.0f, head_rows(dX_w, r0), batch,
                      s.math);
+  });
+}
+
+// B5-B7: the gradients through the UT transform: batched GEMMs dY_w = A^T dX_w, dY_u = A^T dV_new,
+// dm = dY_w W^T + dY_u U^T; the row kernel (UtRowGrads); per chunk E and dg (UtChunkGrads); dk += E K.
+struct UtGradients {
+  View4 dk, dv, dY_w, dY_u;
+  View3 dbeta, dg;
+  ChunkMatrices dm;
+  ChunkDoubles db_rows;
+};
+void ut_gradients(const Exec& exec, const Sizes& s, const UtGradients& out, const UtMatrices& ut, const CView4& dX_w,
+                  const CView4& dV_new, const CView4& W, const CView4& U, const CView4& k, const CView4& v,
+                  const CView3& beta, const LogDecayView& log_decay) {
+  for_chunk_groups(s, [&](int first, int chunks, int r0, int L, int, int, int) {
+    const kc::BatchCount batch{{s.B, s.H, chunks}};
+    const auto A = chunk_matrices(ut.A, s, first), dm = chunk_matrices(out.dm, s, first);
+    kc::gemm_batched(exec, "T", "N", L, s.K, L, 1.0f, A, head_rows(dX_w, r0), 0.0f, head_rows(out.dY_w, r0), batch,
+                     s.math);
+    kc::gemm_batched(exec, "T", "N", L, s.V, L, 1.0f, A, head_rows(dV_new, r0), 0.0f, head_rows(out.dY_u, r0), batch,
+                     s.math);
+    kc::gemm_batched(exec, "N", "T", L, L, s.K, 1.0f, head_rows(out.dY_w, r0), head_rows(W, r0), 0.0f, dm, batch,
+                     s.math);
+    kc::gemm_batched(exec, "N", "T", L, L, s.V, 1.0f, head_rows(out.dY_u, r0), head_rows(U, r0), 1.0f, dm, batch,
+                     s.math);
+  });
+  Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::ut_row_grads",
+                       nn::detail::vector_per_item(exec, s.B * s.R * s.H),
+                       UtRowGrads{out.dk, out.dv, out.dbeta, out.db_rows, out.dm, ut.kkg, k, v, out.dY_w, out.dY_u,
+                                  beta, log_decay, s});
+  Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::ut_chunk_grads",
+                       chunk_policy(exec, s.B * s.H * s.NR, UtChunkGrads::scratch_bytes(), s.level, "ut_chunk_grads"),
+                       UtChunkGrads{out.dm, out.dg, out.db_rows, beta, log_decay, s, out.dg.data() != nullptr});
+  for_chunk_groups(s, [&](int first, int chunks, int r0, int L, int, int, int) {
+    kc::gemm_batched(exec, "N", "N", L, s.K, L, 1.0f, chunk_matrices(out.dm, s, first), head_rows(k, r0), 1.0f,
+                     head_rows(out.dk, r0), kc::BatchCount{{s.B, s.H, chunks}}, s.math);
   });
 }
 
@@ -849,6 +856,8 @@ void delta_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View3 dbe
   const View4 dV_new = rows4("selectiv::delta_rule::chunked_bwd::dv_new", s.V);
   const View4 dY_w = rows4("selectiv::delta_rule::chunked_bwd::dy_w", s.K);
   const View4 dY_u = rows4("selectiv::delta_rule::chunked_bwd::dy_u", s.V);
+  const View4 dX_w = rows4("selectiv::delta_rule::chunked_bwd::dx_w", s.K);
+  const auto dm = workspace<ChunkMatrices>("selectiv::delta_rule::chunked_bwd::dm", chunks, C, C);
   const View4 dstates = workspace<View4>("selectiv::delta_rule::chunked_bwd::dstates", s.B, s.H, s.NR * s.K, s.V);
   const UtMatrices ut = ut_workspaces(s);
   const auto db_rows = workspace<ChunkDoubles>("selectiv::delta_rule::chunked_bwd::db_rows", chunks, C);
@@ -861,14 +870,12 @@ void delta_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View3 dbe
                        chunk_policy(exec, chunks, IntraValueGrad::scratch_bytes(), s.level, "intra_value_grad"),
                        IntraValueGrad{dV_new, q, k, do_, log_decay, scale, s});
   pass_dstates(exec, s, dstates, dh0, dV_new, dht, W, k_decayed, q_read, do_, log_decay);
-  chunk_state_products_bwd(exec, s, dq, dk, dY_w, do_, V_new, dV_new, states, dstates);
+  chunk_state_products_bwd(exec, s, dq, dk, dX_w, do_, V_new, dV_new, states, dstates);
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::output_grads",
                        chunk_policy(exec, chunks, OutputGrads::scratch_bytes(), s.level, "output_grads"),
                        OutputGrads{dq, dk, db_rows, states, dstates, q, k, V_new, do_, log_decay, scale, s});
-  Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::solve_grads",
-                       chunk_policy(exec, chunks, SolveGrads::scratch_bytes(), s.level, "solve_grads"),
-                       SolveGrads{dk, dv, dY_w, dY_u, dbeta, dg, ut.A, ut.kkg, db_rows, k, v, W, U,
-                                  dV_new, beta, log_decay, s, has_g});
+  ut_gradients(exec, s, UtGradients{dk, dv, dY_w, dY_u, dbeta, dg, dm, db_rows}, ut, dX_w, dV_new, W, U, k, v, beta,
+               log_decay);
 }
 
 }  // namespace selectiv::delta_rule
