@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Chunkwise-parallel WY / UT forward and backward of the delta rule (README.md §5): chunk preparation (gate
-// cumsum, UT transform, W and U), state passing, chunk output, and the backward's per-chunk gradient steps. The
-// per-chunk steps run one team per chunk, which stages tiles in team scratch with coalesced loads and multiplies them
-// there; the two state passes walk the chunks in order as batched GEMMs over every (b, h) (README.md §5).
+// cumsum, UT transform, W and U), state passing, chunk output, and the backward's gradient steps. Every matrix
+// product runs as a batched GEMM over (b, h) or (b, h, chunk) (kernels/common/batched_gemm.hpp); the kernels here do
+// what lies between them: the UT inversion and the masks of the chunk x chunk matrices (one team per chunk), and the
+// per-row dot products and updates (one warp per row).
 #include "kernels/delta_rule/chunked.hpp"
 
 #include <stdexcept>
@@ -11,8 +12,7 @@
 #include "kernels/common/batched_gemm.hpp"
 #include "kernels/common/compat.hpp"
 #include "kernels/common/reductions.hpp"
-#include "kernels/common/team_product.hpp"
-#include "kernels/common/team_stage.hpp"
+#include "kernels/common/precision.hpp"
 #include "kernels/common/workspace.hpp"
 #include "kernels/delta_rule/recurrent.hpp"
 
@@ -27,21 +27,19 @@ using ScratchDoubles = Kokkos::View<double*, Exec::scratch_memory_space, Kokkos:
 using LogDecayView = Kokkos::View<double***, Kokkos::LayoutRight, DeviceMem>;  // (B, R, H)
 using ChunkMatrices = Kokkos::View<float***, Kokkos::LayoutRight, DeviceMem>;  // (B * H * NR, C, C)
 using ChunkDoubles = Kokkos::View<double**, Kokkos::LayoutRight, DeviceMem>;   // (B * H * NR, C)
+using ChunkFloats = Kokkos::View<float**, Kokkos::LayoutRight, DeviceMem>;     // (B * H * NR, C)
+using PerChunk = Kokkos::View<double*, Kokkos::LayoutRight, DeviceMem>;        // (B * H * NR)
 
 constexpr int C = kChunkRows;
 // Team scratch of every kernel here: within the level 0 (shared memory) that Kokkos offers a CUDA team
 // (TeamPolicy::scratch_size_max(0) = 40936 bytes in Kokkos 4.6). Above it the tiles went to level 1, global memory:
 // a 48 KiB budget did that to every kernel of this file until the slabs were narrowed (README.md §5).
 constexpr std::size_t kScratchBudget = 40000;
-// Width of the slabs staged in scratch: columns of a global operand (contraction or output columns) per pass.
-constexpr int kSlab = 32;
-// The output-gradient step keeps two chunk x chunk tiles and stages narrower slabs.
-constexpr int kNarrowSlab = 16;
 
 struct Sizes {
   int B = 0, T = 0, H = 0, K = 0, V = 0, n = 1, R = 0, NR = 0;
   int level = 0;       // team scratch level of the per-chunk kernels (chunk_policy)
-  TileMath math = TileMath::kFp32;  // of every tile product (current_tile_math at the call)
+  TileMath math = TileMath::kFp32;  // of every batched GEMM (current_tile_math at the call)
 };
 
 // Row chunk of a team: league rank = (b * H + h) * NR + chunk.
@@ -56,16 +54,12 @@ struct RowChunk {
     r0 = chunk * C;
     L = s.R - r0 < C ? s.R - r0 : C;
   }
-  // token of chunk row i, and whether the row ends its token (carries an output)
-  // (n = 1, every model but Gated DeltaProduct, skips the integer division: these sit in the staging loops)
-  KOKKOS_INLINE_FUNCTION int token(int i, const Sizes& s) const { return s.n == 1 ? r0 + i : (r0 + i) / s.n; }
-  KOKKOS_INLINE_FUNCTION bool output(int i, const Sizes& s) const { return s.n == 1 || (r0 + i) % s.n == s.n - 1; }
 };
 
 // e^{x} of a difference of fp64 cumulative log-decays (x <= 0), evaluated in fp32.
 KOKKOS_INLINE_FUNCTION float exp_of(double x) { return kc::exp(static_cast<float>(x)); }
 
-// ---- team scratch: tiles, staging, tile products ------------------------------------------------------------
+// ---- team scratch of the per-chunk kernels ------------------------------------------------------------------
 
 // A chunk x (cols + 1) scratch matrix: row strides padded by one float so that threads walking a column of
 // consecutive rows hit different shared-memory banks.
@@ -86,30 +80,6 @@ TeamPolicy chunk_policy(const Exec& exec, int league, std::size_t bytes, int lev
     throw std::invalid_argument(std::string("selectiv::delta_rule::chunked: ") + who + " needs " +
                                 std::to_string(bytes) + " bytes of team scratch");
   return TeamPolicy(exec, league, Kokkos::AUTO).set_scratch_size(level, Kokkos::PerTeam(bytes));
-}
-
-// tile(r, f) = get(r, f) for r < rows, f < cols (team_stage: coalesced when f is the contiguous index of the source).
-template <class Get>
-KOKKOS_INLINE_FUNCTION void stage(const Member& team, const ScratchMatrix& tile, int rows, int cols, const Get& get) {
-  team_stage(team, rows, cols, get, [&](int r, int f, float value) { tile(r, f) = value; });
-}
-
-// out(i, j) = sum_{x < X} get_a(i, x) get_b(j, x) for i, j < L (a Gram-type product of two row operands of the
-// chunk with X columns each), staged slab by slab (slab width = the staging tiles' width). Ends with a barrier.
-template <class GetA, class GetB>
-KOKKOS_INLINE_FUNCTION void chunk_gram(const Member& team, TileMath math, const ScratchMatrix& out,
-                                       const ScratchMatrix& sa, const ScratchMatrix& sb, int slab, int L, int X,
-                                       const GetA& get_a, const GetB& get_b) {
-  for (int x0 = 0; x0 < X; x0 += slab) {
-    const int w = X - x0 < slab ? X - x0 : slab;
-    stage(team, sa, L, w, [&](int i, int x) { return get_a(i, x0 + x); });
-    stage(team, sb, L, w, [&](int j, int x) { return get_b(j, x0 + x); });
-    team.team_barrier();
-    team_product(
-        team, math, L, L, w, [&](int i, int x) { return sa(i, x); }, [&](int j, int x) { return sb(j, x); },
-        [&](int i, int j, float value) { out(i, j) = x0 == 0 ? value : out(i, j) + value; });
-    team.team_barrier();
-  }
 }
 
 // cum(i) = b_i of the chunk's rows from the prepared log-decays.
@@ -185,219 +155,159 @@ struct UtTransform {
   }
 };
 
-// The chunk's causal scores P_ij = (q_{t(i)} . k_j) e^{b_i - b_j} for j <= i on the rows i that end a token, 0
-// elsewhere, times `factor`. Ends with a barrier.
-KOKKOS_INLINE_FUNCTION void chunk_scores(const Member& team, const ScratchMatrix& P, const ScratchMatrix& sa,
-                                         const ScratchMatrix& sb, int slab, const ScratchDoubles& cum,
-                                         const RowChunk& c, const Sizes& s, const CView4& q, const CView4& k,
-                                         float factor) {
-  chunk_gram(
-      team, s.math, P, sa, sb, slab, c.L, s.K, [&](int i, int e) { return q(c.b, c.token(i, s), c.h, e); },
-      [&](int j, int e) { return k(c.b, c.r0 + j, c.h, e); });
-  Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.L * c.L), [&](int p) {
-    const int i = p / c.L, j = p % c.L;
-    P(i, j) = j <= i && c.output(i, s) ? factor * P(i, j) * exp_of(cum(i) - cum(j)) : 0.0f;
-  });
-  team.team_barrier();
-}
-
-// 3. Per chunk, on the rows that end a token:
-// o_t = scale (e^{b_i} q_t^T S_chunk + sum_{j<=i} (q_t . k_j) e^{b_i - b_j} V_new_j). o holds q_t^T S_chunk on entry
-// (a batched GEMM, chunk_state_products); by slabs of kSlab value columns, o = scale (e^b o + P V_new[:, slab]).
-struct ChunkOutput {
-  View4 o;
-  CView4 q, k, V_new;
+// 3. Per chunk (after the batched GEMM P = Q K^T over the chunk's tokens and rows, chunk_scores): the causal scores
+// P_tj = (q_t . k_j) e^{b_i - b_j} for j <= i, i the row that reads token t out, 0 elsewhere (in place).
+struct ScoreMask {
+  ChunkMatrices P;
   LogDecayView log_decay;
-  float scale;
   Sizes s;
 
-  static std::size_t scratch_bytes() { return doubles_bytes() + tile_bytes(C) + 2 * tile_bytes(kSlab); }
+  static std::size_t scratch_bytes() { return doubles_bytes(); }
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
     const RowChunk c(team.league_rank(), s);
-    const int L = c.L;
+    const int L = c.L, t0 = c.r0 / s.n, tokens = (c.r0 + L) / s.n - t0;
     ScratchDoubles cum(team.team_scratch(s.level), C);
-    const ScratchMatrix P = make_tile(team, s.level, C), sa = make_tile(team, s.level, kSlab),
-                        sb = make_tile(team, s.level, kSlab);
     load_log_decays(team, cum, c, log_decay);
     team.team_barrier();
-    chunk_scores(team, P, sa, sb, kSlab, cum, c, s, q, k, 1.0f);
-    for (int c0 = 0; c0 < s.V; c0 += kSlab) {
-      const int wc = s.V - c0 < kSlab ? s.V - c0 : kSlab;
-      stage(team, sb, L, wc, [&](int j, int col) { return V_new(c.b, c.r0 + j, c.h, c0 + col); });
-      team.team_barrier();
-      team_product(
-          team, s.math, L, wc, L, [&](int i, int x) { return P(i, x); }, [&](int col, int x) { return sb(x, col); },
-          [&](int i, int col, float value) {
-            if (!c.output(i, s)) return;
-            float& out = o(c.b, c.token(i, s), c.h, c0 + col);
-            out = scale * (exp_of(cum(i)) * out + value);
-          });
-      team.team_barrier();
-    }
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, tokens * L), [&](int p) {
+      const int tt = p / L, j = p % L, i = (t0 + tt) * s.n + s.n - 1 - c.r0;
+      P(c.index, tt, j) = j <= i ? P(c.index, tt, j) * exp_of(cum(i) - cum(j)) : 0.0f;
+    });
   }
 };
 
 // --- backward ------------------------------------------------------------------------------------------------
 
-// B2. The part of dV_new from the outputs of the same chunk: dV_new_j = scale sum_{i >= j} (q_i . k_j) e^{b_i - b_j}
-// do_i, i.e. P^T do with the chunk scores P (team per chunk, by slabs of value columns).
-struct IntraValueGrad {
-  View4 dV_new;
-  CView4 q, k, do_;
+// B4. The gradients through the outputs and the state write (README.md §5, backward steps 4 and 8), after the
+// batched GEMMs of output_gradients. Per chunk, with the chunk's tokens t (local index tt, read out on row i(tt)):
+// G_tj = (do_t . V_new_j) e^{b_i - b_j} for j < i, 0 elsewhere, its diagonal d_t = do_t . V_new_i kept apart;
+// dq_t = scale (e^{b_i} S do_t + (G K)_t + d_t k_i), dk_j (assigned) = scale ((G^T Q)_j + d_t q_t [j = i(t)]) +
+// e^{b_last - b_j} (dS V_new_j)_j, and the log-decay gradient's output and state-write terms per row (db_rows).
+// The output terms scale (sum_{j<i} (q_t . k_j) G_tj - sum_{t'} (q_t' . k_i) G_t'i) are q_t . (G K)_t and
+// k_i . (G^T Q)_i: no q k^T tile is needed, and G K and G^T Q are batched GEMMs.
+
+// B4a. Per chunk: G masked and decayed in place, its diagonal into g_diag, and <S, dS> (the state after the chunk's
+// gradient with the chunk's state) into carried.
+struct ScoreGradMask {
+  ChunkMatrices G;
+  ChunkFloats g_diag;
+  PerChunk carried;
+  CView4 states, dstates;
   LogDecayView log_decay;
-  float scale;
   Sizes s;
 
-  static std::size_t scratch_bytes() { return doubles_bytes() + tile_bytes(C) + 2 * tile_bytes(kSlab); }
+  static std::size_t scratch_bytes() { return doubles_bytes(); }
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
     const RowChunk c(team.league_rank(), s);
-    const int L = c.L;
+    const int L = c.L, t0 = c.r0 / s.n, tokens = (c.r0 + L) / s.n - t0;
     ScratchDoubles cum(team.team_scratch(s.level), C);
-    const ScratchMatrix P = make_tile(team, s.level, C), sa = make_tile(team, s.level, kSlab),
-                        sb = make_tile(team, s.level, kSlab);
     load_log_decays(team, cum, c, log_decay);
     team.team_barrier();
-    chunk_scores(team, P, sa, sb, kSlab, cum, c, s, q, k, scale);
-    for (int c0 = 0; c0 < s.V; c0 += kSlab) {
-      const int wc = s.V - c0 < kSlab ? s.V - c0 : kSlab;
-      stage(team, sb, L, wc,
-            [&](int i, int col) { return c.output(i, s) ? do_(c.b, c.token(i, s), c.h, c0 + col) : 0.0f; });
-      team.team_barrier();
-      team_product(
-          team, s.math, L, wc, L, [&](int j, int x) { return P(x, j); }, [&](int col, int x) { return sb(x, col); },
-          [&](int j, int col, float value) { dV_new(c.b, c.r0 + j, c.h, c0 + col) = value; });
-      team.team_barrier();
-    }
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, tokens * L), [&](int p) {
+      const int tt = p / L, j = p % L, i = (t0 + tt) * s.n + s.n - 1 - c.r0;
+      const float value = G(c.index, tt, j);
+      if (j == i) g_diag(c.index, tt) = value;
+      G(c.index, tt, j) = j < i ? value * exp_of(cum(i) - cum(j)) : 0.0f;
+    });
+    const int K = s.K, V = s.V;
+    double sum = 0.0;
+    Kokkos::parallel_reduce(
+        Kokkos::TeamThreadRange(team, K * V),
+        [&](int p, double& acc) {
+          acc += static_cast<double>(states(c.b, c.h, c.chunk * K + p / V, p % V) *
+                                     dstates(c.b, c.h, c.chunk * K + p / V, p % V));
+        },
+        sum);
+    Kokkos::single(Kokkos::PerTeam(team), [&]() { carried(c.index) = sum; });
   }
 };
 
-// B4. Per chunk, the gradients through the outputs and the state write (README.md §5, backward steps 4 and 8):
-// G = strictly causal (do_i . V_new_j) e^{b_i - b_j} (j < i) on output rows, its diagonal d_i = do_i . V_new_i apart;
-// dq_t = scale (e^{b_i} S do_t + (G K)_i + d_i k_i), dk (assigned) = scale (G^T Q + d_i q_i) + e^{b_last - b_i}
-// dS V_new_i, and the log-decay gradient's output and state-write terms per row (into db_rows). dq and dk hold the
-// state products S do_t and dS V_new_i on entry (batched GEMMs, chunk_state_products). The output terms
-// scale (sum_{j<i} (q_i . k_j) G_ij - sum_{m>i} (q_m . k_i) G_mi) are read off the products dq and dk form anyway:
-// scale (q_i . (G K)_i - k_i . (G^T Q)_i), so no q k^T tile is needed.
-struct OutputGrads {
-  View4 dq, dk;
+// Where token t (or row r) sits: its chunk's index (b * H + h) * NR + chunk, its row in the chunk, and its position
+// among the chunk's tokens.
+struct TokenPlace {
+  int index, row, tt;
+  KOKKOS_INLINE_FUNCTION TokenPlace(int b, int h, int t, const Sizes& s) {
+    const int r = t * s.n + s.n - 1, chunk = r / C;
+    index = (b * s.H + h) * s.NR + chunk;
+    row = r % C;
+    tt = t - (chunk * C) / s.n;
+  }
+};
+
+// B4b. One warp per token (b, t, h), lanes across the key dim: dq (dq holds S do_t on entry, X = G K) and the
+// output terms of db on the token's row, assigned: scale e^{b_i} q_t . (S do_t) + scale q_t . (G K)_t.
+struct OutputTokenGrads {
+  View4 dq;
   ChunkDoubles db_rows;
-  CView4 states, dstates, q, k, V_new, do_;
+  CView4 q, k, X;
+  ChunkFloats g_diag;
   LogDecayView log_decay;
   float scale;
   Sizes s;
 
-  // slabs: key columns kW (the accumulator), staged operands kWide (a chunk x chunk tile beside them)
-  static constexpr int kW = kNarrowSlab, kWide = kSlab;
-  static std::size_t scratch_bytes() {
-    return 2 * doubles_bytes() + 2 * floats_bytes() + tile_bytes(C) + tile_bytes(kW) + 2 * tile_bytes(kWide);
+  KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
+    const int item = nn::detail::vector_item(team);
+    if (item >= s.B * s.T * s.H) return;
+    const int h = item % s.H, t = (item / s.H) % s.T, b = item / (s.H * s.T);
+    const TokenPlace place(b, h, t, s);
+    const int r = t * s.n + s.n - 1;
+    const float gamma = exp_of(log_decay(b, r, h)), d = g_diag(place.index, place.tt);
+    float read_out = 0.0f, output = 0.0f;
+    Kokkos::parallel_reduce(
+        Kokkos::ThreadVectorRange(team, s.K), [&](int e, float& acc) { acc += q(b, t, h, e) * dq(b, t, h, e); },
+        read_out);
+    Kokkos::parallel_reduce(
+        Kokkos::ThreadVectorRange(team, s.K), [&](int e, float& acc) { acc += q(b, t, h, e) * X(b, t, h, e); },
+        output);
+    Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, s.K), [&](int e) {
+      dq(b, t, h, e) = scale * (gamma * dq(b, t, h, e) + X(b, t, h, e) + d * k(b, r, h, e));
+    });
+    Kokkos::single(Kokkos::PerThread(team), [&]() {
+      db_rows(place.index, place.row) =
+          static_cast<double>(scale) * gamma * read_out + static_cast<double>(scale) * output;
+    });
   }
+};
+
+// B4c. One warp per row (b, r, h), lanes across the key dim: dk, assigned (dk holds dS V_new_r on entry, Y = G^T Q),
+// and the row's terms of db: -scale k_r . (G^T Q)_r - e^{b_last - b_r} Q_r with Q_r = k_r . (dS V_new_r), kept
+// (times e^{b_last - b_r}) in state_write for the last row's sum. Rows that read no token out start db at 0.
+struct OutputRowGrads {
+  View4 dk;
+  ChunkDoubles db_rows, state_write;
+  CView4 q, k, Y;
+  ChunkFloats g_diag;
+  LogDecayView log_decay;
+  float scale;
+  Sizes s;
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
-    const RowChunk c(team.league_rank(), s);
-    const int L = c.L, K = s.K, V = s.V;
-    ScratchDoubles cum(team.team_scratch(s.level), C), db(team.team_scratch(s.level), C);
-    ScratchFloats Q(team.team_scratch(s.level), C);     // Q_i = k_i . (dS V_new_i)
-    ScratchFloats diag(team.team_scratch(s.level), C);  // d_i
-    const ScratchMatrix G = make_tile(team, s.level, C), acc = make_tile(team, s.level, kW),
-                        sa = make_tile(team, s.level, kWide), sb = make_tile(team, s.level, kWide);
-    load_log_decays(team, cum, c, log_decay);
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
-      db(i) = 0.0;
-      Q(i) = 0.0f;
-    });
-    team.team_barrier();
-    // G_ij = e^{b_i - b_j} (do_i . V_new_j), j < i, output rows i; d_i apart
-    chunk_gram(
-        team, s.math, G, sa, sb, kWide, L, V,
-        [&](int i, int col) { return c.output(i, s) ? do_(c.b, c.token(i, s), c.h, col) : 0.0f; },
-        [&](int j, int col) { return V_new(c.b, c.r0 + j, c.h, col); });
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L), [&](int p) {
-      const int i = p / L, j = p % L;
-      if (j == i) diag(i) = c.output(i, s) ? G(i, i) : 0.0f;
-      G(i, j) = j < i && c.output(i, s) ? G(i, j) * exp_of(cum(i) - cum(j)) : 0.0f;
-    });
-    team.team_barrier();
-    // dq = scale (e^b (do S^T) + G K + d k) on output rows; db gets the read-out term scale e^{b_i} q_i . (S do_i) and
-    // the output term scale q_i . (G K)_i
-    for (int e0 = 0; e0 < K; e0 += kW) {
-      const int we = K - e0 < kW ? K - e0 : kW;
-      stage(team, acc, L, we,
-            [&](int i, int x) { return c.output(i, s) ? dq(c.b, c.token(i, s), c.h, e0 + x) : 0.0f; });
-      stage(team, sa, L, we, [&](int i, int x) { return q(c.b, c.token(i, s), c.h, e0 + x); });
-      stage(team, sb, L, we, [&](int j, int x) { return k(c.b, c.r0 + j, c.h, e0 + x); });
-      team.team_barrier();
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
-        if (!c.output(i, s)) return;
-        float dot = 0.0f;
-        for (int x = 0; x < we; ++x) dot += sa(i, x) * acc(i, x);
-        db(i) += static_cast<double>(scale) * exp_of(cum(i)) * dot;
-      });
-      team.team_barrier();
-      // acc(i, col) becomes (G K)_i for the output term of db
-      team_product(
-          team, s.math, L, we, L, [&](int i, int x) { return G(i, x); }, [&](int col, int x) { return sb(x, col); },
-          [&](int i, int col, float value) {
-            if (c.output(i, s))
-              dq(c.b, c.token(i, s), c.h, e0 + col) =
-                  scale * (exp_of(cum(i)) * acc(i, col) + value + diag(i) * sb(i, col));
-            acc(i, col) = value;
-          });
-      team.team_barrier();
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
-        if (!c.output(i, s)) return;
-        double dot = 0.0;
-        for (int x = 0; x < we; ++x) dot += static_cast<double>(sa(i, x)) * acc(i, x);
-        db(i) += static_cast<double>(scale) * dot;
-      });
-      team.team_barrier();
-    }
-    // dk = scale (G^T Q + d_i q_i) + e^{b_last - b_i} (V_new dS^T)_i, Q_i = k_i . (dS V_new_i), and the output term
-    // -scale k_i . (G^T Q)_i of db
-    for (int e0 = 0; e0 < K; e0 += kW) {
-      const int we = K - e0 < kW ? K - e0 : kW;
-      stage(team, acc, L, we, [&](int i, int x) { return dk(c.b, c.r0 + i, c.h, e0 + x); });
-      stage(team, sa, L, we, [&](int i, int x) { return k(c.b, c.r0 + i, c.h, e0 + x); });
-      stage(team, sb, L, we, [&](int m, int x) { return q(c.b, c.token(m, s), c.h, e0 + x); });
-      team.team_barrier();
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
-        float dot = 0.0f;
-        for (int x = 0; x < we; ++x) dot += sa(i, x) * acc(i, x);
-        Q(i) += dot;
-      });
-      team.team_barrier();
-      // acc(i, col) becomes (G^T Q)_i for the output term of db
-      team_product(
-          team, s.math, L, we, L, [&](int i, int x) { return G(x, i); }, [&](int col, int x) { return sb(x, col); },
-          [&](int i, int col, float value) {
-            dk(c.b, c.r0 + i, c.h, e0 + col) =
-                scale * (value + diag(i) * sb(i, col)) + exp_of(cum(L - 1) - cum(i)) * acc(i, col);
-            acc(i, col) = value;
-          });
-      team.team_barrier();
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
-        double dot = 0.0;
-        for (int x = 0; x < we; ++x) dot += static_cast<double>(sa(i, x)) * acc(i, x);
-        db(i) -= static_cast<double>(scale) * dot;
-      });
-      team.team_barrier();
-    }
-    float carried = 0.0f;  // <S_chunk, dS_end>
+    const int item = nn::detail::vector_item(team);
+    if (item >= s.B * s.R * s.H) return;
+    const int h = item % s.H, r = (item / s.H) % s.R, b = item / (s.H * s.R);
+    const int chunk = r / C, i = r % C, index = (b * s.H + h) * s.NR + chunk;
+    const int last = (chunk + 1) * C < s.R ? (chunk + 1) * C - 1 : s.R - 1;
+    const bool output = r % s.n == s.n - 1;
+    const int t = r / s.n;
+    const float d = output ? g_diag(index, TokenPlace(b, h, t, s).tt) : 0.0f;
+    const float write = exp_of(log_decay(b, last, h) - log_decay(b, r, h));
+    float written = 0.0f, output_term = 0.0f;
     Kokkos::parallel_reduce(
-        Kokkos::TeamThreadRange(team, K * V),
-        [&](int p, float& sum) {
-          sum += states(c.b, c.h, c.chunk * K + p / V, p % V) * dstates(c.b, c.h, c.chunk * K + p / V, p % V);
-        },
-        carried);
-    // the state write: -Q_i e^{b_last - b_i} per row, e^{b_last} <S, dS> + sum_j e^{b_last - b_j} Q_j on the last
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
-      double value = db(i) - static_cast<double>(exp_of(cum(L - 1) - cum(i)) * Q(i));
-      if (i == L - 1) {
-        value += static_cast<double>(exp_of(cum(L - 1))) * carried;
-        for (int j = 0; j < L; ++j) value += static_cast<double>(exp_of(cum(L - 1) - cum(j)) * Q(j));
-      }
-      db_rows(c.index, i) = value;
+        Kokkos::ThreadVectorRange(team, s.K), [&](int e, float& acc) { acc += k(b, r, h, e) * dk(b, r, h, e); },
+        written);
+    Kokkos::parallel_reduce(
+        Kokkos::ThreadVectorRange(team, s.K), [&](int e, float& acc) { acc += k(b, r, h, e) * Y(b, r, h, e); },
+        output_term);
+    Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, s.K), [&](int e) {
+      const float own = output ? d * q(b, t, h, e) : 0.0f;
+      dk(b, r, h, e) = scale * (Y(b, r, h, e) + own) + write * dk(b, r, h, e);
+    });
+    Kokkos::single(Kokkos::PerThread(team), [&]() {
+      const double state_term = static_cast<double>(write * written);
+      db_rows(index, i) = (output ? db_rows(index, i) : 0.0) - static_cast<double>(scale) * output_term - state_term;
+      state_write(index, i) = state_term;
     });
   }
 };
@@ -456,11 +366,12 @@ struct UtRowGrads {
 
 // B6. Per chunk: E = D1 + D1^T with D1 = diag(beta) (dM . Gamma) strictly lower triangular (symmetric, written over
 // dm; dk += E K is a batched GEMM: beta_i (D K)_i + (D^T diag(beta) K)_i), and dg = the reverse cumulative sum of
-// db_rows within the chunk, read on the sub-step-0 rows.
+// db_rows within the chunk (with the last row's state-write terms), read on the sub-step-0 rows.
 struct UtChunkGrads {
   ChunkMatrices dm;
   View3 dg;
-  ChunkDoubles db_rows;
+  ChunkDoubles db_rows, state_write;
+  PerChunk carried;
   CView3 beta;
   LogDecayView log_decay;
   Sizes s;
@@ -484,7 +395,9 @@ struct UtChunkGrads {
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) { dm(c.index, i, i) = 0.0f; });
     if (has_g) {
       Kokkos::single(Kokkos::PerTeam(team), [&]() {
-        double sum = 0.0;
+        // the state write on the last row: e^{b_last} <S, dS> + sum_j e^{b_last - b_j} Q_j
+        double sum = exp_of(cum(L - 1)) * carried(c.index);
+        for (int j = 0; j < L; ++j) sum += state_write(c.index, j);
         for (int i = L - 1; i >= 0; --i) {
           sum += db_rows(c.index, i);
           if ((c.r0 + i) % s.n == 0) dg(c.b, (c.r0 + i) / s.n, c.h) = static_cast<float>(sum);
@@ -494,10 +407,10 @@ struct UtChunkGrads {
   }
 };
 
-// ---- state passes and recomputed values: batched GEMMs over (b, h) -------------------------------------------
-// The products that carry the state from chunk to chunk (and V_new = U - W S) are, per chunk, one GEMM per (b, h):
-// 64 x K x V at most, large enough for the BLAS and sequential over the chunks only, so they run as batched GEMMs
-// (kernels/common/batched_gemm.hpp) over every (b, h) at once, reading the operands where they lie.
+// ---- the steps: batched GEMMs and the kernels between them ----------------------------------------------------
+// Every product is, per chunk, one GEMM per (b, h) of at most 64 x max(K, V) x max(K, V): too small for one kc::gemm
+// each, so they run batched over every (b, h) (the state passes, sequential over the chunks) or every (b, h, chunk),
+// reading the operands where they lie.
 
 // Rows row0.. of each (b, h) of a (B, rows, H, D) tensor: batch indices (b, h, chunk), the next chunk `step` rows
 // further.
@@ -673,15 +586,40 @@ UtMatrices ut_workspaces(const Sizes& s) {
                     workspace<ChunkMatrices>("selectiv::delta_rule::chunked::ut_inverse_u", chunks, C, C)};
 }
 
-// The per-chunk products with a chunk's state, for every chunk at once (the chunk kernels finish them):
-// forward: o_t = q_t^T S_chunk on the tokens read out in the chunk.
-void chunk_state_products_fwd(const Exec& exec, const Sizes& s, const View4& o, const CView4& q, const CView4& states) {
-  for_chunk_groups(s, [&](int first, int chunks, int, int, int t0, int tokens, int token_step) {
-    kc::gemm_batched(exec, "N", "N", tokens, s.V, s.K, 1.0f, head_rows(q, t0, token_step),
-                     head_states(states, s.K, first), 0.0f, head_rows(o, t0, token_step),
-                     kc::BatchCount{{s.B, s.H, chunks}}, s.math);
+// The chunks' causal scores (tokens x rows per chunk): P = Q K^T (batched GEMMs), then ScoreMask.
+void chunk_scores(const Exec& exec, const char* label, const Sizes& s, const ChunkMatrices& P, const CView4& q,
+                  const CView4& k, const LogDecayView& log_decay) {
+  for_chunk_groups(s, [&](int first, int chunks, int r0, int L, int t0, int tokens, int token_step) {
+    kc::gemm_batched(exec, "N", "T", tokens, L, s.K, 1.0f, head_rows(q, t0, token_step), head_rows(k, r0), 0.0f,
+                     chunk_matrices(P, s, first), kc::BatchCount{{s.B, s.H, chunks}}, s.math);
+  });
+  Kokkos::parallel_for(label, chunk_policy(exec, s.B * s.H * s.NR, ScoreMask::scratch_bytes(), s.level, "score_mask"),
+                       ScoreMask{P, log_decay, s});
+}
+
+// 3. The output, per chunk: o_t = Q~_t S_chunk + scale (P V_new)_t with Q~ = q_read (scale e^{b_i} q_t), two batched
+// GEMMs over (b, h, chunk) after the scores P.
+void chunk_outputs(const Exec& exec, const Sizes& s, const View4& o, const CView4& q_read, const CView4& states,
+                   const ChunkMatrices& P, const CView4& V_new, float scale) {
+  for_chunk_groups(s, [&](int first, int chunks, int r0, int L, int t0, int tokens, int token_step) {
+    const kc::BatchCount batch{{s.B, s.H, chunks}};
+    kc::gemm_batched(exec, "N", "N", tokens, s.V, s.K, 1.0f, head_rows(q_read, t0, token_step),
+                     head_states(states, s.K, first), 0.0f, head_rows(o, t0, token_step), batch, s.math);
+    kc::gemm_batched(exec, "N", "N", tokens, s.V, L, scale, chunk_matrices(P, s, first), head_rows(V_new, r0), 1.0f,
+                     head_rows(o, t0, token_step), batch, s.math);
   });
 }
+
+// B2. The part of dV_new from the outputs of the same chunk: dV_new = scale P^T do (batched GEMMs, assigned).
+void intra_value_grads(const Exec& exec, const Sizes& s, const View4& dV_new, const ChunkMatrices& P,
+                       const CView4& do_, float scale) {
+  for_chunk_groups(s, [&](int first, int chunks, int r0, int L, int t0, int tokens, int token_step) {
+    kc::gemm_batched(exec, "T", "N", L, s.V, tokens, scale, chunk_matrices(P, s, first), head_rows(do_, t0, token_step),
+                     0.0f, head_rows(dV_new, r0), kc::BatchCount{{s.B, s.H, chunks}}, s.math);
+  });
+}
+
+// The per-chunk products with a chunk's state, for every chunk at once (the chunk kernels finish them):
 
 // backward: dq_t = S do_t (tokens read out in the chunk), dk_i = dS V_new_i and dX_w,i = -S dV_new_i (rows), S the
 // chunk's state and dS the gradient of the state after it.
@@ -700,6 +638,41 @@ void chunk_state_products_bwd(const Exec& exec, const Sizes& s, const View4& dq,
   });
 }
 
+// B4: G = do V_new^T per chunk (batched GEMMs; tokens x rows), masked (ScoreGradMask), X = G K and Y = G^T Q
+// (batched GEMMs), then the token and row kernels.
+struct OutputGradients {
+  View4 dq, dk, X, Y;
+  ChunkMatrices G;
+  ChunkFloats g_diag;
+  PerChunk carried;
+  ChunkDoubles db_rows, state_write;
+};
+void output_gradients(const Exec& exec, const Sizes& s, const OutputGradients& out, const CView4& q, const CView4& k,
+                      const CView4& V_new, const CView4& do_, const CView4& states, const CView4& dstates,
+                      const LogDecayView& log_decay, float scale) {
+  for_chunk_groups(s, [&](int first, int chunks, int r0, int L, int t0, int tokens, int token_step) {
+    kc::gemm_batched(exec, "N", "T", tokens, L, s.V, 1.0f, head_rows(do_, t0, token_step), head_rows(V_new, r0), 0.0f,
+                     chunk_matrices(out.G, s, first), kc::BatchCount{{s.B, s.H, chunks}}, s.math);
+  });
+  Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::score_grad_mask",
+                       chunk_policy(exec, s.B * s.H * s.NR, ScoreGradMask::scratch_bytes(), s.level, "score_grad_mask"),
+                       ScoreGradMask{out.G, out.g_diag, out.carried, states, dstates, log_decay, s});
+  for_chunk_groups(s, [&](int first, int chunks, int r0, int L, int t0, int tokens, int token_step) {
+    const kc::BatchCount batch{{s.B, s.H, chunks}};
+    const auto G = chunk_matrices(out.G, s, first);
+    kc::gemm_batched(exec, "N", "N", tokens, s.K, L, 1.0f, G, head_rows(k, r0), 0.0f,
+                     head_rows(out.X, t0, token_step), batch, s.math);
+    kc::gemm_batched(exec, "T", "N", L, s.K, tokens, 1.0f, G, head_rows(q, t0, token_step), 0.0f,
+                     head_rows(out.Y, r0), batch, s.math);
+  });
+  Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::output_token_grads",
+                       nn::detail::vector_per_item(exec, s.B * s.T * s.H),
+                       OutputTokenGrads{out.dq, out.db_rows, q, k, out.X, out.g_diag, log_decay, scale, s});
+  Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::output_row_grads",
+                       nn::detail::vector_per_item(exec, s.B * s.R * s.H),
+                       OutputRowGrads{out.dk, out.db_rows, out.state_write, q, k, out.Y, out.g_diag, log_decay, scale, s});
+}
+
 // B5-B7: the gradients through the UT transform: batched GEMMs dY_w = A^T dX_w, dY_u = A^T dV_new,
 // dm = dY_w W^T + dY_u U^T; the row kernel (UtRowGrads); per chunk E and dg (UtChunkGrads); dk += E K.
 struct UtGradients {
@@ -708,7 +681,8 @@ struct UtGradients {
   ChunkMatrices dm;
   ChunkDoubles db_rows;
 };
-void ut_gradients(const Exec& exec, const Sizes& s, const UtGradients& out, const UtMatrices& ut, const CView4& dX_w,
+void ut_gradients(const Exec& exec, const Sizes& s, const UtGradients& out, const UtMatrices& ut,
+                  const OutputGradients& output, const CView4& dX_w,
                   const CView4& dV_new, const CView4& W, const CView4& U, const CView4& k, const CView4& v,
                   const CView3& beta, const LogDecayView& log_decay) {
   for_chunk_groups(s, [&](int first, int chunks, int r0, int L, int, int, int) {
@@ -729,7 +703,8 @@ void ut_gradients(const Exec& exec, const Sizes& s, const UtGradients& out, cons
                                   beta, log_decay, s});
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::ut_chunk_grads",
                        chunk_policy(exec, s.B * s.H * s.NR, UtChunkGrads::scratch_bytes(), s.level, "ut_chunk_grads"),
-                       UtChunkGrads{out.dm, out.dg, out.db_rows, beta, log_decay, s, out.dg.data() != nullptr});
+                       UtChunkGrads{out.dm, out.dg, out.db_rows, output.state_write, output.carried, beta, log_decay, s,
+                                    out.dg.data() != nullptr});
   for_chunk_groups(s, [&](int first, int chunks, int r0, int L, int, int, int) {
     kc::gemm_batched(exec, "N", "N", L, s.K, L, 1.0f, chunk_matrices(out.dm, s, first), head_rows(k, r0), 1.0f,
                      head_rows(out.dk, r0), kc::BatchCount{{s.B, s.H, chunks}}, s.math);
@@ -820,12 +795,12 @@ void delta_chunked_fwd(const Exec& exec, View4 o, View4 ht, View4 states, CView4
   prepare_chunks(exec, "selectiv::delta_rule::chunked_fwd::ut_transform", s, log_decay, ut_workspaces(s), W, U, k, v,
                  beta, g);
   const View4 k_decayed = workspace<View4>("selectiv::delta_rule::chunked::k_decayed", s.B, s.R, s.H, s.K);
-  decayed_keys_and_queries(exec, k_decayed, View4(), k, q, log_decay, scale, s);
+  const View4 q_read = workspace<View4>("selectiv::delta_rule::chunked::q_read", s.B, s.T, s.H, s.K);
+  decayed_keys_and_queries(exec, k_decayed, q_read, k, q, log_decay, scale, s);
   pass_states(exec, s, states, ht, U, W, k_decayed, h0, log_decay);
-  chunk_state_products_fwd(exec, s, o, q, states);
-  Kokkos::parallel_for("selectiv::delta_rule::chunked_fwd::output",
-                       chunk_policy(exec, chunks, ChunkOutput::scratch_bytes(), s.level, "output"),
-                       ChunkOutput{o, q, k, U, log_decay, scale, s});
+  const auto P = workspace<ChunkMatrices>("selectiv::delta_rule::chunked::scores", chunks, C, C);
+  chunk_scores(exec, "selectiv::delta_rule::chunked_fwd::score_mask", s, P, q, k, log_decay);
+  chunk_outputs(exec, s, o, q_read, states, P, U, scale);
 }
 
 void delta_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View3 dbeta, View3 dg, View4 dh0, CView4 states,
@@ -848,7 +823,8 @@ void delta_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View3 dbe
   if (has_dh0) require_extents(dh0, s.B, s.H, s.K, s.V, "dh0");
 
   const int chunks = s.B * s.H * s.NR;
-  auto rows4 = [&](const char* label, int last) { return workspace<View4>(label, s.B, s.R, s.H, last); };
+  auto rows_of = [&](const char* label, int rows, int last) { return workspace<View4>(label, s.B, rows, s.H, last); };
+  auto rows4 = [&](const char* label, int last) { return rows_of(label, s.R, last); };
   const auto log_decay = workspace<LogDecayView>("selectiv::delta_rule::chunked_bwd::log_decay", s.B, s.R, s.H);
   const View4 W = rows4("selectiv::delta_rule::chunked_bwd::wy_w", s.K);
   const View4 U = rows4("selectiv::delta_rule::chunked_bwd::wy_u", s.V);
@@ -863,19 +839,26 @@ void delta_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View3 dbe
   const auto db_rows = workspace<ChunkDoubles>("selectiv::delta_rule::chunked_bwd::db_rows", chunks, C);
   prepare_chunks(exec, "selectiv::delta_rule::chunked_bwd::ut_transform", s, log_decay, ut, W, U, k, v, beta, g);
   const View4 k_decayed = workspace<View4>("selectiv::delta_rule::chunked::k_decayed", s.B, s.R, s.H, s.K);
-  const View4 q_read = workspace<View4>("selectiv::delta_rule::chunked_bwd::q_read", s.B, s.T, s.H, s.K);
+  const View4 q_read = workspace<View4>("selectiv::delta_rule::chunked::q_read", s.B, s.T, s.H, s.K);
   decayed_keys_and_queries(exec, k_decayed, q_read, k, q, log_decay, scale, s);
   recompute_new_values(exec, s, V_new, U, W, states);
-  Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::intra_value_grad",
-                       chunk_policy(exec, chunks, IntraValueGrad::scratch_bytes(), s.level, "intra_value_grad"),
-                       IntraValueGrad{dV_new, q, k, do_, log_decay, scale, s});
+  const auto P = workspace<ChunkMatrices>("selectiv::delta_rule::chunked::scores", chunks, C, C);
+  chunk_scores(exec, "selectiv::delta_rule::chunked_bwd::score_mask", s, P, q, k, log_decay);
+  intra_value_grads(exec, s, dV_new, P, do_, scale);
   pass_dstates(exec, s, dstates, dh0, dV_new, dht, W, k_decayed, q_read, do_, log_decay);
   chunk_state_products_bwd(exec, s, dq, dk, dX_w, do_, V_new, dV_new, states, dstates);
-  Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::output_grads",
-                       chunk_policy(exec, chunks, OutputGrads::scratch_bytes(), s.level, "output_grads"),
-                       OutputGrads{dq, dk, db_rows, states, dstates, q, k, V_new, do_, log_decay, scale, s});
-  ut_gradients(exec, s, UtGradients{dk, dv, dY_w, dY_u, dbeta, dg, dm, db_rows}, ut, dX_w, dV_new, W, U, k, v, beta,
-               log_decay);
+  const OutputGradients output{dq,
+                               dk,
+                               rows_of("selectiv::delta_rule::chunked_bwd::g_k", s.T, s.K),
+                               rows4("selectiv::delta_rule::chunked_bwd::g_t_q", s.K),
+                               workspace<ChunkMatrices>("selectiv::delta_rule::chunked_bwd::g", chunks, C, C),
+                               workspace<ChunkFloats>("selectiv::delta_rule::chunked_bwd::g_diag", chunks, C),
+                               workspace<PerChunk>("selectiv::delta_rule::chunked_bwd::carried", chunks),
+                               db_rows,
+                               workspace<ChunkDoubles>("selectiv::delta_rule::chunked_bwd::state_write", chunks, C)};
+  output_gradients(exec, s, output, q, k, V_new, do_, states, dstates, log_decay, scale);
+  ut_gradients(exec, s, UtGradients{dk, dv, dY_w, dY_u, dbeta, dg, dm, db_rows}, ut, output, dX_w, dV_new, W, U, k, v,
+               beta, log_decay);
 }
 
 }  // namespace selectiv::delta_rule

@@ -31,9 +31,9 @@ using testing::Gate;
 
 // fp32 chunked forward against the fp64 reference on the same fp32 inputs.
 constexpr double kChunkedTolerance = 1e-5;
-// With tf32 tile products (operands rounded to 10 mantissa bits, unit roundoff 4.9e-4): the backward chains several
+// With tf32 products (operands rounded to 10 mantissa bits, unit roundoff 4.9e-4): the backward chains several
 // products through the UT transform; dg of Gated DeltaProduct under strong gates (n = 4, beta up to 2) measured
-// 1.1e-2 on the H200, every other output and case below 5e-3.
+// 1.1e-2 on the H200 with the former tf32 team products, every other output and case below 5e-3.
 constexpr double kTf32Tolerance = 2e-2;
 
 void check_against_reference(const DeltaSizes& n, Gate gate, bool with_h0, double beta_max, unsigned seed,
@@ -104,16 +104,15 @@ TEST(DeltaRuleChunked, LargeHeadDims) {
   check_against_reference({1, 100, 2, 64, 128, 1}, Gate::kLayer, true, 1.0, 801u);
 }
 
-// Head dims that leave partial staging slabs (the tiles hold 16 or 32 columns per pass) and several per head.
-TEST(DeltaRuleChunked, PartialSlabs) {
+// Head dims that are no multiple of 4 floats (rows of the batched GEMMs' operands not 16-byte aligned) or of 32.
+TEST(DeltaRuleChunked, UnalignedHeadDims) {
   check_against_reference({1, 70, 2, 40, 72, 2}, Gate::kLayer, true, 2.0, 811u);
   check_against_reference({2, 33, 1, 33, 17, 1}, Gate::kStrong, false, 1.0, 812u);
 }
 
-// The state passes carry 16 state columns per team at K = 128 (the largest key dim, the whole K x tile state in
-// scratch) and 32 at K <= 64: V = 40 gives two full 16-column tiles and a partial one, or one full 32-column tile and
-// a partial one; V = 72 two full 32-column tiles and a partial one; V = 9 a single partial tile.
-TEST(DeltaRuleChunked, StateColumnTiles) {
+// The largest key dim (K = 128) and value dims from 9 to 72, with and without sub-steps (n = 3: tokens straddle
+// chunks, so the token-side products run chunk by chunk).
+TEST(DeltaRuleChunked, KeyAndValueDimsAroundTheTiles) {
   check_against_reference({2, 70, 2, 128, 40, 1}, Gate::kLayer, true, 1.0, 821u);
   check_against_reference({1, 40, 2, 128, 9, 3}, Gate::kStrong, true, 2.0, 822u);
   check_against_reference({2, 70, 2, 64, 72, 1}, Gate::kLayer, true, 1.0, 823u);
@@ -121,9 +120,9 @@ TEST(DeltaRuleChunked, StateColumnTiles) {
   check_against_reference({1, 65, 1, 32, 9, 1}, Gate::kNone, false, 1.0, 825u);
 }
 
-// tf32 and bf16 runs use tf32 tile products (tensor cores on CUDA): within kTf32Tolerance of the fp64 reference on
+// tf32 and bf16 runs allow tf32 tensor cores in the batched GEMMs: within kTf32Tolerance of the fp64 reference on
 // GDN, GDP and K = 128 shapes. The precision exists only on CUDA builds with cuBLAS.
-TEST(DeltaRuleChunked, Tf32TileProducts) {
+TEST(DeltaRuleChunked, Tf32Products) {
   if (!matmul_precision_available(MatmulPrecision::kTf32)) GTEST_SKIP() << "tf32 needs a CUDA build with cuBLAS";
   const ::selectiv::testing::ScopedMatmulPrecision tf32(MatmulPrecision::kTf32);
   check_against_reference({2, 130, 3, 64, 128, 1}, Gate::kLayer, true, 1.0, 901u, kTf32Tolerance);
