@@ -18,6 +18,8 @@ namespace kc {
 template <class T>
 struct MatrixBatchOf {
   MatrixBatchOf() = default;
+  MatrixBatchOf(T* data_, std::int64_t ld_, std::int64_t stride0, std::int64_t stride1 = 0, std::int64_t stride2 = 0)
+      : data(data_), ld(ld_), stride{stride0, stride1, stride2} {}
   // a batch of float matrices read as const
   template <class U>
   MatrixBatchOf(const MatrixBatchOf<U>& other)  // NOLINT(google-explicit-constructor)

@@ -6,8 +6,11 @@
 
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
+#include "kernels/common/batched_gemm.hpp"
 #include "kernels/common/compat.hpp"
+#include "kernels/common/reductions.hpp"
 #include "kernels/common/team_product.hpp"
 #include "kernels/common/team_stage.hpp"
 #include "kernels/common/workspace.hpp"
@@ -26,9 +29,8 @@ using ScratchDoubles = Kokkos::View<double*, Kokkos::LayoutRight, Exec::scratch_
 
 // Level-0 team scratch a GPU team may use (shared memory; more lowers occupancy or fails to launch).
 constexpr std::size_t kScratchBudget = 48 * 1024;
-// Width of the N-column slab of dB / dC one dB_dC team computes, and of the P-column slab of y one chunk_output
-// team computes (wider heads are split over several teams, so that the accumulator leaves room for the tiles).
-constexpr int kStateSlab = 32;
+// Width of the P-column slab of y one chunk_output team computes (wider heads are split over several teams, so that
+// the accumulator leaves room for the tiles).
 constexpr int kHeadSlab = 64;
 // Chunks whose state loads the passing steps issue together.
 constexpr int kPassGroup = 8;
@@ -383,12 +385,36 @@ void output_input_dots(const Exec& exec, View4 dyx, CView4 dy, CView3 xbc, const
 
 // Steps 4 and 6: per token s of the chunk, with du_s = e^{b_L - b_s} (dS' B_s) + sum_{r>=s} scores_rs e^{b_r - b_s}
 // dy_r:  dx_s = delta_s du_s + D dy_s,  ddelta_s (direct) = x_s . du_s,  beta_s = delta_s e^{b_L - b_s} x_s . (dS'
-// B_s), alpha_s = e^{b_s} dy_s . (S_[n] C_s),  and dy_s . x_s (the diagonal of dyx, for dD). One team per (b, h,
-// chunk), a (Q, P) accumulator in scratch: du over state tiles (B, dS') then token tiles (decayed scores, dy); then S C
-// over state tiles (C, S).
+// B_s), alpha_s = e^{b_s} dy_s . (S_[n] C_s),  and dy_s . x_s (the diagonal of dyx, for dD). The products with the
+// states, dS' B_s and S_[n] C_s, are batched GEMMs over (b, h, chunk) first (into state_b and state_c); then one
+// team per (b, h, chunk) with a (Q, P) accumulator in scratch: du from state_b, then token tiles (decayed scores, dy).
 void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3 ddelta, View3 dD_part, CView3 delta,
                     CumView cum, CView4 states, CView4 dstates, CView3 scores, CView4 dyx, CView4 dy, CView3 xbc,
                     CView1 D, const Sizes s) {
+  const View4 state_b = workspace<View4>("selectiv::ssd::dstate_times_b", s.B, s.T, s.H, s.P);
+  const View4 state_c = workspace<View4>("selectiv::ssd::state_times_c", s.B, s.T, s.H, s.P);
+  {
+    const std::int64_t width = xbc.extent(2), HP = static_cast<std::int64_t>(s.H) * s.P;
+    const std::int64_t state = static_cast<std::int64_t>(s.P) * s.N;
+    auto run = [&](int n0, int chunks, int len) {
+      const std::int64_t t0 = static_cast<std::int64_t>(n0) * kChunk;
+      const kc::BatchCount batch{{s.B, s.H, chunks}};
+      // (b, h, chunk): token rows of B or C (shared by the heads), the head's state, the head's output rows
+      const kc::ConstMatrixBatch B_rows(xbc.data() + t0 * width + s.bcol(0), width, s.T * width, 0, kChunk * width);
+      const kc::ConstMatrixBatch C_rows(xbc.data() + t0 * width + s.ccol(0), width, s.T * width, 0, kChunk * width);
+      auto head_states = [&](const CView4& x) {
+        return kc::ConstMatrixBatch(x.data() + n0 * state, s.N, s.H * s.NT * state, s.NT * state, state);
+      };
+      auto out_rows = [&](const View4& x) { return kc::MatrixBatch(x.data() + t0 * HP, HP, s.T * HP, s.P, kChunk * HP); };
+      kc::gemm_batched(exec, "N", "T", len, s.P, s.N, 1.0f, B_rows, head_states(dstates), 0.0f, out_rows(state_b),
+                       batch, s.math);
+      kc::gemm_batched(exec, "N", "T", len, s.P, s.N, 1.0f, C_rows, head_states(states), 0.0f, out_rows(state_c),
+                       batch, s.math);
+    };
+    const int full = s.T / kChunk;
+    if (full > 0) run(0, full, kChunk);
+    if (s.T % kChunk != 0) run(full, 1, s.T % kChunk);
+  }
   const Plan plan = make_plan("ssd_chunked_bwd", [&](int kt) {
     return chunk_vectors_bytes() + ScratchVector::shmem_size(kChunk) + tile_bytes(kChunk, s.P) +
            tile_bytes(kt, kChunk) + tile_bytes(kt, s.P);
@@ -409,19 +435,11 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len),
                              [&](const int u) { tail(u) = exp_of(v.cum(len - 1) - v.cum(u)); });
         // dS' B_s, scaled by e^{b_L - b_s}
-        for (int k0 = 0; k0 < s.N; k0 += kt) {
-          const int kx = kc::min(kt, s.N - k0);
-          stage(team, a_tile, kx, len, true, [&](int x, int u) { return xbc(b, t0 + u, s.bcol(k0 + x)); });
-          stage(team, p_tile, kx, s.P, true, [&](int x, int p) { return dstates(b, h, n * s.P + p, k0 + x); });
-          team.team_barrier();
-          team_product(
-              team, s.math, len, s.P, kx, [&](int u, int x) { return a_tile(x, u); },
-              [&](int p, int x) { return p_tile(x, p); },
-              [&](int u, int p, float dot) { acc(u, p) = (k0 == 0 ? 0.0f : acc(u, p)) + dot; });
-          team.team_barrier();
-        }
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * s.P),
-                             [&](const int e) { acc(e / s.P, e % s.P) *= tail(e / s.P); });
+        team.team_barrier();
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * s.P), [&](const int e) {
+          const int u = e / s.P, p = e % s.P;
+          acc(u, p) = tail(u) * state_b(b, t0 + u, h, p);
+        });
         team.team_barrier();
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len), [&](const int u) {
           float dot = 0.0f;
@@ -459,20 +477,9 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
         });
         team.team_barrier();
         // S_[n] C_s, then alpha
-        for (int k0 = 0; k0 < s.N; k0 += kt) {
-          const int kx = kc::min(kt, s.N - k0);
-          stage(team, a_tile, kx, len, true, [&](int x, int u) { return xbc(b, t0 + u, s.ccol(k0 + x)); });
-          stage(team, p_tile, kx, s.P, true, [&](int x, int p) { return states(b, h, n * s.P + p, k0 + x); });
-          team.team_barrier();
-          team_product(
-              team, s.math, len, s.P, kx, [&](int u, int x) { return a_tile(x, u); },
-              [&](int p, int x) { return p_tile(x, p); },
-              [&](int u, int p, float dot) { acc(u, p) = (k0 == 0 ? 0.0f : acc(u, p)) + dot; });
-          team.team_barrier();
-        }
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * s.P), [&](const int e) {
           const int u = e / s.P, p = e % s.P;
-          acc(u, p) *= dy(b, t0 + u, h, p);
+          acc(u, p) = state_c(b, t0 + u, h, p) * dy(b, t0 + u, h, p);
         });
         team.team_barrier();
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len), [&](const int u) {
@@ -487,84 +494,90 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
 // G_rs = sum_h e^{b_r - b_s} delta_s dyx_rs (s <= r):
 //   dC_r = sum_s G_rs B_s + sum_{h,p} (e^{b_r} dy_r[h, p]) S_[n][h][p, :]
 //   dB_s = sum_r G_rs C_r + sum_{h,p} (e^{b_L - b_s} delta_s x_s[h, p]) dS'[h][p, :]
-// the second sums being one contraction over the H*P columns. One team per (b, chunk, slab of kStateSlab state
-// columns); G (Q, Q) and a (Q, slab) accumulator in scratch.
-void dbc_step(const Exec& exec, View3 dxbc, CView3 delta, CumView cum, CView4 states, CView4 dstates, CView4 dyx,
-              CView4 dy, CView3 xbc, const Sizes s) {
-  const int slab = s.N < kStateSlab ? s.N : kStateSlab;
-  const int slabs = (s.N + slab - 1) / slab;
-  const Plan plan = make_plan("ssd_chunked_bwd", [&](int kt) {
-    return tile_bytes(kChunk, kChunk) + tile_bytes(kt, kChunk) + tile_bytes(kChunk, slab) + tile_bytes(kt, slab) +
-           2 * ScratchMatrix::shmem_size(s.H, kChunk);
-  });
-  const int level = plan.level, kt = plan.kt;
-  const int HP = s.H * s.P;
+// G per (b, chunk) and the decayed dy and x per token (head_summed_dots), then batched GEMMs over (b, chunk): G B and
+// G^T C, plus one accumulating GEMM per head for the state terms.
+
+// G (B * NT, Q, Q) of every (b, chunk): one team per chunk, the chunk's log-decays and deltas of every head in scratch.
+// dy_decayed = e^{b_r} dy_r and x_tail = e^{b_L - b_s} delta_s x_s, per (b, t, h): one warp per token and head.
+void head_summed_dots(const Exec& exec, View3 G, View4 dy_decayed, View4 x_tail, CView3 delta, CumView cum, CView4 dyx,
+                      CView4 dy, CView3 xbc, const Sizes s) {
+  const std::size_t bytes = ScratchDoubles::shmem_size(s.H * kChunk) + ScratchVector::shmem_size(s.H * kChunk);
+  const int level = bytes <= static_cast<std::size_t>(TeamPolicy::scratch_size_max(0)) ? 0 : 1;
   Kokkos::parallel_for(
-      "selectiv::ssd::chunked_bwd::dB_dC", team_policy(exec, s.B * s.NT * slabs, plan),
+      "selectiv::ssd::chunked_bwd::head_summed_dots",
+      TeamPolicy(exec, s.B * s.NT, Kokkos::AUTO).set_scratch_size(level, Kokkos::PerTeam(bytes)),
       KOKKOS_LAMBDA(const Member& team) {
-        const int i = team.league_rank();
-        const int slab_index = i % slabs, n = (i / slabs) % s.NT, b = i / (slabs * s.NT);
-        const int t0 = n * kChunk, len = s.chunk_end(n) - t0, t1 = t0 + len;
-        const int k0 = slab_index * slab, kw = kc::min(slab, s.N - k0);
-        ScratchMatrix G(team.team_scratch(level), kChunk, kChunk + 1);    // (r, s)
-        ScratchMatrix a_tile(team.team_scratch(level), kt, kChunk + 1);   // (x, r or s)
-        ScratchMatrix acc(team.team_scratch(level), kChunk, slab + 1);    // (r or s, k)
-        ScratchMatrix k_tile(team.team_scratch(level), kt, slab + 1);     // (x, k)
-        ScratchMatrix head_decay(team.team_scratch(level), s.H, kChunk);  // e^{b_r} per head
-        ScratchMatrix head_tail(team.team_scratch(level), s.H, kChunk);   // e^{b_L - b_s} delta_s per head
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, s.H * len), [&](const int e) {
-          const int h = e / len, r = e % len;
-          const double b_r = cum(b, t0 + r, h);
-          head_decay(h, r) = exp_of(b_r);
-          head_tail(h, r) = exp_of(cum(b, t1 - 1, h) - b_r) * delta(b, t0 + r, h);
+        const int n = team.league_rank() % s.NT, b = team.league_rank() / s.NT;
+        const int t0 = n * kChunk, len = s.chunk_end(n) - t0;
+        ScratchDoubles b_of(team.team_scratch(level), s.H * kChunk);  // (h, r)
+        ScratchVector delta_of(team.team_scratch(level), s.H * kChunk);
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * s.H), [&](const int e) {
+          const int r = e / s.H, h = e % s.H;
+          b_of(h * kChunk + r) = cum(b, t0 + r, h);
+          delta_of(h * kChunk + r) = delta(b, t0 + r, h);
         });
+        team.team_barrier();
         Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * len), [&](const int e) {
           const int r = e / len, u = e % len;
           float g = 0.0f;
           if (u <= r)
             for (int h = 0; h < s.H; ++h)
-              g += exp_of(cum(b, t0 + r, h) - cum(b, t0 + u, h)) * delta(b, t0 + u, h) * dyx(b, t0 + r, h, u);
-          G(r, u) = g;
+              g += exp_of(b_of(h * kChunk + r) - b_of(h * kChunk + u)) * delta_of(h * kChunk + u) *
+                   dyx(b, t0 + r, h, u);
+          G(b * s.NT + n, r, u) = g;
         });
-        team.team_barrier();
-        for (int pass = 0; pass < 2; ++pass) {
-          const bool want_dC = pass == 0;
-          // intra-chunk part: dC_r = sum_s G_rs B_s, dB_s = sum_r G_rs C_r
-          for (int u0 = 0; u0 < len; u0 += kt) {
-            const int kx = kc::min(kt, len - u0);
-            stage(team, k_tile, kx, kw, false,
-                  [&](int x, int k) { return xbc(b, t0 + u0 + x, want_dC ? s.bcol(k0 + k) : s.ccol(k0 + k)); });
-            team.team_barrier();
-            team_product(
-                team, s.math, len, kw, kx, [&](int row, int x) { return want_dC ? G(row, u0 + x) : G(u0 + x, row); },
-                [&](int k, int x) { return k_tile(x, k); },
-                [&](int row, int k, float dot) { acc(row, k) = (u0 == 0 ? 0.0f : acc(row, k)) + dot; });
-            team.team_barrier();
-          }
-          // inter-chunk part: one contraction over the H*P (head, p) columns
-          for (int j0 = 0; j0 < HP; j0 += kt) {
-            const int kx = kc::min(kt, HP - j0);
-            stage(team, a_tile, kx, len, true, [&](int x, int row) {
-              const int h = (j0 + x) / s.P, p = (j0 + x) % s.P, t = t0 + row;
-              return want_dC ? head_decay(h, row) * dy(b, t, h, p) : head_tail(h, row) * xbc(b, t, s.xcol(h, p));
-            });
-            stage(team, k_tile, kx, kw, false, [&](int x, int k) {
-              const int h = (j0 + x) / s.P, p = (j0 + x) % s.P;
-              return want_dC ? states(b, h, n * s.P + p, k0 + k) : dstates(b, h, n * s.P + p, k0 + k);
-            });
-            team.team_barrier();
-            team_product(
-                team, s.math, len, kw, kx, [&](int row, int x) { return a_tile(x, row); },
-                [&](int k, int x) { return k_tile(x, k); }, [&](int row, int k, float dot) { acc(row, k) += dot; });
-            team.team_barrier();
-          }
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * kw), [&](const int e) {
-            const int row = e / kw, k = e % kw;
-            dxbc(b, t0 + row, want_dC ? s.ccol(k0 + k) : s.bcol(k0 + k)) = acc(row, k);
-          });
-          team.team_barrier();
-        }
       });
+  const int items = s.B * s.T * s.H;
+  Kokkos::parallel_for(
+      "selectiv::ssd::chunked_bwd::decayed_dy_x", nn::detail::vector_per_item(exec, items),
+      KOKKOS_LAMBDA(const Member& team) {
+        const int item = nn::detail::vector_item(team);
+        if (item >= items) return;
+        const int h = item % s.H, t = (item / s.H) % s.T, b = item / (s.H * s.T);
+        const int last = s.chunk_end(t / kChunk) - 1;
+        const double b_t = cum(b, t, h);
+        const float head = exp_of(b_t), tail = exp_of(cum(b, last, h) - b_t) * delta(b, t, h);
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, s.P), [&](const int p) {
+          dy_decayed(b, t, h, p) = head * dy(b, t, h, p);
+          x_tail(b, t, h, p) = tail * xbc(b, t, s.xcol(h, p));
+        });
+      });
+}
+
+void dbc_step(const Exec& exec, View3 dxbc, CView3 delta, CumView cum, CView4 states, CView4 dstates, CView4 dyx,
+              CView4 dy, CView3 xbc, const Sizes s) {
+  const View3 G = workspace<View3>("selectiv::ssd::head_summed_dots", s.B * s.NT, kChunk, kChunk);
+  const View4 dy_decayed = workspace<View4>("selectiv::ssd::dy_decayed", s.B, s.T, s.H, s.P);
+  const View4 x_tail = workspace<View4>("selectiv::ssd::x_tail", s.B, s.T, s.H, s.P);
+  head_summed_dots(exec, G, dy_decayed, x_tail, delta, cum, dyx, dy, xbc, s);
+  // batch indices (b, chunk): the rows of a chunk of a (B, T, width) tensor, a (P x N) state of head h, a G block
+  const std::int64_t width = xbc.extent(2), HP = static_cast<std::int64_t>(s.H) * s.P;
+  auto token_rows = [&](auto* data, std::int64_t ld, int t0) {
+    return kc::MatrixBatchOf<std::remove_pointer_t<decltype(data)>>(data + t0 * ld, ld, s.T * ld, kChunk * ld);
+  };
+  auto head_states = [&](const CView4& x, int h, int n0) {
+    return kc::ConstMatrixBatch(x.data() + (static_cast<std::int64_t>(h) * s.NT + n0) * s.P * s.N, s.N,
+                                static_cast<std::int64_t>(s.H) * s.NT * s.P * s.N, static_cast<std::int64_t>(s.P) * s.N);
+  };
+  auto run = [&](int n0, int chunks, int len) {
+    const int t0 = n0 * kChunk;
+    const kc::BatchCount batch{{s.B, chunks, 1}};
+    const kc::ConstMatrixBatch g(G.data() + static_cast<std::int64_t>(n0) * kChunk * kChunk, kChunk,
+                                 static_cast<std::int64_t>(s.NT) * kChunk * kChunk, kChunk * kChunk);
+    const auto dC = token_rows(dxbc.data() + s.ccol(0), width, t0), dB = token_rows(dxbc.data() + s.bcol(0), width, t0);
+    const auto B_rows = token_rows(xbc.data() + s.bcol(0), width, t0), C_rows = token_rows(xbc.data() + s.ccol(0), width, t0);
+    kc::gemm_batched(exec, "N", "N", len, s.N, len, 1.0f, g, B_rows, 0.0f, dC, batch, s.math);
+    kc::gemm_batched(exec, "T", "N", len, s.N, len, 1.0f, g, C_rows, 0.0f, dB, batch, s.math);
+    for (int h = 0; h < s.H; ++h) {
+      kc::gemm_batched(exec, "N", "N", len, s.N, s.P, 1.0f, token_rows(dy_decayed.data() + h * s.P, HP, t0),
+                       head_states(states, h, n0), 1.0f, dC, batch, s.math);
+      kc::gemm_batched(exec, "N", "N", len, s.N, s.P, 1.0f, token_rows(x_tail.data() + h * s.P, HP, t0),
+                       head_states(dstates, h, n0), 1.0f, dB, batch, s.math);
+    }
+  };
+  const int full = s.T / kChunk;
+  if (full > 0) run(0, full, kChunk);
+  if (s.T % kChunk != 0) run(full, 1, s.T % kChunk);
 }
 
 // Step 7: gamma_n = e^{b_L} <dS', S_[n]> per (b, h, chunk): one team per chunk, a coalesced team reduction.
