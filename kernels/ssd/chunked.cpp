@@ -6,7 +6,6 @@
 
 #include <stdexcept>
 #include <string>
-#include <type_traits>
 
 #include "kernels/common/batched_gemm.hpp"
 #include "kernels/common/compat.hpp"
@@ -115,6 +114,55 @@ KOKKOS_INLINE_FUNCTION ChunkVectors load_chunk_vectors(const Member& team, int l
   return v;
 }
 
+// ---- batched GEMMs over (b, h, chunk) ----------------------------------------------------------------------------
+// The products of a chunk's tokens with a head's state (and of the head-summed G with B and C) are, per chunk, small
+// GEMMs; they run batched (kernels/common/batched_gemm.hpp), reading the operands where they lie.
+
+// f(first chunk, chunks, tokens per chunk): all full chunks at once, then a last partial chunk.
+template <class F>
+void for_chunk_runs(const Sizes& s, const F& f) {
+  const int full = s.T / kChunk;
+  if (full > 0) f(0, full, kChunk);
+  if (s.T % kChunk != 0) f(full, 1, s.T % kChunk);
+}
+
+// The tokens of chunk n0.. of a (B, T, width) tensor from column `col`: batch indices (b, h, chunk), the head index
+// moving `head` columns (0: shared by the heads).
+template <class T>
+kc::MatrixBatchOf<T> token_rows(T* data, std::int64_t width, std::int64_t col, std::int64_t head, int n0,
+                                const Sizes& s) {
+  return kc::MatrixBatchOf<T>(data + static_cast<std::int64_t>(n0) * kChunk * width + col, width, s.T * width, head,
+                              kChunk * width);
+}
+
+// The P x N state of each (b, h, chunk) of a (B, H, NT * P, N) tensor, from chunk n0.
+template <class T>
+kc::MatrixBatchOf<T> chunk_states(T* data, int n0, const Sizes& s) {
+  const std::int64_t state = static_cast<std::int64_t>(s.P) * s.N;
+  return kc::MatrixBatchOf<T>(data + n0 * state, s.N, s.H * s.NT * state, s.NT * state, state);
+}
+
+// x_tail = e^{b_L - b_s} delta_s x_s and (when dy is given) dy_decayed = e^{b_r} dy_r, per (b, t, h): one warp per
+// token and head, lanes across the head dim.
+void decayed_tokens(const Exec& exec, View4 x_tail, View4 dy_decayed, CView3 delta, CumView cum, CView3 xbc, CView4 dy,
+                    const Sizes s, const char* label) {
+  const int items = s.B * s.T * s.H;
+  const bool with_dy = dy.data() != nullptr;
+  Kokkos::parallel_for(
+      label, nn::detail::vector_per_item(exec, items), KOKKOS_LAMBDA(const Member& team) {
+        const int item = nn::detail::vector_item(team);
+        if (item >= items) return;
+        const int h = item % s.H, t = (item / s.H) % s.T, b = item / (s.H * s.T);
+        const int last = s.chunk_end(t / kChunk) - 1;
+        const double b_t = cum(b, t, h);
+        const float head = exp_of(b_t), tail = exp_of(cum(b, last, h) - b_t) * delta(b, t, h);
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, s.P), [&](const int p) {
+          x_tail(b, t, h, p) = tail * xbc(b, t, s.xcol(h, p));
+          if (with_dy) dy_decayed(b, t, h, p) = head * dy(b, t, h, p);
+        });
+      });
+}
+
 // ---- forward ---------------------------------------------------------------------------------------------------
 
 // Step 1 (also backward step 0): delta = softplus(dt + dt_bias), b_r = sum_{s<=r} -exp(A_log) delta_s within the
@@ -135,40 +183,15 @@ void gate_cumsum(const Exec& exec, View3 delta, CumView cum, CView3 dt, CView1 d
       });
 }
 
-// Step 2: U_n[p, k] = sum_s (e^{b_L - b_s} delta_s x_s[p]) B_s[k], written into states[n]. One team per
-// (b, h, chunk); token tiles of (weighted x, B) in scratch; the P x N result accumulates in place over token tiles.
-void chunk_local_states(const Exec& exec, View4 states, CView3 delta, CumView cum, CView3 xbc, const Sizes s) {
-  const Plan plan = make_plan(
-      "ssd_chunked_fwd", [&](int kt) { return chunk_vectors_bytes() + tile_bytes(kt, s.P) + tile_bytes(kt, s.N); });
-  const int level = plan.level, kt = plan.kt;
-  Kokkos::parallel_for(
-      "selectiv::ssd::chunked_fwd::chunk_local_states", team_policy(exec, s.B * s.H * s.NT, plan),
-      KOKKOS_LAMBDA(const Member& team) {
-        const int i = team.league_rank();
-        const int n = i % s.NT, h = (i / s.NT) % s.H, b = i / (s.NT * s.H);
-        const int t0 = n * kChunk, len = s.chunk_end(n) - t0;
-        const ChunkVectors v = load_chunk_vectors(team, level, cum, delta, b, h, t0, len);
-        ScratchMatrix u_tile(team.team_scratch(level), kt, s.P + 1);  // (token, p)
-        ScratchMatrix b_tile(team.team_scratch(level), kt, s.N + 1);  // (token, k)
-        team.team_barrier();
-        const double b_last = v.cum(len - 1);
-        for (int s0 = 0; s0 < len; s0 += kt) {
-          const int kx = kc::min(kt, len - s0);
-          stage(team, u_tile, kx, s.P, false, [&](int x, int p) {
-            return exp_of(b_last - v.cum(s0 + x)) * v.delta(s0 + x) * xbc(b, t0 + s0 + x, s.xcol(h, p));
-          });
-          stage(team, b_tile, kx, s.N, false, [&](int x, int k) { return xbc(b, t0 + s0 + x, s.bcol(k)); });
-          team.team_barrier();
-          team_product(
-              team, s.math, s.P, s.N, kx, [&](int p, int x) { return u_tile(x, p); },
-              [&](int k, int x) { return b_tile(x, k); },
-              [&](int p, int k, float dot) {
-                float& out = states(b, h, n * s.P + p, k);
-                out = (s0 == 0 ? 0.0f : out) + dot;
-              });
-          team.team_barrier();
-        }
-      });
+// Step 2: U_n[p, k] = sum_s (e^{b_L - b_s} delta_s x_s[p]) B_s[k] = (x_tail^T B)[p, k], written into states[n]: a
+// batched GEMM over (b, h, chunk).
+void chunk_local_states(const Exec& exec, View4 states, CView4 x_tail, CView3 xbc, const Sizes s) {
+  const std::int64_t width = xbc.extent(2), HP = static_cast<std::int64_t>(s.H) * s.P;
+  for_chunk_runs(s, [&](int n0, int chunks, int len) {
+    kc::gemm_batched(exec, "T", "N", s.P, s.N, len, 1.0f, token_rows(x_tail.data(), HP, 0, s.P, n0, s),
+                     token_rows(xbc.data(), width, s.bcol(0), 0, n0, s), 0.0f, chunk_states(states.data(), n0, s),
+                     kc::BatchCount{{s.B, s.H, chunks}}, s.math);
+  });
 }
 
 // Step 3: S = 0; for each chunk: states[n] <- S (was U_n); S <- e^{b_L} S + U_n. One thread per state entry
@@ -232,10 +255,17 @@ void chunk_scores(const Exec& exec, View3 scores, CView3 xbc, const Sizes s) {
 }
 
 // Step 5: y_r[p] = sum_k (e^{b_r} C_r[k]) S_[n][p, k] + sum_{s<=r} (scores_rs e^{b_r - b_s} delta_s) x_s[p]
-// + D x_r[p]. One team per (b, h, chunk, slab of at most kHeadSlab head columns p): a (Q, slab) accumulator in
-// scratch, first over tiles of the state dimension (C and the state), then over token tiles (decayed scores, x).
+// + D x_r[p]. The state part C S^T first, a batched GEMM over (b, h, chunk) into y; then one team per (b, h, chunk,
+// slab of at most kHeadSlab head columns p): a (Q, slab) accumulator in scratch, e^{b_r} times that part plus token
+// tiles (decayed scores, x).
 void chunk_output(const Exec& exec, View4 y, CView3 xbc, CView3 delta, CumView cum, CView4 states, CView3 scores,
                   CView1 D, const Sizes s) {
+  const std::int64_t width = xbc.extent(2), HP = static_cast<std::int64_t>(s.H) * s.P;
+  for_chunk_runs(s, [&](int n0, int chunks, int len) {
+    kc::gemm_batched(exec, "N", "T", len, s.P, s.N, 1.0f, token_rows(xbc.data(), width, s.ccol(0), 0, n0, s),
+                     chunk_states(states.data(), n0, s), 0.0f, token_rows(y.data(), HP, 0, s.P, n0, s),
+                     kc::BatchCount{{s.B, s.H, chunks}}, s.math);
+  });
   const int slab = s.P < kHeadSlab ? s.P : kHeadSlab;
   const int slabs = (s.P + slab - 1) / slab;
   const Plan plan = make_plan("ssd_chunked_fwd", [&](int kt) {
@@ -255,17 +285,11 @@ void chunk_output(const Exec& exec, View4 y, CView3 xbc, CView3 delta, CumView c
         ScratchMatrix a_tile(team.team_scratch(level), kt, kChunk + 1);  // (k or s, r)
         ScratchMatrix x_tile(team.team_scratch(level), kt, slab + 1);    // (k or s, p - p0)
         team.team_barrier();
-        for (int k0 = 0; k0 < s.N; k0 += kt) {
-          const int kx = kc::min(kt, s.N - k0);
-          stage(team, a_tile, kx, len, true, [&](int x, int r) { return v.decay(r) * xbc(b, t0 + r, s.ccol(k0 + x)); });
-          stage(team, x_tile, kx, pw, true, [&](int x, int p) { return states(b, h, n * s.P + p0 + p, k0 + x); });
-          team.team_barrier();
-          team_product(
-              team, s.math, len, pw, kx, [&](int r, int x) { return a_tile(x, r); },
-              [&](int p, int x) { return x_tile(x, p); },
-              [&](int r, int p, float dot) { acc(r, p) = (k0 == 0 ? 0.0f : acc(r, p)) + dot; });
-          team.team_barrier();
-        }
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * pw), [&](const int e) {
+          const int r = e / pw, p = e % pw;
+          acc(r, p) = v.decay(r) * y(b, t0 + r, h, p0 + p);
+        });
+        team.team_barrier();
         for (int s0 = 0; s0 < len; s0 += kt) {
           const int kx = kc::min(kt, len - s0);
           stage(team, a_tile, kx, len, true, [&](int x, int r) {
@@ -289,39 +313,15 @@ void chunk_output(const Exec& exec, View4 y, CView3 xbc, CView3 delta, CumView c
 
 // ---- backward --------------------------------------------------------------------------------------------------
 
-// Step 1: W_n[p, k] = sum_r (e^{b_r} dy_r[p]) C_r[k], written into dstates[n]. One team per (b, h, chunk), token
-// tiles in scratch, accumulated in place (as chunk_local_states).
-void chunk_local_dstates(const Exec& exec, View4 dstates, CView3 delta, CumView cum, CView4 dy, CView3 xbc,
-                         const Sizes s) {
-  const Plan plan = make_plan(
-      "ssd_chunked_bwd", [&](int kt) { return chunk_vectors_bytes() + tile_bytes(kt, s.P) + tile_bytes(kt, s.N); });
-  const int level = plan.level, kt = plan.kt;
-  Kokkos::parallel_for(
-      "selectiv::ssd::chunked_bwd::chunk_local_dstates", team_policy(exec, s.B * s.H * s.NT, plan),
-      KOKKOS_LAMBDA(const Member& team) {
-        const int i = team.league_rank();
-        const int n = i % s.NT, h = (i / s.NT) % s.H, b = i / (s.NT * s.H);
-        const int t0 = n * kChunk, len = s.chunk_end(n) - t0;
-        const ChunkVectors v = load_chunk_vectors(team, level, cum, delta, b, h, t0, len);
-        ScratchMatrix dy_tile(team.team_scratch(level), kt, s.P + 1);  // (token, p)
-        ScratchMatrix c_tile(team.team_scratch(level), kt, s.N + 1);   // (token, k)
-        team.team_barrier();
-        for (int r0 = 0; r0 < len; r0 += kt) {
-          const int kx = kc::min(kt, len - r0);
-          stage(team, dy_tile, kx, s.P, false,
-                [&](int x, int p) { return v.decay(r0 + x) * dy(b, t0 + r0 + x, h, p); });
-          stage(team, c_tile, kx, s.N, false, [&](int x, int k) { return xbc(b, t0 + r0 + x, s.ccol(k)); });
-          team.team_barrier();
-          team_product(
-              team, s.math, s.P, s.N, kx, [&](int p, int x) { return dy_tile(x, p); },
-              [&](int k, int x) { return c_tile(x, k); },
-              [&](int p, int k, float dot) {
-                float& out = dstates(b, h, n * s.P + p, k);
-                out = (r0 == 0 ? 0.0f : out) + dot;
-              });
-          team.team_barrier();
-        }
-      });
+// Step 1: W_n[p, k] = sum_r (e^{b_r} dy_r[p]) C_r[k] = (dy_decayed^T C)[p, k], written into dstates[n]: a batched
+// GEMM over (b, h, chunk).
+void chunk_local_dstates(const Exec& exec, View4 dstates, CView4 dy_decayed, CView3 xbc, const Sizes s) {
+  const std::int64_t width = xbc.extent(2), HP = static_cast<std::int64_t>(s.H) * s.P;
+  for_chunk_runs(s, [&](int n0, int chunks, int len) {
+    kc::gemm_batched(exec, "T", "N", s.P, s.N, len, 1.0f, token_rows(dy_decayed.data(), HP, 0, s.P, n0, s),
+                     token_rows(xbc.data(), width, s.ccol(0), 0, n0, s), 0.0f, chunk_states(dstates.data(), n0, s),
+                     kc::BatchCount{{s.B, s.H, chunks}}, s.math);
+  });
 }
 
 // Step 2: dS = 0; for n = NT-1..0: dstates[n] <- dS (was W_n); dS <- e^{b_L} dS + W_n. Afterwards dstates[n] is
@@ -393,28 +393,16 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
                     CView1 D, const Sizes s) {
   const View4 state_b = workspace<View4>("selectiv::ssd::dstate_times_b", s.B, s.T, s.H, s.P);
   const View4 state_c = workspace<View4>("selectiv::ssd::state_times_c", s.B, s.T, s.H, s.P);
-  {
-    const std::int64_t width = xbc.extent(2), HP = static_cast<std::int64_t>(s.H) * s.P;
-    const std::int64_t state = static_cast<std::int64_t>(s.P) * s.N;
-    auto run = [&](int n0, int chunks, int len) {
-      const std::int64_t t0 = static_cast<std::int64_t>(n0) * kChunk;
-      const kc::BatchCount batch{{s.B, s.H, chunks}};
-      // (b, h, chunk): token rows of B or C (shared by the heads), the head's state, the head's output rows
-      const kc::ConstMatrixBatch B_rows(xbc.data() + t0 * width + s.bcol(0), width, s.T * width, 0, kChunk * width);
-      const kc::ConstMatrixBatch C_rows(xbc.data() + t0 * width + s.ccol(0), width, s.T * width, 0, kChunk * width);
-      auto head_states = [&](const CView4& x) {
-        return kc::ConstMatrixBatch(x.data() + n0 * state, s.N, s.H * s.NT * state, s.NT * state, state);
-      };
-      auto out_rows = [&](const View4& x) { return kc::MatrixBatch(x.data() + t0 * HP, HP, s.T * HP, s.P, kChunk * HP); };
-      kc::gemm_batched(exec, "N", "T", len, s.P, s.N, 1.0f, B_rows, head_states(dstates), 0.0f, out_rows(state_b),
-                       batch, s.math);
-      kc::gemm_batched(exec, "N", "T", len, s.P, s.N, 1.0f, C_rows, head_states(states), 0.0f, out_rows(state_c),
-                       batch, s.math);
-    };
-    const int full = s.T / kChunk;
-    if (full > 0) run(0, full, kChunk);
-    if (s.T % kChunk != 0) run(full, 1, s.T % kChunk);
-  }
+  const std::int64_t width = xbc.extent(2), HP = static_cast<std::int64_t>(s.H) * s.P;
+  for_chunk_runs(s, [&](int n0, int chunks, int len) {
+    const kc::BatchCount batch{{s.B, s.H, chunks}};
+    kc::gemm_batched(exec, "N", "T", len, s.P, s.N, 1.0f, token_rows(xbc.data(), width, s.bcol(0), 0, n0, s),
+                     chunk_states(dstates.data(), n0, s), 0.0f, token_rows(state_b.data(), HP, 0, s.P, n0, s), batch,
+                     s.math);
+    kc::gemm_batched(exec, "N", "T", len, s.P, s.N, 1.0f, token_rows(xbc.data(), width, s.ccol(0), 0, n0, s),
+                     chunk_states(states.data(), n0, s), 0.0f, token_rows(state_c.data(), HP, 0, s.P, n0, s), batch,
+                     s.math);
+  });
   const Plan plan = make_plan("ssd_chunked_bwd", [&](int kt) {
     return chunk_vectors_bytes() + ScratchVector::shmem_size(kChunk) + tile_bytes(kChunk, s.P) +
            tile_bytes(kt, kChunk) + tile_bytes(kt, s.P);
@@ -498,9 +486,7 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
 // G^T C, plus one accumulating GEMM per head for the state terms.
 
 // G (B * NT, Q, Q) of every (b, chunk): one team per chunk, the chunk's log-decays and deltas of every head in scratch.
-// dy_decayed = e^{b_r} dy_r and x_tail = e^{b_L - b_s} delta_s x_s, per (b, t, h): one warp per token and head.
-void head_summed_dots(const Exec& exec, View3 G, View4 dy_decayed, View4 x_tail, CView3 delta, CumView cum, CView4 dyx,
-                      CView4 dy, CView3 xbc, const Sizes s) {
+void head_summed_dots(const Exec& exec, View3 G, CView3 delta, CumView cum, CView4 dyx, const Sizes s) {
   const std::size_t bytes = ScratchDoubles::shmem_size(s.H * kChunk) + ScratchVector::shmem_size(s.H * kChunk);
   const int level = bytes <= static_cast<std::size_t>(TeamPolicy::scratch_size_max(0)) ? 0 : 1;
   Kokkos::parallel_for(
@@ -527,57 +513,32 @@ void head_summed_dots(const Exec& exec, View3 G, View4 dy_decayed, View4 x_tail,
           G(b * s.NT + n, r, u) = g;
         });
       });
-  const int items = s.B * s.T * s.H;
-  Kokkos::parallel_for(
-      "selectiv::ssd::chunked_bwd::decayed_dy_x", nn::detail::vector_per_item(exec, items),
-      KOKKOS_LAMBDA(const Member& team) {
-        const int item = nn::detail::vector_item(team);
-        if (item >= items) return;
-        const int h = item % s.H, t = (item / s.H) % s.T, b = item / (s.H * s.T);
-        const int last = s.chunk_end(t / kChunk) - 1;
-        const double b_t = cum(b, t, h);
-        const float head = exp_of(b_t), tail = exp_of(cum(b, last, h) - b_t) * delta(b, t, h);
-        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, s.P), [&](const int p) {
-          dy_decayed(b, t, h, p) = head * dy(b, t, h, p);
-          x_tail(b, t, h, p) = tail * xbc(b, t, s.xcol(h, p));
-        });
-      });
 }
 
 void dbc_step(const Exec& exec, View3 dxbc, CView3 delta, CumView cum, CView4 states, CView4 dstates, CView4 dyx,
-              CView4 dy, CView3 xbc, const Sizes s) {
+              CView4 dy_decayed, CView4 x_tail, CView3 xbc, const Sizes s) {
   const View3 G = workspace<View3>("selectiv::ssd::head_summed_dots", s.B * s.NT, kChunk, kChunk);
-  const View4 dy_decayed = workspace<View4>("selectiv::ssd::dy_decayed", s.B, s.T, s.H, s.P);
-  const View4 x_tail = workspace<View4>("selectiv::ssd::x_tail", s.B, s.T, s.H, s.P);
-  head_summed_dots(exec, G, dy_decayed, x_tail, delta, cum, dyx, dy, xbc, s);
-  // batch indices (b, chunk): the rows of a chunk of a (B, T, width) tensor, a (P x N) state of head h, a G block
+  head_summed_dots(exec, G, delta, cum, dyx, s);
   const std::int64_t width = xbc.extent(2), HP = static_cast<std::int64_t>(s.H) * s.P;
-  auto token_rows = [&](auto* data, std::int64_t ld, int t0) {
-    return kc::MatrixBatchOf<std::remove_pointer_t<decltype(data)>>(data + t0 * ld, ld, s.T * ld, kChunk * ld);
-  };
-  auto head_states = [&](const CView4& x, int h, int n0) {
-    return kc::ConstMatrixBatch(x.data() + (static_cast<std::int64_t>(h) * s.NT + n0) * s.P * s.N, s.N,
-                                static_cast<std::int64_t>(s.H) * s.NT * s.P * s.N, static_cast<std::int64_t>(s.P) * s.N);
-  };
-  auto run = [&](int n0, int chunks, int len) {
-    const int t0 = n0 * kChunk;
-    const kc::BatchCount batch{{s.B, chunks, 1}};
+  const std::int64_t head_state = static_cast<std::int64_t>(s.NT) * s.P * s.N;
+  for_chunk_runs(s, [&](int n0, int chunks, int len) {
+    // batch indices (b, 1, chunk): the head index is unused (G and dB, dC are summed over the heads)
+    const kc::BatchCount batch{{s.B, 1, chunks}};
     const kc::ConstMatrixBatch g(G.data() + static_cast<std::int64_t>(n0) * kChunk * kChunk, kChunk,
-                                 static_cast<std::int64_t>(s.NT) * kChunk * kChunk, kChunk * kChunk);
-    const auto dC = token_rows(dxbc.data() + s.ccol(0), width, t0), dB = token_rows(dxbc.data() + s.bcol(0), width, t0);
-    const auto B_rows = token_rows(xbc.data() + s.bcol(0), width, t0), C_rows = token_rows(xbc.data() + s.ccol(0), width, t0);
-    kc::gemm_batched(exec, "N", "N", len, s.N, len, 1.0f, g, B_rows, 0.0f, dC, batch, s.math);
-    kc::gemm_batched(exec, "T", "N", len, s.N, len, 1.0f, g, C_rows, 0.0f, dB, batch, s.math);
+                                 static_cast<std::int64_t>(s.NT) * kChunk * kChunk, 0, kChunk * kChunk);
+    const auto dC = token_rows(dxbc.data(), width, s.ccol(0), 0, n0, s);
+    const auto dB = token_rows(dxbc.data(), width, s.bcol(0), 0, n0, s);
+    kc::gemm_batched(exec, "N", "N", len, s.N, len, 1.0f, g, token_rows(xbc.data(), width, s.bcol(0), 0, n0, s), 0.0f,
+                     dC, batch, s.math);
+    kc::gemm_batched(exec, "T", "N", len, s.N, len, 1.0f, g, token_rows(xbc.data(), width, s.ccol(0), 0, n0, s), 0.0f,
+                     dB, batch, s.math);
     for (int h = 0; h < s.H; ++h) {
-      kc::gemm_batched(exec, "N", "N", len, s.N, s.P, 1.0f, token_rows(dy_decayed.data() + h * s.P, HP, t0),
-                       head_states(states, h, n0), 1.0f, dC, batch, s.math);
-      kc::gemm_batched(exec, "N", "N", len, s.N, s.P, 1.0f, token_rows(x_tail.data() + h * s.P, HP, t0),
-                       head_states(dstates, h, n0), 1.0f, dB, batch, s.math);
+      kc::gemm_batched(exec, "N", "N", len, s.N, s.P, 1.0f, token_rows(dy_decayed.data(), HP, h * s.P, 0, n0, s),
+                       chunk_states(states.data() + h * head_state, n0, s), 1.0f, dC, batch, s.math);
+      kc::gemm_batched(exec, "N", "N", len, s.N, s.P, 1.0f, token_rows(x_tail.data(), HP, h * s.P, 0, n0, s),
+                       chunk_states(dstates.data() + h * head_state, n0, s), 1.0f, dB, batch, s.math);
     }
-  };
-  const int full = s.T / kChunk;
-  if (full > 0) run(0, full, kChunk);
-  if (s.T % kChunk != 0) run(full, 1, s.T % kChunk);
+  });
 }
 
 // Step 7: gamma_n = e^{b_L} <dS', S_[n]> per (b, h, chunk): one team per chunk, a coalesced team reduction.
@@ -721,8 +682,10 @@ void ssd_chunked_fwd(const Exec& exec, View4 y, View4 states, View3 scores, CVie
   check_saved("ssd_chunked_fwd", s, states, scores);
   View3 delta = workspace<View3>("selectiv::ssd::delta", s.B, s.T, s.H);
   CumView cum = workspace<CumView>("selectiv::ssd::cum", s.B, s.T, s.H);
+  View4 x_tail = workspace<View4>("selectiv::ssd::x_tail", s.B, s.T, s.H, s.P);
   gate_cumsum(exec, delta, cum, dt, dt_bias, A_log, s, "selectiv::ssd::chunked_fwd::gate_cumsum");
-  chunk_local_states(exec, states, delta, cum, xbc, s);
+  decayed_tokens(exec, x_tail, View4(), delta, cum, xbc, CView4(), s, "selectiv::ssd::chunked_fwd::decayed_tokens");
+  chunk_local_states(exec, states, x_tail, xbc, s);
   state_passing(exec, states, cum, s);
   chunk_scores(exec, scores, xbc, s);
   chunk_output(exec, y, xbc, delta, cum, states, scores, D, s);
@@ -749,12 +712,15 @@ void ssd_chunked_bwd(const Exec& exec, View3 dxbc, View3 ddt, View1 d_dt_bias, V
   View3 dA_part = workspace<View3>("selectiv::ssd::dA_part", s.B, s.T, s.H);
   View3 gamma = workspace<View3>("selectiv::ssd::gamma", s.B, s.H, s.NT);
 
+  View4 x_tail = workspace<View4>("selectiv::ssd::x_tail", s.B, s.T, s.H, s.P);
+  View4 dy_decayed = workspace<View4>("selectiv::ssd::dy_decayed", s.B, s.T, s.H, s.P);
   gate_cumsum(exec, delta, cum, dt, dt_bias, A_log, s, "selectiv::ssd::chunked_bwd::gate_cumsum");
-  chunk_local_dstates(exec, dstates, delta, cum, dy, xbc, s);
+  decayed_tokens(exec, x_tail, dy_decayed, delta, cum, xbc, dy, s, "selectiv::ssd::chunked_bwd::decayed_tokens");
+  chunk_local_dstates(exec, dstates, dy_decayed, xbc, s);
   dstate_passing(exec, dstates, cum, s);
   output_input_dots(exec, dyx, dy, xbc, s);
   dx_token_terms(exec, dxbc, alpha, beta, ddelta, dD_part, delta, cum, states, dstates, scores, dyx, dy, xbc, D, s);
-  dbc_step(exec, dxbc, delta, cum, states, dstates, dyx, dy, xbc, s);
+  dbc_step(exec, dxbc, delta, cum, states, dstates, dyx, dy_decayed, x_tail, xbc, s);
   chunk_gamma(exec, gamma, cum, states, dstates, s);
   decay_grads(exec, ddt, dA_part, alpha, beta, ddelta, gamma, delta, cum, scores, dyx, dt, dt_bias, A_log, s);
   parameter_grads(exec, d_dt_bias, dA_log, dD, ddt, dA_part, dD_part, s);
