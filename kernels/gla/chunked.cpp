@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Chunkwise-parallel GLA forward and backward: one functor per numbered step of README.md §2-§3, then the two
-// orchestrators. Chunk-level products run one team per (b, h, chunk[, feature tile]): the team stages the tiles it
-// reads (q^, k^, v, dO, a tile of the chunk's state or dstate, the C x C scores) in team scratch with coalesced loads,
-// tiling the contraction dimension, and computes from scratch (README.md §2 "Kernel structure"). The sequential state
-// passes run a thread per few state entries of one state row.
+// orchestrators. The products with a chunk's state and with the stored scores run as batched GEMMs over (b, h, chunk)
+// (kernels/common/batched_gemm.hpp); the gated scores and the intra-chunk gradients run one team per (b, h, chunk):
+// the team stages the tiles it reads in team scratch with coalesced loads and computes from scratch (README.md §2
+// "Kernel structure"). The sequential state passes run a thread per few state entries of one state row.
 #include "kernels/gla/chunked.hpp"
 
 #include <cstddef>
 #include <stdexcept>
 #include <string>
 
+#include "kernels/common/batched_gemm.hpp"
 #include "kernels/common/compat.hpp"
+#include "kernels/common/precision.hpp"
+#include "kernels/common/reductions.hpp"
 #include "kernels/common/team_stage.hpp"
 #include "kernels/common/workspace.hpp"
 
@@ -27,8 +30,6 @@ using ScratchMatrix = Kokkos::View<float**, Kokkos::LayoutRight, ScratchSpace, K
 using ScratchGates = Kokkos::View<double**, Kokkos::LayoutRight, ScratchSpace, Kokkos::MemoryUnmanaged>;
 using ScratchVector = Kokkos::View<float*, Kokkos::LayoutRight, ScratchSpace, Kokkos::MemoryUnmanaged>;
 
-// Width of an output tile over K or V (a team owns kTile key channels or value columns).
-constexpr int kTile = 32;
 // Width of one contraction step over K or V (the slice of the contracted features staged at a time).
 constexpr int kStep = 16;
 // Every scratch tile has a row stride of (width + 1) floats, so threads reading one column of consecutive rows hit
@@ -37,6 +38,7 @@ constexpr int kPad = 1;
 
 struct Sizes {
   int B, T, H, K, V, NT;
+  TileMath math;  // of every batched GEMM (current_tile_math at the call)
 };
 
 KOKKOS_INLINE_FUNCTION int tiles_of(int extent, int tile) { return (extent + tile - 1) / tile; }
@@ -128,41 +130,6 @@ struct GateCumsum {
     }
     for (int t = t0; t < t1; ++t)
       k_decayed(c.b, t, c.h, c.k) = k(c.b, t, c.h, c.k) * exp_of(acc - gate_cumsum(c.b, t, c.h, c.k));
-  }
-};
-
-// Forward step 2 / backward step 1: out[n] = alpha * X^T Y over the chunk's tokens, a K x V block written into
-// rows n * K .. of out: U_n = k^^T V (alpha 1) or W_n = scale * q^^T dO. One team per (chunk, key tile, value
-// tile); the chunk's X and Y column tiles (C x kTile each) are staged whole, the contraction runs over the C rows.
-struct ChunkLocalProduct {
-  View4 out;  // (B, H, NT * K, V)
-  CView4 x;   // (B, T, H, K)
-  CView4 y;   // (B, T, H, V)
-  float alpha;
-  Sizes s;
-
-  static std::size_t scratch_bytes() { return 2 * matrix_bytes(kChunk, kTile); }
-  int league() const { return s.B * s.H * s.NT * tiles_of(s.K, kTile) * tiles_of(s.V, kTile); }
-
-  KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
-    const int value_tiles = tiles_of(s.V, kTile), key_tiles = tiles_of(s.K, kTile);
-    int rank = team.league_rank();
-    const int v0 = (rank % value_tiles) * kTile;
-    rank /= value_tiles;
-    const int k0 = (rank % key_tiles) * kTile;
-    const Chunk c = chunk_of(rank / key_tiles, s);
-    ScratchMatrix x_tile(team.team_scratch(0), kChunk, kTile + kPad);  // (r, key channel k0 + j)
-    ScratchMatrix y_tile(team.team_scratch(0), kChunk, kTile + kPad);  // (r, value column v0 + j)
-    stage(team, x_tile, kChunk, kTile, c.len, s.K - k0, [&](int r, int j) { return x(c.b, c.t0 + r, c.h, k0 + j); });
-    stage(team, y_tile, kChunk, kTile, c.len, s.V - v0, [&](int r, int j) { return y(c.b, c.t0 + r, c.h, v0 + j); });
-    team.team_barrier();
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, kTile * kTile), [&](int e) {
-      const int i = e / kTile, j = e % kTile;
-      if (k0 + i >= s.K || v0 + j >= s.V) return;
-      float acc = 0.0f;
-      for (int r = 0; r < c.len; ++r) acc += x_tile(r, i) * y_tile(r, j);
-      out(c.b, c.h, c.n * s.K + k0 + i, v0 + j) = alpha * acc;
-    });
   }
 };
 
@@ -283,152 +250,55 @@ struct ChunkScores {
   }
 };
 
-// Forward step 5 / backward step 4: per chunk row r and value column,
-//   out_r = sum_s A'_rs y_s + alpha * x_r M_n
-// with A' = A (s <= r) for the outputs o (y = v, x = q^, M_n = S_[n], alpha = scale) and A' = A^T (s >= r) for dv
-// (y = dO, x = k^, M_n = dS' = dstates[n], alpha = 1). One team per (chunk, value tile): it stages the chunk's
-// scores and its y column tile, then the x / M_n tiles kStep key channels at a time; the sums accumulate in scratch.
-struct ChunkRowsOutput {
-  View4 out;      // (B, T, H, V)
-  CView4 scores;  // (B, T, H, C)
-  CView4 y;       // (B, T, H, V)
-  CView4 x;       // (B, T, H, K)
-  CView4 m;       // (B, H, NT * K, V)
-  float alpha;
-  bool transposed;  // A^T (dv) instead of A (o)
-  Sizes s;
-
-  static std::size_t scratch_bytes() {
-    return matrix_bytes(kChunk, kChunk) + 2 * matrix_bytes(kChunk, kTile) + matrix_bytes(kChunk, kStep) +
-           matrix_bytes(kStep, kTile);
-  }
-  int league() const { return s.B * s.H * s.NT * tiles_of(s.V, kTile); }
-
-  KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
-    const int value_tiles = tiles_of(s.V, kTile);
-    const int v0 = (team.league_rank() % value_tiles) * kTile;
-    const Chunk c = chunk_of(team.league_rank() / value_tiles, s);
-    ScratchMatrix a_tile(team.team_scratch(0), kChunk, kChunk + kPad);  // scores (r, s) as stored
-    ScratchMatrix y_tile(team.team_scratch(0), kChunk, kTile + kPad);   // (s, value column v0 + j)
-    ScratchMatrix acc(team.team_scratch(0), kChunk, kTile + kPad);      // (r, value column v0 + j)
-    ScratchMatrix x_tile(team.team_scratch(0), kChunk, kStep + kPad);   // (r, key channel k0 + j)
-    ScratchMatrix m_tile(team.team_scratch(0), kStep, kTile + kPad);    // (key channel k0 + i, value column v0 + j)
-
-    // Intra-chunk part.
-    stage(team, a_tile, kChunk, kChunk, c.len, c.len, [&](int r, int col) { return scores(c.b, c.t0 + r, c.h, col); });
-    stage(team, y_tile, kChunk, kTile, c.len, s.V - v0, [&](int r, int j) { return y(c.b, c.t0 + r, c.h, v0 + j); });
-    team.team_barrier();
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * kTile), [&](int e) {
-      const int r = e / kTile, j = e % kTile;
-      float sum = 0.0f;
-      if (transposed) {
-        for (int col = r; col < c.len; ++col) sum += a_tile(col, r) * y_tile(col, j);
-      } else {
-        for (int col = 0; col <= r; ++col) sum += a_tile(r, col) * y_tile(col, j);
-      }
-      acc(r, j) = sum;
-    });
-    // Inter-chunk part, kStep key channels at a time. Each entry of acc stays with the thread that wrote it (same
-    // range, same mapping), so only the staged tiles need barriers.
-    for (int k0 = 0; k0 < s.K; k0 += kStep) {
-      if (k0 > 0) team.team_barrier();
-      stage(team, x_tile, kChunk, kStep, c.len, s.K - k0, [&](int r, int j) { return x(c.b, c.t0 + r, c.h, k0 + j); });
-      stage(team, m_tile, kStep, kTile, s.K - k0, s.V - v0,
-            [&](int i, int j) { return m(c.b, c.h, c.n * s.K + k0 + i, v0 + j); });
-      team.team_barrier();
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * kTile), [&](int e) {
-        const int r = e / kTile, j = e % kTile;
-        float sum = 0.0f;
-        for (int i = 0; i < kStep; ++i) sum += x_tile(r, i) * m_tile(i, j);
-        acc(r, j) += alpha * sum;
-      });
-    }
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * kTile), [&](int e) {
-      const int r = e / kTile, j = e % kTile;
-      if (v0 + j < s.V) out(c.b, c.t0 + r, c.h, v0 + j) = acc(r, j);
-    });
-  }
-};
-
 // ---- backward --------------------------------------------------------------------------------------------------
 
 // Step 5: the inter-chunk parts dq = scale e^{b_r} (S_[n] do_r), dk = e^{b_L - b_s} (dS' v_s); they start
 // dg (w = q * dq_inter, plus c = e^{b_L} rowsum(S_[n] * dS') at the chunk's last position) and z = k * dk_inter.
-// One team per (chunk, key tile): the value dimension is contracted kStep columns at a time from staged tiles of
-// dO, v (C x kStep) and of the key tile's rows of S_[n] and dS' (kTile x kStep); the sums accumulate in scratch.
+// dq and dk hold the products S_[n] do_r and dS' v_s on entry (batched GEMMs, inter_chunk_grads), state_dstate the
+// row sums (StateRowDots). One thread per (b, t, h, k).
 struct DQKInter {
   View4 dq, dk, dg;       // (B, T, H, K)
   View4 z;                // (B, T, H, K)
-  CView4 states;          // (B, H, NT * K, V)
-  CView4 dstates;         // (B, H, NT * K, V)
+  CView2 state_dstate;    // (B * H * NT, K)
   CGateView gate_cumsum;  // (B, T, H, K)
   CView4 q, k;            // (B, T, H, K)
-  CView4 v, do_;          // (B, T, H, V)
   float scale;
   Sizes s;
 
-  static std::size_t scratch_bytes() {
-    return 2 * matrix_bytes(kChunk, kStep) + 2 * matrix_bytes(kTile, kStep) + 2 * matrix_bytes(kChunk, kTile) +
-           ScratchVector::shmem_size(kTile);
+  KOKKOS_INLINE_FUNCTION void operator()(int i) const {
+    const int kk = i % s.K, h = (i / s.K) % s.H, t = (i / (s.K * s.H)) % s.T, b = i / (s.K * s.H * s.T);
+    const int n = t / kChunk, last = chunk_start(n) + chunk_length(n, s.T) - 1;
+    const double b_r = gate_cumsum(b, t, h, kk), b_last = gate_cumsum(b, last, h, kk);
+    const float dq_inter = scale * exp_of(b_r) * dq(b, t, h, kk);
+    const float dk_inter = exp_of(b_last - b_r) * dk(b, t, h, kk);
+    float w = q(b, t, h, kk) * dq_inter;
+    if (t == last) w += exp_of(b_last) * state_dstate((b * s.H + h) * s.NT + n, kk);
+    dq(b, t, h, kk) = dq_inter;
+    dk(b, t, h, kk) = dk_inter;
+    dg(b, t, h, kk) = w;
+    z(b, t, h, kk) = k(b, t, h, kk) * dk_inter;
   }
-  int league() const { return s.B * s.H * s.NT * tiles_of(s.K, kTile); }
+};
+
+// rowsum(S_[n] * dS') per (b, h, chunk, key channel) into state_dstate(chunk index, k): one warp per state row.
+struct StateRowDots {
+  View2 state_dstate;  // (B * H * NT, K)
+  CView4 states, dstates;
+  Sizes s;
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
-    const int key_tiles = tiles_of(s.K, kTile);
-    const int k0 = (team.league_rank() % key_tiles) * kTile;
-    const Chunk c = chunk_of(team.league_rank() / key_tiles, s);
-    const int row0 = c.n * s.K + k0;                                       // first state row of the key tile
-    ScratchMatrix do_tile(team.team_scratch(0), kChunk, kStep + kPad);     // (r, value column v0 + j)
-    ScratchMatrix v_tile(team.team_scratch(0), kChunk, kStep + kPad);      // (r, value column v0 + j)
-    ScratchMatrix state_tile(team.team_scratch(0), kTile, kStep + kPad);   // (key channel k0 + i, v0 + j)
-    ScratchMatrix dstate_tile(team.team_scratch(0), kTile, kStep + kPad);  // (key channel k0 + i, v0 + j)
-    ScratchMatrix state_do(team.team_scratch(0), kChunk, kTile + kPad);    // (r, key channel k0 + i)
-    ScratchMatrix dstate_v(team.team_scratch(0), kChunk, kTile + kPad);    // (r, key channel k0 + i)
-    ScratchVector state_dstate(team.team_scratch(0), kTile);               // rowsum(S_[n] * dS')
-    for (int v0 = 0; v0 < s.V; v0 += kStep) {
-      if (v0 > 0) team.team_barrier();
-      stage(team, do_tile, kChunk, kStep, c.len, s.V - v0,
-            [&](int r, int j) { return do_(c.b, c.t0 + r, c.h, v0 + j); });
-      stage(team, v_tile, kChunk, kStep, c.len, s.V - v0, [&](int r, int j) { return v(c.b, c.t0 + r, c.h, v0 + j); });
-      stage(team, state_tile, kTile, kStep, s.K - k0, s.V - v0,
-            [&](int i, int j) { return states(c.b, c.h, row0 + i, v0 + j); });
-      stage(team, dstate_tile, kTile, kStep, s.K - k0, s.V - v0,
-            [&](int i, int j) { return dstates(c.b, c.h, row0 + i, v0 + j); });
-      team.team_barrier();
-      // Entries of the accumulators stay with the thread that wrote them (same range, same mapping).
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * kTile), [&](int e) {
-        const int r = e / kTile, i = e % kTile;
-        float sum_state = 0.0f, sum_dstate = 0.0f;
-        for (int j = 0; j < kStep; ++j) {
-          sum_state += state_tile(i, j) * do_tile(r, j);
-          sum_dstate += dstate_tile(i, j) * v_tile(r, j);
-        }
-        state_do(r, i) = (v0 == 0 ? 0.0f : state_do(r, i)) + sum_state;
-        dstate_v(r, i) = (v0 == 0 ? 0.0f : dstate_v(r, i)) + sum_dstate;
-      });
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, kTile), [&](int i) {
-        float sum = 0.0f;
-        for (int j = 0; j < kStep; ++j) sum += state_tile(i, j) * dstate_tile(i, j);
-        state_dstate(i) = (v0 == 0 ? 0.0f : state_dstate(i)) + sum;
-      });
-    }
-    team.team_barrier();  // state_dstate is read by other threads below
-    const bool empty_values = s.V == 0;
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * kTile), [&](int e) {
-      const int r = e / kTile, i = e % kTile, kk = k0 + i;
-      if (kk >= s.K) return;
-      const int t = c.t0 + r;
-      const double b_r = gate_cumsum(c.b, t, c.h, kk), b_last = gate_cumsum(c.b, c.last(), c.h, kk);
-      const float sd = empty_values ? 0.0f : state_do(r, i), dv_ = empty_values ? 0.0f : dstate_v(r, i);
-      const float dq_inter = scale * exp_of(b_r) * sd;
-      const float dk_inter = exp_of(b_last - b_r) * dv_;
-      float w = q(c.b, t, c.h, kk) * dq_inter;
-      if (r == c.len - 1 && !empty_values) w += exp_of(b_last) * state_dstate(i);
-      dq(c.b, t, c.h, kk) = dq_inter;
-      dk(c.b, t, c.h, kk) = dk_inter;
-      dg(c.b, t, c.h, kk) = w;
-      z(c.b, t, c.h, kk) = k(c.b, t, c.h, kk) * dk_inter;
-    });
+    const int row = nn::detail::vector_item(team);
+    if (row >= s.B * s.H * s.NT * s.K) return;
+    const int kk = row % s.K, chunk = row / s.K;
+    const int n = chunk % s.NT, h = (chunk / s.NT) % s.H, b = chunk / (s.NT * s.H);
+    float sum = 0.0f;
+    Kokkos::parallel_reduce(
+        Kokkos::ThreadVectorRange(team, s.V),
+        [&](int vv, float& acc) {
+          acc += states(b, h, n * s.K + kk, vv) * dstates(b, h, n * s.K + kk, vv);
+        },
+        sum);
+    Kokkos::single(Kokkos::PerThread(team), [&]() { state_dstate(chunk, kk) = sum; });
   }
 };
 
@@ -532,12 +402,87 @@ Sizes sizes_of(const CView4& q, const CView4& k, const CView4& v, const CView4& 
   s.K = static_cast<int>(q.extent(3));
   s.V = static_cast<int>(v.extent(3));
   s.NT = gla_num_chunks(s.T);
+  s.math = current_tile_math();
   require_extents(k, s.B, s.T, s.H, s.K, "k");
   require_extents(g, s.B, s.T, s.H, s.K, "g");
   require_extents(v, s.B, s.T, s.H, s.V, "v");
   require_extents(states, s.B, s.H, s.NT * s.K, s.V, "states");
   require_extents(scores, s.B, s.T, s.H, kChunk, "scores");
   return s;
+}
+
+// ---- batched GEMMs over (b, h, chunk) ------------------------------------------------------------------------
+// The chunk-level products with a chunk's state and the score products run as batched GEMMs
+// (kernels/common/batched_gemm.hpp) over (b, h, chunk), all full chunks in one call and a last partial chunk in another.
+
+// f(first chunk, chunks, tokens per chunk).
+template <class F>
+void for_chunk_runs(const Sizes& s, const F& f) {
+  const int full = s.T / kChunk;
+  if (full > 0) f(0, full, kChunk);
+  if (s.T % kChunk != 0) f(full, 1, s.T % kChunk);
+}
+
+// The tokens of chunk n0.. of a (B, T, H, D) tensor: batch indices (b, h, chunk).
+template <class ViewType>
+kc::MatrixBatchOf<typename ViewType::value_type> token_rows(const ViewType& x, int n0) {
+  const std::int64_t ld = static_cast<std::int64_t>(x.stride_1());
+  return kc::MatrixBatchOf<typename ViewType::value_type>(x.data() + n0 * kChunk * ld, ld,
+                                                          static_cast<std::int64_t>(x.stride_0()),
+                                                          static_cast<std::int64_t>(x.stride_2()), kChunk * ld);
+}
+
+// The K x V state of each (b, h, chunk) of a (B, H, NT * K, V) tensor, from chunk n0.
+template <class ViewType>
+kc::MatrixBatchOf<typename ViewType::value_type> chunk_states(const ViewType& x, int n0, const Sizes& s) {
+  const std::int64_t ld = static_cast<std::int64_t>(x.stride_2()), state = s.K * ld;
+  return kc::MatrixBatchOf<typename ViewType::value_type>(x.data() + n0 * state, ld,
+                                                          static_cast<std::int64_t>(x.stride_0()),
+                                                          static_cast<std::int64_t>(x.stride_1()), state);
+}
+
+// Forward step 2 / backward step 1: out[n] = alpha * X^T Y over the chunk's tokens, a K x V block written into rows
+// n * K .. of out: U_n = k^^T V (alpha 1) or W_n = scale * q^^T dO.
+void chunk_local_product(const Exec& exec, const View4& out, const CView4& x, const CView4& y, float alpha,
+                         const Sizes& s) {
+  for_chunk_runs(s, [&](int n0, int chunks, int len) {
+    kc::gemm_batched(exec, "T", "N", s.K, s.V, len, alpha, token_rows(x, n0), token_rows(y, n0), 0.0f,
+                     chunk_states(out, n0, s), kc::BatchCount{{s.B, s.H, chunks}}, s.math);
+  });
+}
+
+// Forward step 5 / backward step 4: out = alpha * x M_n + A' y per chunk, with A' = A (lower triangular, stored with
+// zeros above the diagonal) for the outputs o (y = v, x = q^, M_n = S_[n], alpha = scale) and A' = A^T for dv
+// (y = dO, x = k^, M_n = dS' = dstates[n], alpha = 1).
+void chunk_rows_output(const Exec& exec, const View4& out, const CView4& scores, const CView4& y, const CView4& x,
+                       const CView4& m, float alpha, bool transposed, const Sizes& s) {
+  for_chunk_runs(s, [&](int n0, int chunks, int len) {
+    const kc::BatchCount batch{{s.B, s.H, chunks}};
+    kc::gemm_batched(exec, "N", "N", len, s.V, s.K, alpha, token_rows(x, n0), chunk_states(m, n0, s), 0.0f,
+                     token_rows(out, n0), batch, s.math);
+    kc::gemm_batched(exec, transposed ? "T" : "N", "N", len, s.V, len, 1.0f, token_rows(scores, n0),
+                     token_rows(y, n0), 1.0f, token_rows(out, n0), batch, s.math);
+  });
+}
+
+// Backward step 5: the inter-chunk products S_[n] do_r into dq and dS' v_s into dk (batched GEMMs), the row sums of
+// S_[n] * dS' (StateRowDots), then DQKInter.
+void inter_chunk_grads(const Exec& exec, const View4& dq, const View4& dk, const View4& dg, const View4& z,
+                       const CView4& states, const CView4& dstates, const CGateView& gate_cumsum, const CView4& q,
+                       const CView4& k, const CView4& v, const CView4& do_, float scale, const Sizes& s) {
+  for_chunk_runs(s, [&](int n0, int chunks, int len) {
+    const kc::BatchCount batch{{s.B, s.H, chunks}};
+    kc::gemm_batched(exec, "N", "T", len, s.K, s.V, 1.0f, token_rows(do_, n0), chunk_states(states, n0, s), 0.0f,
+                     token_rows(dq, n0), batch, s.math);
+    kc::gemm_batched(exec, "N", "T", len, s.K, s.V, 1.0f, token_rows(v, n0), chunk_states(dstates, n0, s), 0.0f,
+                     token_rows(dk, n0), batch, s.math);
+  });
+  const int rows = s.B * s.H * s.NT * s.K;
+  const View2 state_dstate = workspace<View2>("selectiv::gla::state_dstate", s.B * s.H * s.NT, s.K);
+  Kokkos::parallel_for("selectiv::gla::chunked_bwd::state_row_dots", nn::detail::vector_per_item(exec, rows),
+                       StateRowDots{state_dstate, states, dstates, s});
+  Kokkos::parallel_for("selectiv::gla::chunked_bwd::dqk_inter", Kokkos::RangePolicy<Exec>(exec, 0, s.B * s.T * s.H * s.K),
+                       DQKInter{dq, dk, dg, z, state_dstate, gate_cumsum, q, k, scale, s});
 }
 
 // Backward step 0 / forward step 1, shared.
@@ -581,12 +526,11 @@ void gla_chunked_fwd(const Exec& exec, View4 o, View4 ht, View4 states, View4 sc
   const View4 k_decayed = workspace<View4>("selectiv::gla::k_decayed", s.B, s.T, s.H, s.K);
 
   run_gate_cumsum(exec, "selectiv::gla::chunked_fwd::gate_cumsum", gate_cumsum, q_decayed, k_decayed, q, k, g, s);
-  run_teams(exec, "selectiv::gla::chunked_fwd::chunk_local_states", ChunkLocalProduct{states, k_decayed, v, 1.0f, s});
+  chunk_local_product(exec, states, k_decayed, v, 1.0f, s);
   run_scan(exec, "selectiv::gla::chunked_fwd::state_passing",
            StateScan{states, ht, gate_cumsum, h0, has_h0, has_ht, false, s});
   run_teams(exec, "selectiv::gla::chunked_fwd::intra_scores", ChunkScores{scores, gate_cumsum, q, k, scale, true, s});
-  run_teams(exec, "selectiv::gla::chunked_fwd::chunk_output",
-            ChunkRowsOutput{o, scores, v, q_decayed, states, scale, false, s});
+  chunk_rows_output(exec, o, scores, v, q_decayed, states, scale, false, s);
 }
 
 void gla_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View4 dg, View4 dh0, CView4 states, CView4 scores,
@@ -610,15 +554,12 @@ void gla_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View4 dg, V
   const View4 z = workspace<View4>("selectiv::gla::dgate_prefix", s.B, s.T, s.H, s.K);
 
   run_gate_cumsum(exec, "selectiv::gla::chunked_bwd::gate_cumsum", gate_cumsum, q_decayed, k_decayed, q, k, g, s);
-  run_teams(exec, "selectiv::gla::chunked_bwd::chunk_local_dstates",
-            ChunkLocalProduct{dstates, q_decayed, do_, scale, s});
+  chunk_local_product(exec, dstates, q_decayed, do_, scale, s);
   run_scan(exec, "selectiv::gla::chunked_bwd::dstate_passing",
            StateScan{dstates, dh0, gate_cumsum, dht, has_dht, has_dh0, true, s});
   run_teams(exec, "selectiv::gla::chunked_bwd::dscores", ChunkScores{dscores, gate_cumsum, do_, v, 1.0f, false, s});
-  run_teams(exec, "selectiv::gla::chunked_bwd::dvalues",
-            ChunkRowsOutput{dv, scores, do_, k_decayed, dstates, 1.0f, true, s});
-  run_teams(exec, "selectiv::gla::chunked_bwd::dqk_inter",
-            DQKInter{dq, dk, dg, z, states, dstates, gate_cumsum, q, k, v, do_, scale, s});
+  chunk_rows_output(exec, dv, scores, do_, k_decayed, dstates, 1.0f, true, s);
+  inter_chunk_grads(exec, dq, dk, dg, z, states, dstates, gate_cumsum, q, k, v, do_, scale, s);
   run_teams(exec, "selectiv::gla::chunked_bwd::dqk_intra", DQKIntra{dq, dk, dg, dscores, gate_cumsum, q, k, scale, s});
   Kokkos::parallel_for("selectiv::gla::chunked_bwd::dgate", Kokkos::RangePolicy<Exec>(exec, 0, s.B * s.NT * s.H * s.K),
                        DGate{dg, z, s});
