@@ -61,12 +61,11 @@ void cublas_gemm_batched(const selectiv::Exec& exec, bool ta, bool tb, int m, in
   const cublasComputeType_t compute =
       math == selectiv::TileMath::kTf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F_PEDANTIC;
   bool ok = cublasSetStream(handle, exec.cuda_stream()) == CUBLAS_STATUS_SUCCESS;
-  ok = ok && cublasGemmBatchedEx(handle, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k,
-                                 &alpha, pointers + total, CUDA_R_32F,
-                                 static_cast<int>(b.ld), pointers, CUDA_R_32F,
-                                 static_cast<int>(a.ld), &beta, pointers + 2 * total,
-                                 CUDA_R_32F, static_cast<int>(c.ld), static_cast<int>(total), compute,
-                                 CUBLAS_GEMM_DEFAULT) == CUBLAS_STATUS_SUCCESS;
+  ok =
+      ok && cublasGemmBatchedEx(handle, tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n, m, k, &alpha,
+                                pointers + total, CUDA_R_32F, static_cast<int>(b.ld), pointers, CUDA_R_32F,
+                                static_cast<int>(a.ld), &beta, pointers + 2 * total, CUDA_R_32F, static_cast<int>(c.ld),
+                                static_cast<int>(total), compute, CUBLAS_GEMM_DEFAULT) == CUBLAS_STATUS_SUCCESS;
   if (!ok) throw std::runtime_error("cublasGemmBatchedEx failed");
 }
 #endif
@@ -86,7 +85,8 @@ void plain_gemm_batched(const selectiv::Exec& exec, bool ta, bool tb, int m, int
         const float* ap = a.matrix(p.p0, p.p1, p.p2);
         const float* bp = b.matrix(p.p0, p.p1, p.p2);
         float sum = 0.0f;
-        for (int x = 0; x < k; ++x) sum += (ta ? ap[x * a.ld + i] : ap[i * a.ld + x]) * (tb ? bp[j * b.ld + x] : bp[x * b.ld + j]);
+        for (int x = 0; x < k; ++x)
+          sum += (ta ? ap[x * a.ld + i] : ap[i * a.ld + x]) * (tb ? bp[j * b.ld + x] : bp[x * b.ld + j]);
         float& out = c.matrix(p.p0, p.p1, p.p2)[i * c.ld + j];
         out = beta == 0.0f ? alpha * sum : alpha * sum + beta * out;
       });

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // kc::gemm_batched: many equally shaped small GEMMs in one call, for the chunk kernels' products that run once per
-// (batch, head[, chunk]) and are too small for one kc::gemm each (the delta rule's state passes). The matrices of a
+// (batch, head[, chunk]) and are too small for one kc::gemm each (delta rule, SSD, GLA). The matrices of a
 // batch sit anywhere in a tensor, addressed by up to three batch indices with a stride each, so the rows of one head
 // inside a (B, T, H, D) tensor are a batch without a copy. On CUDA with cuBLAS it is cublasGemmBatchedEx; elsewhere a
 // plain kernel (one thread per output element, fp32 sums in contraction order).
@@ -54,5 +54,14 @@ struct BatchCount {
 void gemm_batched(const selectiv::Exec& exec, const char* trans_a, const char* trans_b, int m, int n, int k,
                   float alpha, const ConstMatrixBatch& a, const ConstMatrixBatch& b, float beta, const MatrixBatch& c,
                   const BatchCount& batch, selectiv::TileMath math);
+
+// The chunks of a sequence of `rows` rows in chunks of `chunk` rows, in runs that one batched GEMM serves:
+// f(first chunk, chunks, rows per chunk) for all full chunks at once, then for a last partial chunk.
+template <class F>
+void for_chunk_runs(int rows, int chunk, const F& f) {
+  const int full = rows / chunk;
+  if (full > 0) f(0, full, chunk);
+  if (rows % chunk != 0) f(full, 1, rows % chunk);
+}
 
 }  // namespace kc

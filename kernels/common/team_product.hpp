@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// The small matrix product a team computes from its scratch tiles (attention, SSD and delta-rule chunk kernels):
+// The small matrix product a team computes from its scratch tiles (attention and SSD chunk kernels):
 // store(i, j, sum_{x < K} a(i, x) * b(j, x)) for i < M, j < N, deterministic (fixed summation order). The operands
 // and the store are callables, so a tile may be read transposed, scaled or masked on the fly.
 //

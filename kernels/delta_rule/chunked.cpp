@@ -11,8 +11,8 @@
 
 #include "kernels/common/batched_gemm.hpp"
 #include "kernels/common/compat.hpp"
-#include "kernels/common/reductions.hpp"
 #include "kernels/common/precision.hpp"
+#include "kernels/common/reductions.hpp"
 #include "kernels/common/workspace.hpp"
 #include "kernels/delta_rule/recurrent.hpp"
 
@@ -32,8 +32,7 @@ using PerChunk = Kokkos::View<double*, Kokkos::LayoutRight, DeviceMem>;        /
 
 constexpr int C = kChunkRows;
 // Team scratch of every kernel here: within the level 0 (shared memory) that Kokkos offers a CUDA team
-// (TeamPolicy::scratch_size_max(0) = 40936 bytes in Kokkos 4.6). Above it the tiles went to level 1, global memory:
-// a 48 KiB budget did that to every kernel of this file until the slabs were narrowed (README.md §5).
+// (TeamPolicy::scratch_size_max(0) = 40936 bytes in Kokkos 4.6); above it the tiles would go to level 1, global memory.
 constexpr std::size_t kScratchBudget = 40000;
 
 struct Sizes {
@@ -259,8 +258,7 @@ struct OutputTokenGrads {
         Kokkos::ThreadVectorRange(team, s.K), [&](int e, float& acc) { acc += q(b, t, h, e) * dq(b, t, h, e); },
         read_out);
     Kokkos::parallel_reduce(
-        Kokkos::ThreadVectorRange(team, s.K), [&](int e, float& acc) { acc += q(b, t, h, e) * X(b, t, h, e); },
-        output);
+        Kokkos::ThreadVectorRange(team, s.K), [&](int e, float& acc) { acc += q(b, t, h, e) * X(b, t, h, e); }, output);
     Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, s.K), [&](int e) {
       dq(b, t, h, e) = scale * (gamma * dq(b, t, h, e) + X(b, t, h, e) + d * k(b, r, h, e));
     });
@@ -505,8 +503,8 @@ void pass_states(const Exec& exec, const Sizes& s, const View4& states, const Vi
     if (chunk + 1 == s.NR && ht.data() == nullptr) break;
     const kc::MatrixBatch next = chunk + 1 < s.NR ? head_states(states, s.K, chunk + 1) : head_states(ht, s.K, 0);
     decayed_state_copy(exec, "selectiv::delta_rule::chunked_fwd::decayed_state", next, S, log_decay, r0 + L - 1, s);
-    kc::gemm_batched(exec, "T", "N", s.K, s.V, L, 1.0f, head_rows(k_decayed, r0), head_rows(U, r0), 1.0f, next,
-                     heads, s.math);
+    kc::gemm_batched(exec, "T", "N", s.K, s.V, L, 1.0f, head_rows(k_decayed, r0), head_rows(U, r0), 1.0f, next, heads,
+                     s.math);
   }
 }
 
@@ -611,8 +609,8 @@ void chunk_outputs(const Exec& exec, const Sizes& s, const View4& o, const CView
 }
 
 // B2. The part of dV_new from the outputs of the same chunk: dV_new = scale P^T do (batched GEMMs, assigned).
-void intra_value_grads(const Exec& exec, const Sizes& s, const View4& dV_new, const ChunkMatrices& P,
-                       const CView4& do_, float scale) {
+void intra_value_grads(const Exec& exec, const Sizes& s, const View4& dV_new, const ChunkMatrices& P, const CView4& do_,
+                       float scale) {
   for_chunk_groups(s, [&](int first, int chunks, int r0, int L, int t0, int tokens, int token_step) {
     kc::gemm_batched(exec, "T", "N", L, s.V, tokens, scale, chunk_matrices(P, s, first), head_rows(do_, t0, token_step),
                      0.0f, head_rows(dV_new, r0), kc::BatchCount{{s.B, s.H, chunks}}, s.math);
@@ -660,17 +658,17 @@ void output_gradients(const Exec& exec, const Sizes& s, const OutputGradients& o
   for_chunk_groups(s, [&](int first, int chunks, int r0, int L, int t0, int tokens, int token_step) {
     const kc::BatchCount batch{{s.B, s.H, chunks}};
     const auto G = chunk_matrices(out.G, s, first);
-    kc::gemm_batched(exec, "N", "N", tokens, s.K, L, 1.0f, G, head_rows(k, r0), 0.0f,
-                     head_rows(out.X, t0, token_step), batch, s.math);
-    kc::gemm_batched(exec, "T", "N", L, s.K, tokens, 1.0f, G, head_rows(q, t0, token_step), 0.0f,
-                     head_rows(out.Y, r0), batch, s.math);
+    kc::gemm_batched(exec, "N", "N", tokens, s.K, L, 1.0f, G, head_rows(k, r0), 0.0f, head_rows(out.X, t0, token_step),
+                     batch, s.math);
+    kc::gemm_batched(exec, "T", "N", L, s.K, tokens, 1.0f, G, head_rows(q, t0, token_step), 0.0f, head_rows(out.Y, r0),
+                     batch, s.math);
   });
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::output_token_grads",
                        nn::detail::vector_per_item(exec, s.B * s.T * s.H),
                        OutputTokenGrads{out.dq, out.db_rows, q, k, out.X, out.g_diag, log_decay, scale, s});
-  Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::output_row_grads",
-                       nn::detail::vector_per_item(exec, s.B * s.R * s.H),
-                       OutputRowGrads{out.dk, out.db_rows, out.state_write, q, k, out.Y, out.g_diag, log_decay, scale, s});
+  Kokkos::parallel_for(
+      "selectiv::delta_rule::chunked_bwd::output_row_grads", nn::detail::vector_per_item(exec, s.B * s.R * s.H),
+      OutputRowGrads{out.dk, out.db_rows, out.state_write, q, k, out.Y, out.g_diag, log_decay, scale, s});
 }
 
 // B5-B7: the gradients through the UT transform: batched GEMMs dY_w = A^T dX_w, dY_u = A^T dV_new,
@@ -682,9 +680,9 @@ struct UtGradients {
   ChunkDoubles db_rows;
 };
 void ut_gradients(const Exec& exec, const Sizes& s, const UtGradients& out, const UtMatrices& ut,
-                  const OutputGradients& output, const CView4& dX_w,
-                  const CView4& dV_new, const CView4& W, const CView4& U, const CView4& k, const CView4& v,
-                  const CView3& beta, const LogDecayView& log_decay) {
+                  const OutputGradients& output, const CView4& dX_w, const CView4& dV_new, const CView4& W,
+                  const CView4& U, const CView4& k, const CView4& v, const CView3& beta,
+                  const LogDecayView& log_decay) {
   for_chunk_groups(s, [&](int first, int chunks, int r0, int L, int, int, int) {
     const kc::BatchCount batch{{s.B, s.H, chunks}};
     const auto A = chunk_matrices(ut.A, s, first), dm = chunk_matrices(out.dm, s, first);
@@ -697,10 +695,9 @@ void ut_gradients(const Exec& exec, const Sizes& s, const UtGradients& out, cons
     kc::gemm_batched(exec, "N", "T", L, L, s.V, 1.0f, head_rows(out.dY_u, r0), head_rows(U, r0), 1.0f, dm, batch,
                      s.math);
   });
-  Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::ut_row_grads",
-                       nn::detail::vector_per_item(exec, s.B * s.R * s.H),
-                       UtRowGrads{out.dk, out.dv, out.dbeta, out.db_rows, out.dm, ut.kkg, k, v, out.dY_w, out.dY_u,
-                                  beta, log_decay, s});
+  Kokkos::parallel_for(
+      "selectiv::delta_rule::chunked_bwd::ut_row_grads", nn::detail::vector_per_item(exec, s.B * s.R * s.H),
+      UtRowGrads{out.dk, out.dv, out.dbeta, out.db_rows, out.dm, ut.kkg, k, v, out.dY_w, out.dY_u, beta, log_decay, s});
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::ut_chunk_grads",
                        chunk_policy(exec, s.B * s.H * s.NR, UtChunkGrads::scratch_bytes(), s.level, "ut_chunk_grads"),
                        UtChunkGrads{out.dm, out.dg, out.db_rows, output.state_write, output.carried, beta, log_decay, s,
@@ -715,8 +712,8 @@ void ut_gradients(const Exec& exec, const Sizes& s, const UtGradients& out, cons
 // the last): dV_new_c += K~_c dS_c, then dS_{c-1} = e^{b_last} dS_c - W_c^T dV_new_c + Q~^T do over the tokens read
 // out in chunk c (Q~ = q_read); after chunk 0 that is dh0.
 void pass_dstates(const Exec& exec, const Sizes& s, const View4& dstates, const View4& dh0, const View4& dV_new,
-                  const CView4& dht, const CView4& W, const CView4& k_decayed, const CView4& q_read,
-                  const CView4& do_, const LogDecayView& log_decay) {
+                  const CView4& dht, const CView4& W, const CView4& k_decayed, const CView4& q_read, const CView4& do_,
+                  const LogDecayView& log_decay) {
   const kc::BatchCount heads{{s.B, s.H, 1}};
   decayed_state_copy(exec, "selectiv::delta_rule::chunked_bwd::final_dstate", head_states(dstates, s.K, s.NR - 1),
                      head_states(dht, s.K, 0), log_decay, -1, s);

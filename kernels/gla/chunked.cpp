@@ -294,10 +294,7 @@ struct StateRowDots {
     float sum = 0.0f;
     Kokkos::parallel_reduce(
         Kokkos::ThreadVectorRange(team, s.V),
-        [&](int vv, float& acc) {
-          acc += states(b, h, n * s.K + kk, vv) * dstates(b, h, n * s.K + kk, vv);
-        },
-        sum);
+        [&](int vv, float& acc) { acc += states(b, h, n * s.K + kk, vv) * dstates(b, h, n * s.K + kk, vv); }, sum);
     Kokkos::single(Kokkos::PerThread(team), [&]() { state_dstate(chunk, kk) = sum; });
   }
 };
@@ -413,14 +410,13 @@ Sizes sizes_of(const CView4& q, const CView4& k, const CView4& v, const CView4& 
 
 // ---- batched GEMMs over (b, h, chunk) ------------------------------------------------------------------------
 // The chunk-level products with a chunk's state and the score products run as batched GEMMs
-// (kernels/common/batched_gemm.hpp) over (b, h, chunk), all full chunks in one call and a last partial chunk in another.
+// (kernels/common/batched_gemm.hpp) over (b, h, chunk), all full chunks in one call and a last partial chunk in
+// another.
 
-// f(first chunk, chunks, tokens per chunk).
+// f(first chunk, chunks, tokens per chunk), kc::for_chunk_runs over the sequence.
 template <class F>
 void for_chunk_runs(const Sizes& s, const F& f) {
-  const int full = s.T / kChunk;
-  if (full > 0) f(0, full, kChunk);
-  if (s.T % kChunk != 0) f(full, 1, s.T % kChunk);
+  kc::for_chunk_runs(s.T, kChunk, f);
 }
 
 // The tokens of chunk n0.. of a (B, T, H, D) tensor: batch indices (b, h, chunk).
@@ -460,8 +456,8 @@ void chunk_rows_output(const Exec& exec, const View4& out, const CView4& scores,
     const kc::BatchCount batch{{s.B, s.H, chunks}};
     kc::gemm_batched(exec, "N", "N", len, s.V, s.K, alpha, token_rows(x, n0), chunk_states(m, n0, s), 0.0f,
                      token_rows(out, n0), batch, s.math);
-    kc::gemm_batched(exec, transposed ? "T" : "N", "N", len, s.V, len, 1.0f, token_rows(scores, n0),
-                     token_rows(y, n0), 1.0f, token_rows(out, n0), batch, s.math);
+    kc::gemm_batched(exec, transposed ? "T" : "N", "N", len, s.V, len, 1.0f, token_rows(scores, n0), token_rows(y, n0),
+                     1.0f, token_rows(out, n0), batch, s.math);
   });
 }
 
@@ -481,7 +477,8 @@ void inter_chunk_grads(const Exec& exec, const View4& dq, const View4& dk, const
   const View2 state_dstate = workspace<View2>("selectiv::gla::state_dstate", s.B * s.H * s.NT, s.K);
   Kokkos::parallel_for("selectiv::gla::chunked_bwd::state_row_dots", nn::detail::vector_per_item(exec, rows),
                        StateRowDots{state_dstate, states, dstates, s});
-  Kokkos::parallel_for("selectiv::gla::chunked_bwd::dqk_inter", Kokkos::RangePolicy<Exec>(exec, 0, s.B * s.T * s.H * s.K),
+  Kokkos::parallel_for("selectiv::gla::chunked_bwd::dqk_inter",
+                       Kokkos::RangePolicy<Exec>(exec, 0, s.B * s.T * s.H * s.K),
                        DQKInter{dq, dk, dg, z, state_dstate, gate_cumsum, q, k, scale, s});
 }
 

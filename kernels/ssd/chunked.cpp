@@ -118,12 +118,10 @@ KOKKOS_INLINE_FUNCTION ChunkVectors load_chunk_vectors(const Member& team, int l
 // The products of a chunk's tokens with a head's state (and of the head-summed G with B and C) are, per chunk, small
 // GEMMs; they run batched (kernels/common/batched_gemm.hpp), reading the operands where they lie.
 
-// f(first chunk, chunks, tokens per chunk): all full chunks at once, then a last partial chunk.
+// f(first chunk, chunks, tokens per chunk), kc::for_chunk_runs over the sequence.
 template <class F>
 void for_chunk_runs(const Sizes& s, const F& f) {
-  const int full = s.T / kChunk;
-  if (full > 0) f(0, full, kChunk);
-  if (s.T % kChunk != 0) f(full, 1, s.T % kChunk);
+  kc::for_chunk_runs(s.T, kChunk, f);
 }
 
 // The tokens of chunk n0.. of a (B, T, width) tensor from column `col`: batch indices (b, h, chunk), the head index
@@ -183,13 +181,14 @@ void gate_cumsum(const Exec& exec, View3 delta, CumView cum, CView3 dt, CView1 d
       });
 }
 
-// Step 2: U_n[p, k] = sum_s (e^{b_L - b_s} delta_s x_s[p]) B_s[k] = (x_tail^T B)[p, k], written into states[n]: a
-// batched GEMM over (b, h, chunk).
-void chunk_local_states(const Exec& exec, View4 states, CView4 x_tail, CView3 xbc, const Sizes s) {
+// Step 2 (and backward step 1): out[n] = decayed^T Z over the chunk's tokens, Z the N columns of xbc from `col`: a
+// batched GEMM over (b, h, chunk). Forward: U_n[p, k] = sum_s (e^{b_L - b_s} delta_s x_s[p]) B_s[k] (decayed =
+// x_tail, Z = B) into states[n]; backward: W_n[p, k] = sum_r (e^{b_r} dy_r[p]) C_r[k] (dy_decayed, C) into dstates[n].
+void chunk_local_states(const Exec& exec, View4 out, CView4 decayed, CView3 xbc, int col, const Sizes s) {
   const std::int64_t width = xbc.extent(2), HP = static_cast<std::int64_t>(s.H) * s.P;
   for_chunk_runs(s, [&](int n0, int chunks, int len) {
-    kc::gemm_batched(exec, "T", "N", s.P, s.N, len, 1.0f, token_rows(x_tail.data(), HP, 0, s.P, n0, s),
-                     token_rows(xbc.data(), width, s.bcol(0), 0, n0, s), 0.0f, chunk_states(states.data(), n0, s),
+    kc::gemm_batched(exec, "T", "N", s.P, s.N, len, 1.0f, token_rows(decayed.data(), HP, 0, s.P, n0, s),
+                     token_rows(xbc.data(), width, col, 0, n0, s), 0.0f, chunk_states(out.data(), n0, s),
                      kc::BatchCount{{s.B, s.H, chunks}}, s.math);
   });
 }
@@ -312,17 +311,6 @@ void chunk_output(const Exec& exec, View4 y, CView3 xbc, CView3 delta, CumView c
 }
 
 // ---- backward --------------------------------------------------------------------------------------------------
-
-// Step 1: W_n[p, k] = sum_r (e^{b_r} dy_r[p]) C_r[k] = (dy_decayed^T C)[p, k], written into dstates[n]: a batched
-// GEMM over (b, h, chunk).
-void chunk_local_dstates(const Exec& exec, View4 dstates, CView4 dy_decayed, CView3 xbc, const Sizes s) {
-  const std::int64_t width = xbc.extent(2), HP = static_cast<std::int64_t>(s.H) * s.P;
-  for_chunk_runs(s, [&](int n0, int chunks, int len) {
-    kc::gemm_batched(exec, "T", "N", s.P, s.N, len, 1.0f, token_rows(dy_decayed.data(), HP, 0, s.P, n0, s),
-                     token_rows(xbc.data(), width, s.ccol(0), 0, n0, s), 0.0f, chunk_states(dstates.data(), n0, s),
-                     kc::BatchCount{{s.B, s.H, chunks}}, s.math);
-  });
-}
 
 // Step 2: dS = 0; for n = NT-1..0: dstates[n] <- dS (was W_n); dS <- e^{b_L} dS + W_n. Afterwards dstates[n] is
 // dS', the gradient of the state at the end of chunk n. Loads grouped as in state_passing.
@@ -508,8 +496,8 @@ void head_summed_dots(const Exec& exec, View3 G, CView3 delta, CumView cum, CVie
           float g = 0.0f;
           if (u <= r)
             for (int h = 0; h < s.H; ++h)
-              g += exp_of(b_of(h * kChunk + r) - b_of(h * kChunk + u)) * delta_of(h * kChunk + u) *
-                   dyx(b, t0 + r, h, u);
+              g +=
+                  exp_of(b_of(h * kChunk + r) - b_of(h * kChunk + u)) * delta_of(h * kChunk + u) * dyx(b, t0 + r, h, u);
           G(b * s.NT + n, r, u) = g;
         });
       });
@@ -685,7 +673,7 @@ void ssd_chunked_fwd(const Exec& exec, View4 y, View4 states, View3 scores, CVie
   View4 x_tail = workspace<View4>("selectiv::ssd::x_tail", s.B, s.T, s.H, s.P);
   gate_cumsum(exec, delta, cum, dt, dt_bias, A_log, s, "selectiv::ssd::chunked_fwd::gate_cumsum");
   decayed_tokens(exec, x_tail, View4(), delta, cum, xbc, CView4(), s, "selectiv::ssd::chunked_fwd::decayed_tokens");
-  chunk_local_states(exec, states, x_tail, xbc, s);
+  chunk_local_states(exec, states, x_tail, xbc, s.bcol(0), s);
   state_passing(exec, states, cum, s);
   chunk_scores(exec, scores, xbc, s);
   chunk_output(exec, y, xbc, delta, cum, states, scores, D, s);
@@ -716,7 +704,7 @@ void ssd_chunked_bwd(const Exec& exec, View3 dxbc, View3 ddt, View1 d_dt_bias, V
   View4 dy_decayed = workspace<View4>("selectiv::ssd::dy_decayed", s.B, s.T, s.H, s.P);
   gate_cumsum(exec, delta, cum, dt, dt_bias, A_log, s, "selectiv::ssd::chunked_bwd::gate_cumsum");
   decayed_tokens(exec, x_tail, dy_decayed, delta, cum, xbc, dy, s, "selectiv::ssd::chunked_bwd::decayed_tokens");
-  chunk_local_dstates(exec, dstates, dy_decayed, xbc, s);
+  chunk_local_states(exec, dstates, dy_decayed, xbc, s.ccol(0), s);  // step 1: W_n
   dstate_passing(exec, dstates, cum, s);
   output_input_dots(exec, dyx, dy, xbc, s);
   dx_token_terms(exec, dxbc, alpha, beta, ddelta, dD_part, delta, cum, states, dstates, scores, dyx, dy, xbc, D, s);

@@ -51,12 +51,13 @@ struct Operand {
   }
 };
 
-void check(const char* ta, const char* tb, int m, int n, int k, float alpha, float beta, TileMath math,
-           unsigned seed) {
+void check(const char* ta, const char* tb, int m, int n, int k, float alpha, float beta, TileMath math, unsigned seed) {
   const bool transpose_a = ta[0] == 'T', transpose_b = tb[0] == 'T';
-  const Operand a(transpose_a ? k : m, transpose_a ? m : k, seed), b(transpose_b ? n : k, transpose_b ? k : n, seed + 1);
+  const Operand a(transpose_a ? k : m, transpose_a ? m : k, seed),
+      b(transpose_b ? n : k, transpose_b ? k : n, seed + 1);
   const Operand c(m, n, seed + 2);
-  const View1 a_dev = testing::to_device<View1>(a.values, a.size()), b_dev = testing::to_device<View1>(b.values, b.size());
+  const View1 a_dev = testing::to_device<View1>(a.values, a.size()),
+              b_dev = testing::to_device<View1>(b.values, b.size());
   const View1 c_dev = testing::to_device<View1>(c.values, c.size());
   kc::gemm_batched(Exec(), ta, tb, m, n, k, alpha, a.batch<const float>(a_dev.data()),
                    b.batch<const float>(b_dev.data()), beta, c.batch<float>(c_dev.data()),
