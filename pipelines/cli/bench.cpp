@@ -53,9 +53,7 @@ void print_profile(const BenchArgs& a, Step& train_step, int first_step, double 
       "them (unfenced step {:.2f} ms)\n",
       a.profile_steps, fenced_ms, kernels_ms, fenced_ms - kernels_ms, unfenced_step_ms);
   fmt::print("{:>9} {:>6} {:>7}  {}\n", "ms/step", "share", "calls", "kernel or region");
-  const std::size_t shown = std::min<std::size_t>(profile.size(), 40);
-  for (std::size_t i = 0; i < shown; ++i) {
-    const KernelTime& t = profile[i];
+  for (const KernelTime& t : profile) {
     const double ms = 1e3 * t.seconds / a.profile_steps;
     fmt::print("{:9.3f} {:5.1f}% {:7.0f}  {}\n", ms, 100.0 * ms / fenced_ms,
                static_cast<double>(t.calls) / a.profile_steps, t.name);
