@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Chunkwise-parallel Mamba2 SSD forward and backward: one function per numbered step of README.md §2-§3, then the
-// two orchestrators. The heavy steps run one team per chunk (of one (b, h), or of one b for the head-shared ones):
-// the team stages tiles of its chunk in team scratch with coalesced loads and multiplies them there (README.md §6).
+// two orchestrators. The products with a chunk's state and the head-summed dB / dC products run as batched GEMMs over
+// (b, h, chunk) (kernels/common/batched_gemm.hpp); the other chunk-level steps run one team per chunk (of one (b, h), or
+// of one b for the head-shared ones), which stages tiles of its chunk in team scratch with coalesced loads and
+// multiplies them there (README.md §6).
 #include "kernels/ssd/chunked.hpp"
 
 #include <stdexcept>
