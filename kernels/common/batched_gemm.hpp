@@ -42,6 +42,25 @@ struct MatrixBatchOf {
 using MatrixBatch = MatrixBatchOf<float>;
 using ConstMatrixBatch = MatrixBatchOf<const float>;
 
+// Rows row0.. of each (b, h) of a LayoutRight (B, rows, H, D) view: batch indices (b, h, chunk), the next chunk
+// `step` rows further.
+template <class ViewType>
+MatrixBatchOf<typename ViewType::value_type> head_rows(const ViewType& x, std::int64_t row0, std::int64_t step) {
+  const std::int64_t ld = static_cast<std::int64_t>(x.stride_1());
+  return MatrixBatchOf<typename ViewType::value_type>(x.data() + row0 * ld, ld, static_cast<std::int64_t>(x.stride_0()),
+                                                      static_cast<std::int64_t>(x.stride_2()), step * ld);
+}
+
+// The (rows x D) block `block` of each (b, h) of a LayoutRight (B, H, blocks * rows, D) view (the per-chunk states):
+// batch indices (b, h, block).
+template <class ViewType>
+MatrixBatchOf<typename ViewType::value_type> head_blocks(const ViewType& x, std::int64_t rows, std::int64_t block) {
+  const std::int64_t ld = static_cast<std::int64_t>(x.stride_2());
+  return MatrixBatchOf<typename ViewType::value_type>(x.data() + block * rows * ld, ld,
+                                                      static_cast<std::int64_t>(x.stride_0()),
+                                                      static_cast<std::int64_t>(x.stride_1()), rows * ld);
+}
+
 struct BatchCount {
   int count[3] = {1, 1, 1};
   std::int64_t total() const { return static_cast<std::int64_t>(count[0]) * count[1] * count[2]; }

@@ -414,25 +414,13 @@ struct UtChunkGrads {
 // further.
 template <class ViewType>
 kc::MatrixBatchOf<typename ViewType::value_type> head_rows(const ViewType& x, int row0, int step = C) {
-  kc::MatrixBatchOf<typename ViewType::value_type> m;
-  m.ld = static_cast<std::int64_t>(x.stride_1());
-  m.data = x.data() + row0 * m.ld;
-  m.stride[0] = static_cast<std::int64_t>(x.stride_0());
-  m.stride[1] = static_cast<std::int64_t>(x.stride_2());
-  m.stride[2] = step * m.ld;
-  return m;
+  return kc::head_rows(x, row0, step);
 }
 
 // The K x V state of each (b, h) in slot `slot` of a (B, H, slots * K, V) tensor: batch indices (b, h, slot).
 template <class ViewType>
 kc::MatrixBatchOf<typename ViewType::value_type> head_states(const ViewType& x, int K, int slot) {
-  kc::MatrixBatchOf<typename ViewType::value_type> m;
-  m.ld = static_cast<std::int64_t>(x.stride_2());
-  m.data = x.data() + static_cast<std::int64_t>(slot) * K * m.ld;
-  m.stride[0] = static_cast<std::int64_t>(x.stride_0());
-  m.stride[1] = static_cast<std::int64_t>(x.stride_1());
-  m.stride[2] = K * m.ld;
-  return m;
+  return kc::head_blocks(x, K, slot);
 }
 
 // dst = e^{b_last} src for the K x V state of every (b, h), b_last = log_decay(b, last_row, h) (factor 1 when

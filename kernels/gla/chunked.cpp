@@ -422,19 +422,13 @@ void for_chunk_runs(const Sizes& s, const F& f) {
 // The tokens of chunk n0.. of a (B, T, H, D) tensor: batch indices (b, h, chunk).
 template <class ViewType>
 kc::MatrixBatchOf<typename ViewType::value_type> token_rows(const ViewType& x, int n0) {
-  const std::int64_t ld = static_cast<std::int64_t>(x.stride_1());
-  return kc::MatrixBatchOf<typename ViewType::value_type>(x.data() + n0 * kChunk * ld, ld,
-                                                          static_cast<std::int64_t>(x.stride_0()),
-                                                          static_cast<std::int64_t>(x.stride_2()), kChunk * ld);
+  return kc::head_rows(x, static_cast<std::int64_t>(n0) * kChunk, kChunk);
 }
 
 // The K x V state of each (b, h, chunk) of a (B, H, NT * K, V) tensor, from chunk n0.
 template <class ViewType>
 kc::MatrixBatchOf<typename ViewType::value_type> chunk_states(const ViewType& x, int n0, const Sizes& s) {
-  const std::int64_t ld = static_cast<std::int64_t>(x.stride_2()), state = s.K * ld;
-  return kc::MatrixBatchOf<typename ViewType::value_type>(x.data() + n0 * state, ld,
-                                                          static_cast<std::int64_t>(x.stride_0()),
-                                                          static_cast<std::int64_t>(x.stride_1()), state);
+  return kc::head_blocks(x, s.K, n0);
 }
 
 // Forward step 2 / backward step 1: out[n] = alpha * X^T Y over the chunk's tokens, a K x V block written into rows
