@@ -32,12 +32,6 @@ struct MatrixBatchOf {
   KOKKOS_INLINE_FUNCTION T* matrix(int p0, int p1, int p2) const {
     return data + p0 * stride[0] + p1 * stride[1] + p2 * stride[2];
   }
-  // The same batch moved by `rows` rows (a later row block of every matrix).
-  MatrixBatchOf rows_from(std::int64_t rows) const {
-    MatrixBatchOf moved = *this;
-    moved.data += rows * ld;
-    return moved;
-  }
 };
 using MatrixBatch = MatrixBatchOf<float>;
 using ConstMatrixBatch = MatrixBatchOf<const float>;
