@@ -14,9 +14,10 @@
 namespace selectiv::nn {
 namespace {
 
-using detail::column_sums;
+// Widest kernel the weight-gradient pass holds sums for (one register per tap); every model here uses W = 4.
+constexpr int kMaxWidth = 8;
+
 using detail::Member;
-using detail::reduction_teams;
 using detail::require;
 using detail::TeamPolicy;
 
@@ -37,6 +38,7 @@ void for_each_element(const Exec& exec, const char* label, int batch, int steps,
 void check_shapes(const char* op, CView3 x, CView2 w, CView1 bias) {
   require(w.extent(0) == x.extent(2), op, "w must be (C, W) with C = x.extent(2)");
   require(w.extent(1) > 0, op, "the kernel width W must be positive");
+  require(w.extent(1) <= static_cast<std::size_t>(kMaxWidth), op, "the kernel width W must be at most 8");
   require(bias.extent(0) == 0 || bias.extent(0) == x.extent(2), op, "bias must be (C) or empty");
 }
 
@@ -106,27 +108,52 @@ void short_conv_bwd(const Exec& exec, View3 dx, View2 dw, View1 dbias, CView3 dy
         });
   }
 
-  // 3. dw[c, i] += sum_{b,t} dpre[b, t, c] x[b, t - W + 1 + i, c]; tap i = W is the bias: dbias[c] += sum dpre.
-  //    Column tap * C + c, so that neighbouring threads read neighbouring channels.
+  // 3. dw[c, i] += sum_{b,t} dpre[b, t, c] x[b, t - W + 1 + i, c], dbias[c] += sum_{b,t} dpre[b, t, c]. Pass 1: one
+  //    thread per (chunk of kRowsPerChunk (b, t) rows, channel), consecutive threads on consecutive channels, holding
+  //    all W + 1 sums, so it reads each dpre and x element of its rows once (one thread per (chunk, tap) re-read dpre
+  //    for every tap); pass 2: one team per (tap, channel) adds the chunks' partials in chunk order.
+  constexpr int kRowsPerChunk = 32;
+  const int rows = batch * steps, chunks = (rows + kRowsPerChunk - 1) / kRowsPerChunk;
+  const View3 partial =
+      workspace<View3>("selectiv::short_conv::bwd_params_partial", chunks, width + 1, x.extent(2));  // (chunk, tap, c)
+  Kokkos::parallel_for(
+      "selectiv::short_conv::bwd_params_partial",
+      Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(exec, 0, std::int64_t(chunks) * channels),
+      KOKKOS_LAMBDA(std::int64_t k) {
+        const int c = static_cast<int>(k % channels), chunk = static_cast<int>(k / channels);
+        const int begin = chunk * kRowsPerChunk, end = begin + kRowsPerChunk < rows ? begin + kRowsPerChunk : rows;
+        float tap_sums[kMaxWidth] = {};
+        float bias_sum = 0.0f;
+        for (int r = begin; r < end; ++r) {
+          const int b = r / steps, t = r % steps;
+          const float d = dpre(b, t, c);
+          for (int i = 0; i < kMaxWidth; ++i) {
+            const int tau = t + i - width + 1;
+            if (i < width && tau >= 0) tap_sums[i] += d * x(b, tau, c);
+          }
+          bias_sum += d;
+        }
+        for (int i = 0; i < kMaxWidth; ++i) {
+          if (i < width) partial(chunk, i, c) = tap_sums[i];
+        }
+        partial(chunk, width, c) = bias_sum;
+      });
   const bool want_dbias = dbias.extent(0) != 0;
   const int taps = want_dbias ? width + 1 : width;
-  column_sums(
-      exec, "selectiv::short_conv::bwd_params_partial", "selectiv::short_conv::bwd_params", batch * steps,
-      taps * channels,
-      KOKKOS_LAMBDA(int p, int col) {
-        const int c = col % channels, i = col / channels;
-        const int b = p / steps, t = p % steps;
-        if (i == width) return dpre(b, t, c);
-        const int tau = t + i - width + 1;
-        return tau >= 0 ? dpre(b, t, c) * x(b, tau, c) : 0.0f;
-      },
-      KOKKOS_LAMBDA(int col, float total) {
-        const int c = col % channels, i = col / channels;
-        if (i == width) {
-          dbias(c) += total;
-        } else {
-          dw(c, i) += total;
-        }
+  Kokkos::parallel_for(
+      "selectiv::short_conv::bwd_params", detail::reduction_teams(exec, taps * channels, chunks),
+      KOKKOS_LAMBDA(const Member& team) {
+        const int i = team.league_rank() / channels, c = team.league_rank() % channels;
+        float total = 0.0f;
+        Kokkos::parallel_reduce(
+            Kokkos::TeamThreadRange(team, chunks), [&](int chunk, float& acc) { acc += partial(chunk, i, c); }, total);
+        Kokkos::single(Kokkos::PerTeam(team), [&]() {
+          if (i == width) {
+            dbias(c) += total;
+          } else {
+            dw(c, i) += total;
+          }
+        });
       });
 }
 

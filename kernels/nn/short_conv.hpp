@@ -2,7 +2,7 @@
 // Short causal depthwise convolution over time (fla ShortConvolution, the conv of Mamba/Mamba2), PyTorch Conv1d
 // weight layout (C, 1, W) stored as (C, W), zero left padding, optional bias, then SiLU unless switched off:
 //   y[b, t, c] = silu(bias[c] + sum_{i=0..W-1} w[c, i] * x[b, t - W + 1 + i, c]),  x[b, tau < 0, c] = 0
-// so w[c, W-1] multiplies the current step.
+// so w[c, W-1] multiplies the current step. W is at most 8 (std::invalid_argument above).
 #pragma once
 
 #include "kernels/common/views.hpp"

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Short causal depthwise convolution (+ SiLU): finite differences check the host reference backward; the reference
 // checks the device forward and backward (dx assigned, dw and dbias accumulated, empty dx / dbias skipped) for
-// T < W, T = 1, widths 1, 3, 4 and 5, with and without bias and SiLU; one hand-computed causal output.
+// T < W, T = 1, widths 1, 3, 4, 5 and 8 (wider is rejected), with and without bias and SiLU; one hand-computed causal
+// output.
 #include "kernels/nn/short_conv.hpp"
 
 #include <gtest/gtest.h>
@@ -43,6 +44,7 @@ const std::vector<ConvCase> kCases = {
     {1, 300, 33, 5, true, true},  // long reduction over B*T per channel
     {2, 7, 8, 4, true, true},     // channels a multiple of 4: 16-byte accesses on the device
     {3, 3, 12, 4, false, false},  // the same, T < W, no bias, no SiLU
+    {2, 40, 9, 8, true, true},    // the widest kernel (W = 8), rows spanning several weight-gradient chunks
 };
 
 }  // namespace
@@ -137,6 +139,10 @@ TEST(ShortConv, RejectsMismatchedShapes) {
   EXPECT_THROW(short_conv_fwd(Exec(), y, x, View2("w", 4, 4), View1("b", 3)), std::invalid_argument);
   EXPECT_THROW(short_conv_fwd(Exec(), View3("y", 2, 4, 4), x, View2("w", 4, 4), View1()), std::invalid_argument);
   EXPECT_NO_THROW(short_conv_fwd(Exec(), y, x, View2("w", 4, 4), View1("b", 4)));
+  // wider than the 8 taps the weight gradient holds
+  EXPECT_THROW(short_conv_fwd(Exec(), y, x, View2("w", 4, 9), View1()), std::invalid_argument);
+  EXPECT_THROW(short_conv_bwd(Exec(), View3(), View2("dw", 4, 9), View1(), y, x, View2("w", 4, 9), View1()),
+               std::invalid_argument);
 }
 
 }  // namespace selectiv::nn
