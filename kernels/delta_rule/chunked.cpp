@@ -445,35 +445,36 @@ void decayed_state_copy(const Exec& exec, const char* label, const kc::MatrixBat
       });
 }
 
+// out(b, r, h, :) = factor(b, r, h) in(b, r, h, :) for every row of a (B, rows, H, K) tensor: one warp per row of a
+// head (vector_per_item), its factor once, the key dim across the lanes.
+template <class Factor>
+void scaled_head_rows(const Exec& exec, const char* label, const View4& out, const CView4& in, const Factor& factor) {
+  const int rows = static_cast<int>(out.extent(1)), H = static_cast<int>(out.extent(2));
+  const int K = static_cast<int>(out.extent(3)), items = static_cast<int>(out.extent(0)) * rows * H;
+  Kokkos::parallel_for(
+      label, nn::detail::vector_per_item(exec, items), KOKKOS_LAMBDA(const Member& team) {
+        const int item = nn::detail::vector_item(team);
+        if (item >= items) return;
+        const int h = item % H, r = (item / H) % rows, b = item / (H * rows);
+        const float f = factor(b, r, h);
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, K), [&](int e) { out(b, r, h, e) = f * in(b, r, h, e); });
+      });
+}
+
 // k_decayed(b, r, h) = e^{b_last - b_r} k(b, r, h), b_last the log-decay of the last row of r's chunk (the state
 // write's keys); with q: q_read(b, t, h) = scale e^{b_r} q(b, t, h) on the row r = t n + n - 1 that reads token t out.
-// One warp per row of a head (vector_per_item): its factor once, the key dim across the lanes.
 void decayed_keys_and_queries(const Exec& exec, const View4& k_decayed, const View4& q_read, const CView4& k,
                               const CView4& q, const LogDecayView& log_decay, float scale, const Sizes& s) {
-  const int R = s.R, H = s.H, K = s.K, n = s.n;
-  const int key_rows = s.B * R * H;
-  Kokkos::parallel_for(
-      "selectiv::delta_rule::chunked::decayed_keys", nn::detail::vector_per_item(exec, key_rows),
-      KOKKOS_LAMBDA(const Member& team) {
-        const int item = nn::detail::vector_item(team);
-        if (item >= key_rows) return;
-        const int h = item % H, r = (item / H) % R, b = item / (H * R);
+  const int R = s.R, n = s.n;
+  scaled_head_rows(
+      exec, "selectiv::delta_rule::chunked::decayed_keys", k_decayed, k, KOKKOS_LAMBDA(int b, int r, int h) {
         const int last = (r / C + 1) * C < R ? (r / C + 1) * C - 1 : R - 1;
-        const float factor = static_cast<float>(kc::exp(log_decay(b, last, h) - log_decay(b, r, h)));
-        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, K),
-                             [&](int e) { k_decayed(b, r, h, e) = factor * k(b, r, h, e); });
+        return static_cast<float>(kc::exp(log_decay(b, last, h) - log_decay(b, r, h)));
       });
   if (q_read.data() == nullptr) return;
-  const int T = s.T, query_rows = s.B * T * H;
-  Kokkos::parallel_for(
-      "selectiv::delta_rule::chunked::read_queries", nn::detail::vector_per_item(exec, query_rows),
-      KOKKOS_LAMBDA(const Member& team) {
-        const int item = nn::detail::vector_item(team);
-        if (item >= query_rows) return;
-        const int h = item % H, t = (item / H) % T, b = item / (H * T);
-        const float factor = scale * static_cast<float>(kc::exp(log_decay(b, t * n + n - 1, h)));
-        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, K),
-                             [&](int e) { q_read(b, t, h, e) = factor * q(b, t, h, e); });
+  scaled_head_rows(
+      exec, "selectiv::delta_rule::chunked::read_queries", q_read, q, KOKKOS_LAMBDA(int b, int t, int h) {
+        return scale * static_cast<float>(kc::exp(log_decay(b, t * n + n - 1, h)));
       });
 }
 
