@@ -518,17 +518,16 @@ void recompute_new_values(const Exec& exec, const Sizes& s, const View4& V_new, 
 // when n divides C (tokens per chunk C / n), else chunk by chunk; a last partial chunk on its own.
 template <class F>
 void for_chunk_groups(const Sizes& s, const F& f) {
-  const int full = s.R / C;
-  auto one = [&](int chunk) {
+  if (C % s.n == 0) {  // R = T n, so every chunk, the last included, holds whole tokens
+    kc::for_chunk_runs(s.R, C, [&](int first, int chunks, int L) {
+      f(first, chunks, first * C, L, first * C / s.n, L / s.n, C / s.n);
+    });
+    return;
+  }
+  for (int chunk = 0; chunk < s.NR; ++chunk) {
     const int r0 = chunk * C, L = s.R - r0 < C ? s.R - r0 : C, t0 = r0 / s.n;
     f(chunk, 1, r0, L, t0, (r0 + L) / s.n - t0, 0);
-  };
-  if (C % s.n == 0) {
-    if (full > 0) f(0, full, 0, C, 0, C / s.n, C / s.n);
-  } else {
-    for (int chunk = 0; chunk < full; ++chunk) one(chunk);
   }
-  if (s.R % C != 0) one(full);
 }
 
 // The C x C matrix of each (b, h, chunk) of a (B * H * NR, C, C) tensor, from chunk `first`: batch indices

@@ -136,10 +136,9 @@ kc::MatrixBatchOf<T> token_rows(T* data, std::int64_t width, std::int64_t col, s
 }
 
 // The P x N state of each (b, h, chunk) of a (B, H, NT * P, N) tensor, from chunk n0.
-template <class T>
-kc::MatrixBatchOf<T> chunk_states(T* data, int n0, const Sizes& s) {
-  const std::int64_t state = static_cast<std::int64_t>(s.P) * s.N;
-  return kc::MatrixBatchOf<T>(data + n0 * state, s.N, s.H * s.NT * state, s.NT * state, state);
+template <class ViewType>
+kc::MatrixBatchOf<typename ViewType::value_type> chunk_states(const ViewType& x, int n0, const Sizes& s) {
+  return kc::head_blocks(x, s.P, n0);
 }
 
 // x_tail = e^{b_L - b_s} delta_s x_s and (when dy is given) dy_decayed = e^{b_r} dy_r, per (b, t, h): one warp per
@@ -190,7 +189,7 @@ void chunk_local_states(const Exec& exec, View4 out, CView4 decayed, CView3 xbc,
   const std::int64_t width = xbc.extent(2), HP = static_cast<std::int64_t>(s.H) * s.P;
   for_chunk_runs(s, [&](int n0, int chunks, int len) {
     kc::gemm_batched(exec, "T", "N", s.P, s.N, len, 1.0f, token_rows(decayed.data(), HP, 0, s.P, n0, s),
-                     token_rows(xbc.data(), width, col, 0, n0, s), 0.0f, chunk_states(out.data(), n0, s),
+                     token_rows(xbc.data(), width, col, 0, n0, s), 0.0f, chunk_states(out, n0, s),
                      kc::BatchCount{{s.B, s.H, chunks}}, s.math);
   });
 }
@@ -264,7 +263,7 @@ void chunk_output(const Exec& exec, View4 y, CView3 xbc, CView3 delta, CumView c
   const std::int64_t width = xbc.extent(2), HP = static_cast<std::int64_t>(s.H) * s.P;
   for_chunk_runs(s, [&](int n0, int chunks, int len) {
     kc::gemm_batched(exec, "N", "T", len, s.P, s.N, 1.0f, token_rows(xbc.data(), width, s.ccol(0), 0, n0, s),
-                     chunk_states(states.data(), n0, s), 0.0f, token_rows(y.data(), HP, 0, s.P, n0, s),
+                     chunk_states(states, n0, s), 0.0f, token_rows(y.data(), HP, 0, s.P, n0, s),
                      kc::BatchCount{{s.B, s.H, chunks}}, s.math);
   });
   const int slab = s.P < kHeadSlab ? s.P : kHeadSlab;
@@ -387,11 +386,9 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
   for_chunk_runs(s, [&](int n0, int chunks, int len) {
     const kc::BatchCount batch{{s.B, s.H, chunks}};
     kc::gemm_batched(exec, "N", "T", len, s.P, s.N, 1.0f, token_rows(xbc.data(), width, s.bcol(0), 0, n0, s),
-                     chunk_states(dstates.data(), n0, s), 0.0f, token_rows(state_b.data(), HP, 0, s.P, n0, s), batch,
-                     s.math);
+                     chunk_states(dstates, n0, s), 0.0f, token_rows(state_b.data(), HP, 0, s.P, n0, s), batch, s.math);
     kc::gemm_batched(exec, "N", "T", len, s.P, s.N, 1.0f, token_rows(xbc.data(), width, s.ccol(0), 0, n0, s),
-                     chunk_states(states.data(), n0, s), 0.0f, token_rows(state_c.data(), HP, 0, s.P, n0, s), batch,
-                     s.math);
+                     chunk_states(states, n0, s), 0.0f, token_rows(state_c.data(), HP, 0, s.P, n0, s), batch, s.math);
   });
   const Plan plan = make_plan("ssd_chunked_bwd", [&](int kt) {
     return chunk_vectors_bytes() + ScratchVector::shmem_size(kChunk) + tile_bytes(kChunk, s.P) +
@@ -510,7 +507,6 @@ void dbc_step(const Exec& exec, View3 dxbc, CView3 delta, CumView cum, CView4 st
   const View3 G = workspace<View3>("selectiv::ssd::head_summed_dots", s.B * s.NT, kChunk, kChunk);
   head_summed_dots(exec, G, delta, cum, dyx, s);
   const std::int64_t width = xbc.extent(2), HP = static_cast<std::int64_t>(s.H) * s.P;
-  const std::int64_t head_state = static_cast<std::int64_t>(s.NT) * s.P * s.N;
   for_chunk_runs(s, [&](int n0, int chunks, int len) {
     // batch indices (b, 1, chunk): the head index is unused (G and dB, dC are summed over the heads)
     const kc::BatchCount batch{{s.B, 1, chunks}};
@@ -522,11 +518,17 @@ void dbc_step(const Exec& exec, View3 dxbc, CView3 delta, CumView cum, CView4 st
                      dC, batch, s.math);
     kc::gemm_batched(exec, "T", "N", len, s.N, len, 1.0f, g, token_rows(xbc.data(), width, s.ccol(0), 0, n0, s), 0.0f,
                      dB, batch, s.math);
+    // the states of head h: the (b, head, chunk) batch with the head index fixed at h
+    auto head_states = [&](const CView4& x, int h) {
+      kc::ConstMatrixBatch m = chunk_states(x, n0, s);
+      m.data += h * m.stride[1];
+      return m;
+    };
     for (int h = 0; h < s.H; ++h) {
       kc::gemm_batched(exec, "N", "N", len, s.N, s.P, 1.0f, token_rows(dy_decayed.data(), HP, h * s.P, 0, n0, s),
-                       chunk_states(states.data() + h * head_state, n0, s), 1.0f, dC, batch, s.math);
+                       head_states(states, h), 1.0f, dC, batch, s.math);
       kc::gemm_batched(exec, "N", "N", len, s.N, s.P, 1.0f, token_rows(x_tail.data(), HP, h * s.P, 0, n0, s),
-                       chunk_states(dstates.data() + h * head_state, n0, s), 1.0f, dB, batch, s.math);
+                       head_states(dstates, h), 1.0f, dB, batch, s.math);
     }
   });
 }
