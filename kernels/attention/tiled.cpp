@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "kernels/attention/shapes.hpp"
 #include "kernels/common/compat.hpp"
 #include "kernels/common/team_product.hpp"
 #include "kernels/common/team_stage.hpp"
@@ -70,25 +71,8 @@ struct Sizes {
 
 Sizes checked_sizes(const CView4& q, const CView4& k, const CView4& v, const CView4& o, const CView3& lse, int tile,
                     const char* op) {
-  auto same = [&](const CView4& x, const char* name) {
-    for (int r = 0; r < 4; ++r) {
-      if (x.extent(r) != q.extent(r)) {
-        throw std::invalid_argument(std::string(op) + ": " + name + " must have the shape (B, T, H, D) of q");
-      }
-    }
-  };
-  same(k, "k");
-  same(v, "v");
-  same(o, "o");
-  if (lse.extent(0) != q.extent(0) || lse.extent(1) != q.extent(2) || lse.extent(2) != q.extent(1)) {
-    throw std::invalid_argument(std::string(op) + ": lse must have the shape (B, H, T)");
-  }
-  Sizes s{static_cast<int>(q.extent(0)),
-          static_cast<int>(q.extent(1)),
-          static_cast<int>(q.extent(2)),
-          static_cast<int>(q.extent(3)),
-          tile,
-          0};
+  const AttentionShape shape = attention_shape(q, k, v, o, lse, op);
+  Sizes s{shape.batch, shape.length, shape.heads, shape.head_dim, tile, 0};
   s.num_tiles = (s.length + tile - 1) / tile;
   s.math = current_tile_math();
   if (static_cast<double>(s.batch) * s.heads * s.num_tiles > 2.0e9) {
@@ -96,8 +80,6 @@ Sizes checked_sizes(const CView4& q, const CView4& k, const CView4& v, const CVi
   }
   return s;
 }
-
-// --- the team's small matrix products ----------------------------------------------------------------------------
 
 // --- forward ----------------------------------------------------------------------------------------------------
 
@@ -200,21 +182,6 @@ struct ForwardOnlineSoftmax {
 };
 
 // --- backward ---------------------------------------------------------------------------------------------------
-
-// Step 1 of README §3: D_t = dO_t . O_t for every (b, t, h).
-struct RowDot {
-  View3 delta;  // (B, H, T)
-  CView4 do_;   // (B, T, H, D)
-  CView4 o;     // (B, T, H, D)
-  Sizes n;
-
-  KOKKOS_INLINE_FUNCTION void operator()(const int i) const {
-    const int h = i % n.heads, t = i / n.heads % n.length, b = i / n.heads / n.length;
-    float acc = 0.0f;
-    for (int d = 0; d < n.head_dim; ++d) acc += do_(b, t, h, d) * o(b, t, h, d);
-    delta(b, h, t) = acc;
-  }
-};
 
 // Loads the query-side tiles of query tile qt: scale Q, dO, lse and D.
 KOKKOS_INLINE_FUNCTION void load_query_side(const Member& team, const ScratchMatrix& q_tile,
@@ -416,23 +383,14 @@ void attention_tiled_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, CView4 
                          CView4 k, CView4 v, float scale, int requested_tile) {
   const TilePlan plan = attention_tiled_bwd_plan(static_cast<int>(q.extent(3)), requested_tile);
   const Sizes n = checked_sizes(q, k, v, o, lse, plan.tile, "attention_tiled_bwd");
-  auto same = [&](const CView4& x, const char* name) {
-    for (int r = 0; r < 4; ++r) {
-      if (x.extent(r) != q.extent(r)) {
-        throw std::invalid_argument(std::string("attention_tiled_bwd: ") + name + " must have the shape of q");
-      }
-    }
-  };
-  same(do_, "do_");
-  same(dq, "dq");
-  same(dk, "dk");
-  same(dv, "dv");
+  require_shape_of_q(do_, q, "attention_tiled_bwd", "do_");
+  require_shape_of_q(dq, q, "attention_tiled_bwd", "dq");
+  require_shape_of_q(dk, q, "attention_tiled_bwd", "dk");
+  require_shape_of_q(dv, q, "attention_tiled_bwd", "dv");
   const int league = n.batch * n.heads * n.num_tiles;
   if (league == 0) return;
 
-  const View3 delta = workspace<View3>("selectiv::attention::tiled_bwd::delta", n.batch, n.heads, n.length);
-  Kokkos::parallel_for("selectiv::attention::tiled_bwd::row_dot",
-                       Kokkos::RangePolicy<Exec>(exec, 0, n.batch * n.length * n.heads), RowDot{delta, do_, o, n});
+  const View3 delta = output_gradient_dots(exec, "selectiv::attention::row_dot", do_, o);
   Kokkos::parallel_for(
       "selectiv::attention::tiled_bwd::dk_dv",
       Policy(exec, league, Kokkos::AUTO).set_scratch_size(plan.scratch_level, Kokkos::PerTeam(plan.scratch_bytes)),

@@ -94,6 +94,14 @@ void plain_gemm_batched(const selectiv::Exec& exec, bool ta, bool tb, int m, int
 
 }  // namespace
 
+bool gemm_batched_uses_vendor_blas() {
+#if defined(SELECTIV_BATCHED_GEMM_CUBLAS)
+  return true;
+#else
+  return false;
+#endif
+}
+
 void gemm_batched(const selectiv::Exec& exec, const char* trans_a, const char* trans_b, int m, int n, int k,
                   float alpha, const ConstMatrixBatch& a, const ConstMatrixBatch& b, float beta, const MatrixBatch& c,
                   const BatchCount& batch, selectiv::TileMath math) {

@@ -68,6 +68,9 @@ void gemm_batched(const selectiv::Exec& exec, const char* trans_a, const char* t
                   float alpha, const ConstMatrixBatch& a, const ConstMatrixBatch& b, float beta, const MatrixBatch& c,
                   const BatchCount& batch, selectiv::TileMath math);
 
+// True when gemm_batched runs on a vendor library (cuBLAS on a CUDA build), false where it is the plain kernel.
+bool gemm_batched_uses_vendor_blas();
+
 // The chunks of a sequence of `rows` rows in chunks of `chunk` rows, in runs that one batched GEMM serves:
 // f(first chunk, chunks, rows per chunk) for all full chunks at once, then for a last partial chunk.
 template <class F>

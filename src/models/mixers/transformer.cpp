@@ -2,12 +2,13 @@
 #include "models/mixers/transformer.hpp"
 
 #include <KokkosBlas1_axpby.hpp>
-
 #include <cmath>
 
 #include "core/error.hpp"
-#include "kernels/common/workspace.hpp"
+#include "kernels/attention/blocked.hpp"
 #include "kernels/attention/tiled.hpp"
+#include "kernels/common/batched_gemm.hpp"
+#include "kernels/common/workspace.hpp"
 #include "kernels/nn/dropout.hpp"
 #include "kernels/nn/linear.hpp"
 #include "kernels/nn/rms_norm.hpp"
@@ -18,6 +19,11 @@
 namespace selectiv::models {
 namespace {
 constexpr auto kRope = nn::RopeConvention::reference_transformer;
+
+// Where gemm_batched is cuBLAS (a CUDA build), the score-block attention (its products are batched GEMMs, on the
+// tensor cores in tf32 / bf16; kernels/attention/README.md §4 has the measurement); elsewhere the tiled kernels,
+// which keep everything in team scratch and need no score workspace.
+bool score_block_attention() { return kc::gemm_batched_uses_vendor_blas(); }
 }  // namespace
 
 TransformerMixer::TransformerMixer(const ModelDims& dims, std::string prefix)
@@ -104,8 +110,13 @@ void TransformerMixer::forward(const Exec& exec, const ParamTable& p, View3 z, C
   CView1 inv_freq = p.value1(name("rotary.inv_freq"));
   nn::rope_fwd(exec, heads(m_qr, m_H), heads(CView3(m_qn), m_H), inv_freq, kRope);
   nn::rope_fwd(exec, heads(m_kr, m_H), heads(CView3(m_kn), m_H), inv_freq, kRope);
-  attention::attention_tiled_fwd(exec, heads(m_attn, m_H), m_lse, heads(CView3(m_qr), m_H),
-                                 heads(CView3(m_kr), m_H), heads(CView3(m_v), m_H), scale);
+  if (score_block_attention()) {
+    attention::attention_blocked_fwd(exec, heads(m_attn, m_H), m_lse, heads(CView3(m_qr), m_H),
+                                     heads(CView3(m_kr), m_H), heads(CView3(m_v), m_H), scale);
+  } else {
+    attention::attention_tiled_fwd(exec, heads(m_attn, m_H), m_lse, heads(CView3(m_qr), m_H), heads(CView3(m_kr), m_H),
+                                   heads(CView3(m_v), m_H), scale);
+  }
   nn::linear_fwd(exec, nn::as_matrix(m_a), nn::as_matrix(CView3(m_attn)), p.value2(name("out_proj.weight")),
                  p.value1(name("out_proj.bias")));
   nn::rms_norm_fwd(exec, nn::as_matrix(m_x1), m_a_rstd, nn::as_matrix(CView3(m_a)), p.value1(name("out_norm.weight")),
@@ -149,9 +160,16 @@ void TransformerMixer::backward(const Exec& exec, const ParamTable& p, View3 dh,
                    nn::RmsNormSpec::eps_outside_sqrt(m_d));
   nn::linear_bwd(exec, nn::as_matrix(m_dattn), p.grad2(name("out_proj.weight")), p.grad1(name("out_proj.bias")),
                  nn::as_matrix(CView3(m_da)), nn::as_matrix(CView3(m_attn)), p.value2(name("out_proj.weight")));
-  attention::attention_tiled_bwd(exec, heads(m_dq, m_H), heads(m_dk, m_H), heads(m_dv, m_H),
-                                 heads(CView3(m_dattn), m_H), heads(CView3(m_attn), m_H), m_lse,
-                                 heads(CView3(m_qr), m_H), heads(CView3(m_kr), m_H), heads(CView3(m_v), m_H), scale);
+  if (score_block_attention()) {
+    attention::attention_blocked_bwd(exec, heads(m_dq, m_H), heads(m_dk, m_H), heads(m_dv, m_H),
+                                     heads(CView3(m_dattn), m_H), heads(CView3(m_attn), m_H), m_lse,
+                                     heads(CView3(m_qr), m_H), heads(CView3(m_kr), m_H), heads(CView3(m_v), m_H),
+                                     scale);
+  } else {
+    attention::attention_tiled_bwd(exec, heads(m_dq, m_H), heads(m_dk, m_H), heads(m_dv, m_H),
+                                   heads(CView3(m_dattn), m_H), heads(CView3(m_attn), m_H), m_lse,
+                                   heads(CView3(m_qr), m_H), heads(CView3(m_kr), m_H), heads(CView3(m_v), m_H), scale);
+  }
   CView1 inv_freq = p.value1(name("rotary.inv_freq"));
   nn::rope_bwd(exec, heads(m_dq, m_H), heads(CView3(m_dq), m_H), inv_freq, kRope);  // in place
   nn::rope_bwd(exec, heads(m_dk, m_H), heads(CView3(m_dk), m_H), inv_freq, kRope);
