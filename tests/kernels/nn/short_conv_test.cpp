@@ -45,6 +45,7 @@ const std::vector<ConvCase> kCases = {
     {2, 7, 8, 4, true, true},     // channels a multiple of 4: 16-byte accesses on the device
     {3, 3, 12, 4, false, false},  // the same, T < W, no bias, no SiLU
     {2, 40, 9, 8, true, true},    // the widest kernel (W = 8), rows spanning several weight-gradient chunks
+    {2, 64, 5, 4, true, true},    // T a multiple of the device's 32-step runs
 };
 
 }  // namespace
