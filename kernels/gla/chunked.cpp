@@ -503,11 +503,17 @@ View4 gla_allocate_states(int B, int T, int H, int K, int V) {
 
 View4 gla_allocate_scores(int B, int T, int H) { return View4("selectiv::gla::scores", B, T, H, kChunk); }
 
+View4 gla_workspace_states(int B, int T, int H, int K, int V) {
+  return workspace<View4>("selectiv::gla::states", B, H, gla_num_chunks(T) * K, V);
+}
+
+View4 gla_workspace_scores(int B, int T, int H) { return workspace<View4>("selectiv::gla::scores", B, T, H, kChunk); }
+
 void gla_chunked_fwd(const Exec& exec, View4 o, View4 ht, View4 states, View4 scores, CView4 q, CView4 k, CView4 v,
                      CView4 g, CView4 h0, float scale) {
   const Sizes s = sizes_of(q, k, v, g, states, scores);
-  require_extents(o, s.B, s.T, s.H, s.V, "o");
-  const bool has_h0 = present(h0), has_ht = present(ht);
+  const bool has_o = present(o), has_h0 = present(h0), has_ht = present(ht);
+  if (has_o) require_extents(o, s.B, s.T, s.H, s.V, "o");
   if (has_h0) require_extents(h0, s.B, s.H, s.K, s.V, "h0");
   if (has_ht) require_extents(ht, s.B, s.H, s.K, s.V, "ht");
 
@@ -521,7 +527,7 @@ void gla_chunked_fwd(const Exec& exec, View4 o, View4 ht, View4 states, View4 sc
   run_scan(exec, "selectiv::gla::chunked_fwd::state_passing",
            StateScan{states, ht, gate_cumsum, h0, has_h0, has_ht, false, s});
   run_teams(exec, "selectiv::gla::chunked_fwd::intra_scores", ChunkScores{scores, gate_cumsum, q, k, scale, true, s});
-  chunk_rows_output(exec, o, scores, v, q_decayed, states, scale, false, s);
+  if (has_o) chunk_rows_output(exec, o, scores, v, q_decayed, states, scale, false, s);
 }
 
 void gla_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View4 dg, View4 dh0, CView4 states, CView4 scores,

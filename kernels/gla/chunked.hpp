@@ -18,20 +18,25 @@ int gla_num_chunks(int T);
 //                             to row s of the same chunk (0 for s > r).
 View4 gla_allocate_states(int B, int T, int H, int K, int V);
 View4 gla_allocate_scores(int B, int T, int H);
+// The same two tensors in workspaces shared by every caller (kernels/common/workspace.hpp), for a backward that runs
+// the forward again instead of saving them: valid until the next request.
+View4 gla_workspace_states(int B, int T, int H, int K, int V);
+View4 gla_workspace_scores(int B, int T, int H);
 
 // o_t = scale * S_t^T q_t with S_t = diag(exp(g_t)) S_{t-1} + k_t v_t^T, S_{-1} = h0 (zero when h0 is empty),
 // ht = S_{T-1} (skipped when ht is empty). Writes the saved tensors states and scores. Sizes come from q and v.
+// With o empty it writes only states, scores and ht (for a backward that recomputes the saved tensors and keeps o).
 // Runs asynchronously on exec; fence before reading results on the host.
 void gla_chunked_fwd(const Exec& exec,
-                     View4 o,         // (B, T, H, V)
-                     View4 ht,        // (B, H, K, V) or empty
-                     View4 states,    // (B, H, NT * K, V) saved for the backward
-                     View4 scores,    // (B, T, H, C) saved for the backward
-                     CView4 q,        // (B, T, H, K)
-                     CView4 k,        // (B, T, H, K)
-                     CView4 v,        // (B, T, H, V)
-                     CView4 g,        // (B, T, H, K) log-decay, <= 0
-                     CView4 h0,       // (B, H, K, V) or empty
+                     View4 o,       // (B, T, H, V) or empty
+                     View4 ht,      // (B, H, K, V) or empty
+                     View4 states,  // (B, H, NT * K, V) saved for the backward
+                     View4 scores,  // (B, T, H, C) saved for the backward
+                     CView4 q,      // (B, T, H, K)
+                     CView4 k,      // (B, T, H, K)
+                     CView4 v,      // (B, T, H, V)
+                     CView4 g,      // (B, T, H, K) log-decay, <= 0
+                     CView4 h0,     // (B, H, K, V) or empty
                      float scale);
 
 // Gradients given do (and dht, empty for zero). Activation gradients: dq, dk, dv, dg and dh0 (skipped when empty)

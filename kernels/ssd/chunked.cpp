@@ -665,11 +665,20 @@ View4 ssd_allocate_states(int B, int T, int H, int P, int N) {
 
 View3 ssd_allocate_scores(int B, int T) { return View3("selectiv::ssd::scores", B, T, kChunk); }
 
+View4 ssd_workspace_states(int B, int T, int H, int P, int N) {
+  return workspace<View4>("selectiv::ssd::states", B, H, static_cast<std::size_t>(ssd_num_chunks(T)) * P, N);
+}
+
+View3 ssd_workspace_scores(int B, int T) { return workspace<View3>("selectiv::ssd::scores", B, T, kChunk); }
+
 void ssd_chunked_fwd(const Exec& exec, View4 y, View4 states, View3 scores, CView3 xbc, CView3 dt, CView1 dt_bias,
                      CView1 A_log, CView1 D) {
-  const Sizes s = sizes_of("ssd_chunked_fwd", xbc, static_cast<int>(y.extent(2)), static_cast<int>(y.extent(3)), dt,
-                           dt_bias, A_log, D);
-  if (static_cast<int>(y.extent(0)) != s.B || static_cast<int>(y.extent(1)) != s.T)
+  const bool has_y = y.data() != nullptr;
+  const int H = static_cast<int>(dt.extent(2)), NT = ssd_num_chunks(static_cast<int>(xbc.extent(1)));
+  const int P = has_y ? static_cast<int>(y.extent(3)) : static_cast<int>(states.extent(2)) / (NT > 0 ? NT : 1);
+  const Sizes s = sizes_of("ssd_chunked_fwd", xbc, H, P, dt, dt_bias, A_log, D);
+  if (has_y && (static_cast<int>(y.extent(0)) != s.B || static_cast<int>(y.extent(1)) != s.T ||
+                static_cast<int>(y.extent(2)) != H))
     throw std::invalid_argument("ssd_chunked_fwd: y must be (B, T, H, P)");
   check_saved("ssd_chunked_fwd", s, states, scores);
   View3 delta = workspace<View3>("selectiv::ssd::delta", s.B, s.T, s.H);
@@ -680,7 +689,7 @@ void ssd_chunked_fwd(const Exec& exec, View4 y, View4 states, View3 scores, CVie
   chunk_local_states(exec, states, x_tail, xbc, s.bcol(0), s);
   state_passing(exec, states, cum, s);
   chunk_scores(exec, scores, xbc, s);
-  chunk_output(exec, y, xbc, delta, cum, states, scores, D, s);
+  if (has_y) chunk_output(exec, y, xbc, delta, cum, states, scores, D, s);
 }
 
 void ssd_chunked_bwd(const Exec& exec, View3 dxbc, View3 ddt, View1 d_dt_bias, View1 dA_log, View1 dD, CView4 states,

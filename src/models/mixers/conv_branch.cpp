@@ -24,6 +24,13 @@ void conv_branches_fwd(const Exec& exec, const ParamTable& p, const std::string&
   }
 }
 
+void conv_branches_recompute(const Exec& exec, const ParamTable& p, const std::string& prefix,
+                             std::initializer_list<ConvBranch> branches) {
+  for (const ConvBranch& b : branches) {
+    nn::short_conv_fwd(exec, b.y, b.pre, p.value2(conv_name(prefix, b.name)), CView1(), true);
+  }
+}
+
 void conv_branch_bwd(const Exec& exec, const ParamTable& p, const std::string& prefix, const ConvBranch& b,
                      View3 dh, bool assign_dh, View3 dpre, View3 dh_part, CView3 dy, CView3 h) {
   nn::short_conv_bwd(exec, dpre, p.grad2(conv_name(prefix, b.name)), View1(), dy, CView3(b.pre),

@@ -22,6 +22,10 @@ struct ConvBranch {
 void conv_branches_fwd(const Exec& exec, const ParamTable& params, const std::string& prefix,
                        std::initializer_list<ConvBranch> branches, CView3 h);
 
+// Every branch's y again from its saved pre (for a backward that keeps y in a workspace instead of saving it).
+void conv_branches_recompute(const Exec& exec, const ParamTable& params, const std::string& prefix,
+                             std::initializer_list<ConvBranch> branches);
+
 // Gradient of one branch given dy: accumulates the branch's weight gradients and adds dpre W into dh (assigns it
 // when `assign_dh`). dpre: (B, T, out) scratch; dh_part: (B, T, d) scratch (unused when assigning).
 void conv_branch_bwd(const Exec& exec, const ParamTable& params, const std::string& prefix, const ConvBranch& branch,

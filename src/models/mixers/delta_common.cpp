@@ -84,9 +84,6 @@ void DeltaFamilyMixer::ensure_workspace(int B, int T) {
   m_qp = make("selectiv::delta_mixer::qp", d);
   m_kp = make("selectiv::delta_mixer::kp", n * d);
   m_vp = make("selectiv::delta_mixer::vp", 2 * n * d);
-  m_qc = make("selectiv::delta_mixer::qc", d);
-  m_kc = make("selectiv::delta_mixer::kc", n * d);
-  m_v = make("selectiv::delta_mixer::v", 2 * n * d);
   m_beta_logit = make("selectiv::delta_mixer::beta_logit", n * H);
   m_beta = make("selectiv::delta_mixer::beta", n * H);
   m_o = make("selectiv::delta_mixer::o", 2 * d);
@@ -103,6 +100,9 @@ void DeltaFamilyMixer::acquire_recomputed_buffers() {
   const int B = m_B, T = m_T, n = m_n, d = m_d, H = m_H;
   const int rows = B * T;
   auto make = [B, T](const char* label, int channels) { return workspace<View3>(label, B, T, channels); };
+  m_qc = make("selectiv::delta_mixer::qc", d);
+  m_kc = make("selectiv::delta_mixer::kc", n * d);
+  m_v = make("selectiv::delta_mixer::v", 2 * n * d);
   m_q = make("selectiv::delta_mixer::q", d);
   m_k = make("selectiv::delta_mixer::k", n * d);
   m_on = make("selectiv::delta_mixer::on", 2 * d);
@@ -189,6 +189,7 @@ void DeltaFamilyMixer::backward(const Exec& exec, const ParamTable& p, View3 dh,
   acquire_backward_buffers();
   acquire_recomputed_buffers();
   normalise_output(exec, p);
+  conv_branches_recompute(exec, p, m_prefix, {{"q", m_qp, m_qc}, {"k", m_kp, m_kc}, {"v", m_vp, m_v}});
   normalise_queries_and_keys(exec);
   const CView2 x = nn::as_matrix(h);
   bool dh_assigned = false;

@@ -36,8 +36,9 @@ class DeltaFamilyMixer : public Mixer {
  private:
   void ensure_workspace(int B, int T);  // forward buffers (and what backward reads)
   void acquire_backward_buffers();      // gradient buffers: workspaces shared by all layers, one backward at a time
-  // q, k after the l2norm and the normed output, with their norm factors: cheap to recompute from what the layer
-  // saves, so they live in workspaces shared by all layers (the forward fills them, the backward fills them again).
+  // The conv outputs, q, k after the l2norm and the normed output, with their norm factors: cheap to recompute from
+  // what the layer saves, so they live in workspaces shared by all layers (the forward fills them, the backward
+  // fills them again).
   void acquire_recomputed_buffers();
   void normalise_queries_and_keys(const Exec& exec);
   void normalise_output(const Exec& exec, const ParamTable& p);
@@ -48,17 +49,16 @@ class DeltaFamilyMixer : public Mixer {
   std::string m_prefix;
   int m_B = 0, m_T = 0;
   // Saved by forward, (B, T, channels) row-major:
-  View3 m_qp, m_kp, m_vp;  // projections: d, n d, 2 n d
-  View3 m_qc, m_kc;        // after conv + SiLU, before the l2norm
-  View3 m_v;               // value input of the recurrence
+  View3 m_qp, m_kp, m_vp;      // projections: d, n d, 2 n d
   View3 m_beta_logit, m_beta;  // n H
   View3 m_gate_logit, m_g;     // H (gated only)
   View3 m_o;               // 2d, recurrence output
   View3 m_out_gate;        // 2d, h Wg^T (gated only)
   View4 m_checkpoints;     // recurrence states saved by the forward (chunk-start states on the chunked path)
-  // Shared workspaces (acquire_recomputed_buffers): the recurrence's q (d) and k (n d), the normed output on (2d),
-  // and the factors of their norms: l2norm (B T, H), (B T, n H); RMSNorm (B T, H).
-  View3 m_q, m_k, m_on;
+  // Shared workspaces (acquire_recomputed_buffers): the conv outputs qc (d), kc (n d) (before the l2norm) and v
+  // (2 n d, the recurrence's values), the recurrence's q (d) and k (n d), the normed output on (2d), and the factors
+  // of their norms: l2norm (B T, H), (B T, n H); RMSNorm (B T, H).
+  View3 m_qc, m_kc, m_v, m_q, m_k, m_on;
   View2 m_q_rstd, m_k_rstd, m_norm_rstd;
   // Backward scratch.
   View3 m_d_on, m_do, m_dout_gate, m_dq, m_dk, m_dv, m_dqc, m_dkc, m_dqp, m_dkp, m_dvp, m_dbeta, m_dbeta_logit, m_dg,

@@ -47,18 +47,39 @@ void GlaMixer::ensure_workspace(int B, int T) {
   m_qp = make("selectiv::gla_mixer::qp", m_d);
   m_kp = make("selectiv::gla_mixer::kp", m_d);
   m_vp = make("selectiv::gla_mixer::vp", 2 * m_d);
+  m_g0 = make("selectiv::gla_mixer::g0", kGateRank);
+  m_gk = make("selectiv::gla_mixer::gk", m_d);
+  m_gate = make("selectiv::gla_mixer::gate", 2 * m_d);
+  m_o = make("selectiv::gla_mixer::o", 2 * m_d);
+}
+
+void GlaMixer::acquire_recomputed_buffers() {
+  const int B = m_B, T = m_T;
+  auto make = [B, T](const char* label, int channels) { return workspace<View3>(label, B, T, channels); };
   m_q = make("selectiv::gla_mixer::q", m_d);
   m_k = make("selectiv::gla_mixer::k", m_d);
   m_v = make("selectiv::gla_mixer::v", 2 * m_d);
-  m_g0 = make("selectiv::gla_mixer::g0", kGateRank);
-  m_gk = make("selectiv::gla_mixer::gk", m_d);
   m_g = make("selectiv::gla_mixer::g", m_d);
-  m_o = make("selectiv::gla_mixer::o", 2 * m_d);
-  m_gate = make("selectiv::gla_mixer::gate", 2 * m_d);
-  m_norm_rstd = View2("selectiv::gla_mixer::norm_rstd", static_cast<std::size_t>(B) * T, m_H);
-  m_states = gla::gla_allocate_states(B, T, m_H, m_K, m_V);
-  m_scores = gla::gla_allocate_scores(B, T, m_H);
+  m_states = gla::gla_workspace_states(B, T, m_H, m_K, m_V);
+  m_scores = gla::gla_workspace_scores(B, T, m_H);
   m_on = make("selectiv::gla_mixer::on", 2 * m_d);
+  m_norm_rstd = workspace<View2>("selectiv::gla_mixer::norm_rstd", static_cast<std::size_t>(B) * T, m_H);
+}
+
+// g = logsigmoid(gk) / 16, then the recurrence: the tensors its backward reads, and o unless o is empty.
+void GlaMixer::recurrence_fwd(const Exec& exec, View3 o) {
+  nn::logsigmoid_fwd(exec, flat(m_g), flat(CView3(m_gk)));
+  KokkosBlas::scal(flat(m_g), 1.0f / kGateNormalizer, flat(m_g));
+  gla::gla_chunked_fwd(exec, o.data() != nullptr ? heads(o, m_H) : View4(), View4(), m_states, m_scores,
+                       heads(CView3(m_q), m_H), heads(CView3(m_k), m_H), heads(CView3(m_v), m_H),
+                       heads(CView3(m_g), m_H), CView4(), 1.0f / std::sqrt(float(m_K)));
+}
+
+// on = gated RMSNorm of the recurrence output per head (also the factors the norm backward reads).
+void GlaMixer::normalise_output(const Exec& exec, const ParamTable& p) {
+  nn::gated_rms_norm_fwd(exec, nn::as_matrix(m_on), m_norm_rstd, nn::as_matrix(CView3(m_o)),
+                         nn::as_matrix(CView3(m_gate)), p.value1(name("g_norm_swish_gate.weight")),
+                         nn::RmsNormSpec::standard(m_V), nn::GateOrder::norm_then_gate);
 }
 
 void GlaMixer::acquire_backward_buffers() {
@@ -81,28 +102,28 @@ void GlaMixer::acquire_backward_buffers() {
 void GlaMixer::forward(const Exec& exec, const ParamTable& p, View3 z, CView3 h, const DropoutMode&) {
   const int B = static_cast<int>(h.extent(0)), T = static_cast<int>(h.extent(1));
   ensure_workspace(B, T);
+  acquire_recomputed_buffers();
   CView2 x = nn::as_matrix(h);
   // 1. projections, short conv + SiLU
   conv_branches_fwd(exec, p, m_prefix, {{"q", m_qp, m_q}, {"k", m_kp, m_k}, {"v", m_vp, m_v}}, h);
-  // 2. low-rank gate: g = logsigmoid(gk) / 16
+  // 2. low-rank gate logits gk (g = logsigmoid(gk) / 16 in step 3)
   nn::linear_fwd(exec, nn::as_matrix(m_g0), x, p.value2(name("gk_proj.0.weight")), CView1());
   nn::linear_fwd(exec, nn::as_matrix(m_gk), nn::as_matrix(CView3(m_g0)), p.value2(name("gk_proj.1.weight")),
                  p.value1(name("gk_proj.1.bias")));
-  nn::logsigmoid_fwd(exec, flat(m_g), flat(CView3(m_gk)));
-  KokkosBlas::scal(flat(m_g), 1.0f / kGateNormalizer, flat(m_g));
   // 3. the recurrence
-  gla::gla_chunked_fwd(exec, heads(m_o, m_H), View4(), m_states, m_scores, heads(CView3(m_q), m_H), heads(CView3(m_k), m_H),
-                       heads(CView3(m_v), m_H), heads(CView3(m_g), m_H), CView4(), 1.0f / std::sqrt(float(m_K)));
+  recurrence_fwd(exec, m_o);
   // 4. gated RMSNorm per head, output projection
   nn::linear_fwd(exec, nn::as_matrix(m_gate), x, p.value2(name("g_proj.weight")), CView1());
-  nn::gated_rms_norm_fwd(exec, nn::as_matrix(m_on), m_norm_rstd, nn::as_matrix(CView3(m_o)),
-                         nn::as_matrix(CView3(m_gate)), p.value1(name("g_norm_swish_gate.weight")),
-                         nn::RmsNormSpec::standard(m_V), nn::GateOrder::norm_then_gate);
+  normalise_output(exec, p);
   nn::linear_fwd(exec, nn::as_matrix(z), nn::as_matrix(CView3(m_on)), p.value2(name("o_proj.weight")), CView1());
 }
 
 void GlaMixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CView3 dz, CView3 h) {
   acquire_backward_buffers();
+  acquire_recomputed_buffers();
+  conv_branches_recompute(exec, p, m_prefix, {{"q", m_qp, m_q}, {"k", m_kp, m_k}, {"v", m_vp, m_v}});
+  recurrence_fwd(exec, View3());
+  normalise_output(exec, p);
   CView2 x = nn::as_matrix(h);
   // 4. output projection, gated norm, output-gate projection (dh starts here: assigned)
   nn::linear_bwd(exec, nn::as_matrix(m_d_on), p.grad2(name("o_proj.weight")), View1(), nn::as_matrix(dz),

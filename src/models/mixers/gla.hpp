@@ -21,6 +21,12 @@ class GlaMixer : public Mixer {
  private:
   void ensure_workspace(int B, int T);  // forward buffers (and what backward reads)
   void acquire_backward_buffers();      // gradient buffers: workspaces shared by all layers, one backward at a time
+  // What the backward recomputes from what the layer saves (as fla's GLA backward recomputes its chunk states): the
+  // conv outputs, the log-decay, the recurrence's saved tensors, the normed output and its norm factors. They live
+  // in workspaces shared by all layers (the forward fills them, the backward fills them again).
+  void acquire_recomputed_buffers();
+  void recurrence_fwd(const Exec& exec, View3 o);  // o empty: the saved tensors only
+  void normalise_output(const Exec& exec, const ParamTable& p);
   std::string name(const char* suffix) const { return m_prefix + suffix; }
 
   int m_d, m_H, m_K, m_V;  // model dim, heads, key and value dims per head
@@ -30,16 +36,16 @@ class GlaMixer : public Mixer {
   int m_B = 0, m_T = 0;
   // Saved by forward (all (B, T, channels) row-major, channels = H * per-head dim):
   View3 m_qp, m_kp, m_vp;  // projections before the conv: (B, T, d), (B, T, d), (B, T, 2d)
-  View3 m_q, m_k, m_v;     // after conv + SiLU
   View3 m_g0;              // (B, T, 16) low-rank gate
   View3 m_gk;              // (B, T, d) gate logits
-  View3 m_g;               // (B, T, d) log-decay
-  View3 m_o;               // (B, T, 2d) recurrence output
   View3 m_gate;            // (B, T, 2d) output-gate projection
-  View2 m_norm_rstd;       // (B * T, H)
-  View4 m_states;          // (B, H, NT * K, V) chunk states saved by the recurrence
-  View4 m_scores;          // (B, T, H, 64) intra-chunk scores saved by the recurrence
-  View3 m_on;              // (B, T, 2d) gated-norm output
+  View3 m_o;               // (B, T, 2d) recurrence output
+  // Shared workspaces (acquire_recomputed_buffers): q, k, v after conv + SiLU (B, T, d / d / 2d), the log-decay g
+  // (B, T, d), the recurrence's chunk states (B, H, NT * K, V) and intra-chunk scores (B, T, H, 64), the gated-norm
+  // output on (B, T, 2d) and its factors (B * T, H).
+  View3 m_q, m_k, m_v, m_g, m_on;
+  View4 m_states, m_scores;
+  View2 m_norm_rstd;
   // Backward scratch.
   View3 m_d_on, m_do, m_dgate, m_dq, m_dk, m_dv, m_dg, m_dgk, m_dg0, m_dproj_d, m_dproj_2d, m_dh_part;
 };

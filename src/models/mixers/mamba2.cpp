@@ -56,13 +56,36 @@ void Mamba2Mixer::ensure_workspace(int B, int T) {
   auto make = [B, T](const char* label, int channels) { return View3(std::string(label), B, T, channels); };
   m_gate = make("selectiv::mamba2_mixer::gate", m_din);
   m_xbc_pre = make("selectiv::mamba2_mixer::xbc_pre", m_conv);
-  m_xbc = make("selectiv::mamba2_mixer::xbc", m_conv);
   m_dt = make("selectiv::mamba2_mixer::dt", m_H);
   m_y = make("selectiv::mamba2_mixer::y", m_din);
-  m_norm_rstd = View2("selectiv::mamba2_mixer::norm_rstd", static_cast<std::size_t>(B) * T, 1);
+}
+
+void Mamba2Mixer::acquire_recomputed_buffers() {
+  const int B = m_B, T = m_T;
+  auto make = [B, T](const char* label, int channels) { return workspace<View3>(label, B, T, channels); };
+  m_xbc = make("selectiv::mamba2_mixer::xbc", m_conv);
+  m_states = ssd::ssd_workspace_states(B, T, m_H, m_P, m_N);
+  m_scores = ssd::ssd_workspace_scores(B, T);
   m_on = make("selectiv::mamba2_mixer::on", m_din);
-  m_states = ssd::ssd_allocate_states(B, T, m_H, m_P, m_N);
-  m_scores = ssd::ssd_allocate_scores(B, T);
+  m_norm_rstd = workspace<View2>("selectiv::mamba2_mixer::norm_rstd", static_cast<std::size_t>(B) * T, 1);
+}
+
+// xBC = SiLU(causal depthwise conv of xBC_pre, with bias).
+void Mamba2Mixer::convolve(const Exec& exec, const ParamTable& p) {
+  nn::short_conv_fwd(exec, m_xbc, m_xbc_pre, p.value2(name("conv1d.weight")), p.value1(name("conv1d.bias")), true);
+}
+
+// The SSD scan of xBC: the tensors its backward reads, and y (+ D x) unless y is empty.
+void Mamba2Mixer::scan_fwd(const Exec& exec, const ParamTable& p, View3 y) {
+  ssd::ssd_chunked_fwd(exec, y.data() != nullptr ? heads(y, m_H) : View4(), m_states, m_scores, m_xbc, m_dt,
+                       p.value1(name("dt_bias")), p.value1(name("A_log")), p.value1(name("D")));
+}
+
+// on = RMSNorm(y * silu(z)) * w over all d_in channels (also the factors the norm backward reads).
+void Mamba2Mixer::normalise_output(const Exec& exec, const ParamTable& p) {
+  nn::gated_rms_norm_fwd(exec, nn::as_matrix(m_on), m_norm_rstd, nn::as_matrix(CView3(m_y)),
+                         nn::as_matrix(CView3(m_gate)), p.value1(name("norm.weight")),
+                         nn::RmsNormSpec::standard(m_din, kNormEps), nn::GateOrder::gate_then_norm);
 }
 
 void Mamba2Mixer::acquire_backward_buffers() {
@@ -80,6 +103,7 @@ void Mamba2Mixer::acquire_backward_buffers() {
 void Mamba2Mixer::forward(const Exec& exec, const ParamTable& p, View3 z, CView3 h, const DropoutMode&) {
   const int B = static_cast<int>(h.extent(0)), T = static_cast<int>(h.extent(1));
   ensure_workspace(B, T);
+  acquire_recomputed_buffers();
   CView2 x = nn::as_matrix(h);
   const View2 w_in = p.value2(name("in_proj.weight"));
   // 1. in_proj, one block of rows per output: z, xBC, dt
@@ -87,19 +111,20 @@ void Mamba2Mixer::forward(const Exec& exec, const ParamTable& p, View3 z, CView3
   nn::linear_fwd(exec, nn::as_matrix(m_xbc_pre), x, row_block(w_in, m_din, m_conv), CView1());
   nn::linear_fwd(exec, nn::as_matrix(m_dt), x, row_block(w_in, m_din + m_conv, m_H), CView1());
   // 2. causal depthwise conv with bias, SiLU
-  nn::short_conv_fwd(exec, m_xbc, m_xbc_pre, p.value2(name("conv1d.weight")), p.value1(name("conv1d.bias")), true);
+  convolve(exec, p);
   // 3. the SSD scan (+ D x)
-  ssd::ssd_chunked_fwd(exec, heads(m_y, m_H), m_states, m_scores, m_xbc, m_dt, p.value1(name("dt_bias")),
-                       p.value1(name("A_log")), p.value1(name("D")));
+  scan_fwd(exec, p, m_y);
   // 4. RMSNorm(y * silu(z)) * w over all d_in channels, out_proj
-  nn::gated_rms_norm_fwd(exec, nn::as_matrix(m_on), m_norm_rstd, nn::as_matrix(CView3(m_y)),
-                         nn::as_matrix(CView3(m_gate)), p.value1(name("norm.weight")),
-                         nn::RmsNormSpec::standard(m_din, kNormEps), nn::GateOrder::gate_then_norm);
+  normalise_output(exec, p);
   nn::linear_fwd(exec, nn::as_matrix(z), nn::as_matrix(CView3(m_on)), p.value2(name("out_proj.weight")), CView1());
 }
 
 void Mamba2Mixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CView3 dz, CView3 h) {
   acquire_backward_buffers();
+  acquire_recomputed_buffers();
+  convolve(exec, p);
+  scan_fwd(exec, p, View3());
+  normalise_output(exec, p);
   CView2 x = nn::as_matrix(h);
   // 4. out_proj, gated norm
   nn::linear_bwd(exec, nn::as_matrix(m_d_on), p.grad2(name("out_proj.weight")), View1(), nn::as_matrix(dz),

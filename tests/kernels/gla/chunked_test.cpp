@@ -218,6 +218,27 @@ TEST(GlaChunkedOptional, EmptyHtAndDh0AreSkipped) {
   EXPECT_EQ(full.dg, partial.dg);
 }
 
+// With o empty the forward writes only the saved tensors (and ht): the same ones, bit for bit, as a full forward.
+TEST(GlaChunkedOptional, EmptyOutputWritesTheSameSavedTensors) {
+  const GlaInputs in = testing::make_inputs({2, 150, 2, 5, 7}, GateRegime::kStrong, true, false, 6u);
+  const GlaSizes& n = in.n;
+  const View4 q = to_device(in.q, n.B, n.T, n.H, n.K, "q"), k = to_device(in.k, n.B, n.T, n.H, n.K, "k");
+  const View4 v = to_device(in.v, n.B, n.T, n.H, n.V, "v"), g = to_device(in.g, n.B, n.T, n.H, n.K, "g");
+  const View4 h0 = to_device(in.h0, n.B, n.H, n.K, n.V, "h0");
+  std::vector<double> saved[2][3];  // (with o, without) x (states, scores, ht)
+  for (int run = 0; run < 2; ++run) {
+    View4 o = run == 0 ? View4("o", n.B, n.T, n.H, n.V) : View4(), ht("ht", n.B, n.H, n.K, n.V);
+    View4 states = gla_allocate_states(n.B, n.T, n.H, n.K, n.V), scores = gla_allocate_scores(n.B, n.T, n.H);
+    gla_chunked_fwd(Exec(), o, ht, states, scores, q, k, v, g, h0, in.scale);
+    saved[run][0] = to_host(states);
+    saved[run][1] = to_host(scores);
+    saved[run][2] = to_host(ht);
+  }
+  EXPECT_EQ(saved[0][0], saved[1][0]);
+  EXPECT_EQ(saved[0][1], saved[1][1]);
+  EXPECT_EQ(saved[0][2], saved[1][2]);
+}
+
 TEST(GlaChunkedShapes, RejectsMismatchedExtents) {
   View4 q("q", 1, 3, 1, 4), k("k", 1, 3, 1, 4), g("g", 1, 3, 1, 4), v("v", 1, 3, 1, 5), o("o", 1, 3, 1, 5);
   View4 wrong_states("states", 1, 1, 4, 4);  // V should be 5

@@ -99,6 +99,28 @@ void expect_close(const SsdInputs& in, DecayRegime regime, float initial_param_g
   std::printf("[ err_ratio ] %s:%s\n", where.str().c_str(), line.str().c_str());
 }
 
+// With y empty the forward writes only the saved tensors: the same ones, bit for bit, as a full forward.
+TEST(SsdChunked, EmptyOutputWritesTheSameSavedTensors) {
+  const SsdInputs in = testing::make_inputs({2, 150, 3, 5, 4}, DecayRegime::kLayer, 9u);
+  const SsdSizes& n = in.n;
+  const View3 xbc = to_device(in.xbc, View3("xbc", n.B, n.T, n.xbc_width()));
+  const View3 dt = to_device(in.dt, View3("dt", n.B, n.T, n.H));
+  const View1 dt_bias = to_device(in.dt_bias, View1("dt_bias", n.H));
+  const View1 A_log = to_device(in.A_log, View1("A_log", n.H));
+  const View1 D = to_device(in.D, View1("D", n.H));
+  std::vector<double> saved[2][2];  // (with y, without) x (states, scores)
+  for (int run = 0; run < 2; ++run) {
+    const View4 y = run == 0 ? View4("y", n.B, n.T, n.H, n.P) : View4();
+    View4 states = ssd_allocate_states(n.B, n.T, n.H, n.P, n.N);
+    View3 scores = ssd_allocate_scores(n.B, n.T);
+    ssd_chunked_fwd(Exec(), y, states, scores, xbc, dt, dt_bias, A_log, D);
+    saved[run][0] = to_host(states);
+    saved[run][1] = to_host(scores);
+  }
+  EXPECT_EQ(saved[0][0], saved[1][0]);
+  EXPECT_EQ(saved[0][1], saved[1][1]);
+}
+
 TEST(SsdChunked, MatchesReferenceOnAwkwardShapes) {
   unsigned seed = 100;
   for (DecayRegime regime : {DecayRegime::kLayer, DecayRegime::kStrong}) {
