@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -128,6 +129,38 @@ inline void expect_within(const Errors& e, double tolerance) {
   EXPECT_LE(e.dq, tolerance);
   EXPECT_LE(e.dk, tolerance);
   EXPECT_LE(e.dv, tolerance);
+}
+
+// Two backward passes of `run` over the same inputs give the same gradients, bit for bit (no atomics).
+inline void expect_bitwise_reproducible_backward(const DeviceRun& run) {
+  const Shape s{2, 97, 2, 16};
+  const float scale = attention_default_scale(s.head_dim);
+  const View4 q = upload4(random_tensor(s.size(), 601), s), k = upload4(random_tensor(s.size(), 602), s),
+              v = upload4(random_tensor(s.size(), 603), s), g = upload4(random_tensor(s.size(), 604), s);
+  View4 o("o", s.batch, s.length, s.heads, s.head_dim);
+  View3 lse("lse", s.batch, s.heads, s.length);
+  const Exec exec;
+  run.forward(exec, o, lse, q, k, v, scale);
+  std::vector<std::vector<double>> runs[2];
+  for (auto& gradients : runs) {
+    View4 dq("dq", s.batch, s.length, s.heads, s.head_dim), dk("dk", s.batch, s.length, s.heads, s.head_dim),
+        dv("dv", s.batch, s.length, s.heads, s.head_dim);
+    run.backward(exec, dq, dk, dv, g, o, lse, q, k, v, scale);
+    gradients = {download(dq), download(dk), download(dv)};
+  }
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(runs[0][i] == runs[1][i]) << "gradient " << i << " differs between runs";
+}
+
+// `run` throws std::invalid_argument for k, lse or dv of the wrong shape.
+inline void expect_rejects_mismatched_shapes(const DeviceRun& run) {
+  View4 q("q", 1, 8, 2, 4), k("k", 1, 8, 2, 4), v("v", 1, 8, 2, 4), o("o", 1, 8, 2, 4), short_k("k", 1, 7, 2, 4);
+  View4 dq("dq", 1, 8, 2, 4), dk("dk", 1, 8, 2, 4), dv("dv", 1, 8, 2, 4), short_dv("dv", 1, 7, 2, 4);
+  View3 lse("lse", 1, 2, 8), wrong_lse("lse", 1, 8, 2);
+  const Exec exec;
+  EXPECT_THROW(run.forward(exec, o, lse, q, short_k, v, 0.5f), std::invalid_argument);
+  EXPECT_THROW(run.forward(exec, o, wrong_lse, q, k, v, 0.5f), std::invalid_argument);
+  EXPECT_THROW(run.backward(exec, dq, dk, dv, o, o, lse, q, short_k, v, 0.5f), std::invalid_argument);
+  EXPECT_THROW(run.backward(exec, dq, dk, short_dv, o, o, lse, q, k, v, 0.5f), std::invalid_argument);
 }
 
 }  // namespace selectiv::attention::test

@@ -19,13 +19,11 @@ namespace selectiv::attention {
 namespace {
 
 using test::compare_with_reference;
-using test::download;
 using test::Errors;
 using test::expect_within;
 using test::kFloatExpOverflow;
 using test::kLargeScoreTolerance;
 using test::Shape;
-using test::upload4;
 
 // The tiled kernels with a requested tile (0: the plan's).
 struct Tiled : test::DeviceRun {
@@ -114,34 +112,13 @@ TEST(AttentionTiled, Tf32TileProducts) {
 
 // --- determinism: no atomics, so two backward runs agree bit for bit ------------------------------------------
 
-TEST(AttentionTiled, BackwardIsBitwiseReproducible) {
-  const Shape s{2, 97, 2, 16};
-  const float scale = attention_default_scale(s.head_dim);
-  const View4 q = upload4(test::random_tensor(s.size(), 601), s), k = upload4(test::random_tensor(s.size(), 602), s),
-              v = upload4(test::random_tensor(s.size(), 603), s), g = upload4(test::random_tensor(s.size(), 604), s);
-  View4 o("o", s.batch, s.length, s.heads, s.head_dim);
-  View3 lse("lse", s.batch, s.heads, s.length);
-  const Exec exec;
-  attention_tiled_fwd(exec, o, lse, q, k, v, scale);
-  std::vector<std::vector<double>> runs[2];
-  for (auto& run : runs) {
-    View4 dq("dq", s.batch, s.length, s.heads, s.head_dim), dk("dk", s.batch, s.length, s.heads, s.head_dim),
-        dv("dv", s.batch, s.length, s.heads, s.head_dim);
-    attention_tiled_bwd(exec, dq, dk, dv, g, o, lse, q, k, v, scale);
-    run = {download(dq), download(dk), download(dv)};
-  }
-  for (int i = 0; i < 3; ++i) EXPECT_TRUE(runs[0][i] == runs[1][i]) << "gradient " << i << " differs between runs";
-}
+TEST(AttentionTiled, BackwardIsBitwiseReproducible) { test::expect_bitwise_reproducible_backward(Tiled()); }
 
 TEST(AttentionTiled, RejectsMismatchedShapes) {
-  View4 q("q", 1, 8, 2, 4), k("k", 1, 8, 2, 4), v("v", 1, 8, 2, 4), o("o", 1, 8, 2, 4), short_k("k", 1, 7, 2, 4);
-  View4 dq("dq", 1, 8, 2, 4), dk("dk", 1, 8, 2, 4), dv("dv", 1, 8, 2, 4);
-  View3 lse("lse", 1, 2, 8), wrong_lse("lse", 1, 8, 2);
-  const Exec exec;
-  EXPECT_THROW(attention_tiled_fwd(exec, o, lse, q, short_k, v, 0.5f), std::invalid_argument);
-  EXPECT_THROW(attention_tiled_fwd(exec, o, wrong_lse, q, k, v, 0.5f), std::invalid_argument);
-  EXPECT_THROW(attention_tiled_bwd(exec, dq, dk, dv, o, o, lse, q, short_k, v, 0.5f), std::invalid_argument);
-  EXPECT_THROW(attention_tiled_fwd(exec, o, lse, q, k, v, 0.5f, -1), std::invalid_argument);
+  test::expect_rejects_mismatched_shapes(Tiled());
+  View4 q("q", 1, 8, 2, 4), o("o", 1, 8, 2, 4);
+  View3 lse("lse", 1, 2, 8);
+  EXPECT_THROW(attention_tiled_fwd(Exec(), o, lse, q, q, q, 0.5f, -1), std::invalid_argument);
 }
 
 }  // namespace

@@ -37,14 +37,24 @@ struct Results {
   std::vector<double> y, dxbc, ddt, d_dt_bias, dA_log, dD;
 };
 
+// The forward's inputs on the device.
+struct DeviceInputs {
+  explicit DeviceInputs(const SsdInputs& in)
+      : xbc(to_device(in.xbc, View3("xbc", in.n.B, in.n.T, in.n.xbc_width()))),
+        dt(to_device(in.dt, View3("dt", in.n.B, in.n.T, in.n.H))),
+        dt_bias(to_device(in.dt_bias, View1("dt_bias", in.n.H))),
+        A_log(to_device(in.A_log, View1("A_log", in.n.H))),
+        D(to_device(in.D, View1("D", in.n.H))) {}
+  View3 xbc, dt;
+  View1 dt_bias, A_log, D;
+};
+
 // Parameter gradients start at `initial_param_grad` to check that they accumulate; it is subtracted again.
 Results run_chunked(const SsdInputs& in, float initial_param_grad) {
   const SsdSizes& n = in.n;
-  const View3 xbc = to_device(in.xbc, View3("xbc", n.B, n.T, n.xbc_width()));
-  const View3 dt = to_device(in.dt, View3("dt", n.B, n.T, n.H));
-  const View1 dt_bias = to_device(in.dt_bias, View1("dt_bias", n.H));
-  const View1 A_log = to_device(in.A_log, View1("A_log", n.H));
-  const View1 D = to_device(in.D, View1("D", n.H));
+  const DeviceInputs dev(in);
+  const View3 xbc = dev.xbc, dt = dev.dt;
+  const View1 dt_bias = dev.dt_bias, A_log = dev.A_log, D = dev.D;
   const View4 dy = to_device(in.dy, View4("dy", n.B, n.T, n.H, n.P));
   View4 y("y", n.B, n.T, n.H, n.P);
   View3 dxbc("dxbc", n.B, n.T, n.xbc_width()), ddt("ddt", n.B, n.T, n.H);
@@ -103,11 +113,9 @@ void expect_close(const SsdInputs& in, DecayRegime regime, float initial_param_g
 TEST(SsdChunked, EmptyOutputWritesTheSameSavedTensors) {
   const SsdInputs in = testing::make_inputs({2, 150, 3, 5, 4}, DecayRegime::kLayer, 9u);
   const SsdSizes& n = in.n;
-  const View3 xbc = to_device(in.xbc, View3("xbc", n.B, n.T, n.xbc_width()));
-  const View3 dt = to_device(in.dt, View3("dt", n.B, n.T, n.H));
-  const View1 dt_bias = to_device(in.dt_bias, View1("dt_bias", n.H));
-  const View1 A_log = to_device(in.A_log, View1("A_log", n.H));
-  const View1 D = to_device(in.D, View1("D", n.H));
+  const DeviceInputs dev(in);
+  const View3 xbc = dev.xbc, dt = dev.dt;
+  const View1 dt_bias = dev.dt_bias, A_log = dev.A_log, D = dev.D;
   std::vector<double> saved[2][2];  // (with y, without) x (states, scores)
   for (int run = 0; run < 2; ++run) {
     const View4 y = run == 0 ? View4("y", n.B, n.T, n.H, n.P) : View4();
