@@ -390,8 +390,9 @@ void require_extents(const CView4& x, int e0, int e1, int e2, int e3, const char
 }
 
 // Sizes from q (B, T, H, K) and v (.., V); checks k, g and the saved tensors against them.
+// The sizes from q and v, with the extents of k, g, states and (when `with_scores`) scores checked.
 Sizes sizes_of(const CView4& q, const CView4& k, const CView4& v, const CView4& g, const CView4& states,
-               const CView4& scores) {
+               const CView4& scores, bool with_scores = true) {
   Sizes s;
   s.B = static_cast<int>(q.extent(0));
   s.T = static_cast<int>(q.extent(1));
@@ -404,7 +405,7 @@ Sizes sizes_of(const CView4& q, const CView4& k, const CView4& v, const CView4& 
   require_extents(g, s.B, s.T, s.H, s.K, "g");
   require_extents(v, s.B, s.T, s.H, s.V, "v");
   require_extents(states, s.B, s.H, s.NT * s.K, s.V, "states");
-  require_extents(scores, s.B, s.T, s.H, kChunk, "scores");
+  if (with_scores) require_extents(scores, s.B, s.T, s.H, kChunk, "scores");
   return s;
 }
 
@@ -507,12 +508,10 @@ View4 gla_workspace_states(int B, int T, int H, int K, int V) {
   return workspace<View4>("selectiv::gla::states", B, H, gla_num_chunks(T) * K, V);
 }
 
-View4 gla_workspace_scores(int B, int T, int H) { return workspace<View4>("selectiv::gla::scores", B, T, H, kChunk); }
-
 void gla_chunked_fwd(const Exec& exec, View4 o, View4 ht, View4 states, View4 scores, CView4 q, CView4 k, CView4 v,
                      CView4 g, CView4 h0, float scale) {
-  const Sizes s = sizes_of(q, k, v, g, states, scores);
   const bool has_o = present(o), has_h0 = present(h0), has_ht = present(ht);
+  const Sizes s = sizes_of(q, k, v, g, states, scores, has_o);
   if (has_o) require_extents(o, s.B, s.T, s.H, s.V, "o");
   if (has_h0) require_extents(h0, s.B, s.H, s.K, s.V, "h0");
   if (has_ht) require_extents(ht, s.B, s.H, s.K, s.V, "ht");
@@ -526,8 +525,9 @@ void gla_chunked_fwd(const Exec& exec, View4 o, View4 ht, View4 states, View4 sc
   chunk_local_product(exec, states, k_decayed, v, 1.0f, s);
   run_scan(exec, "selectiv::gla::chunked_fwd::state_passing",
            StateScan{states, ht, gate_cumsum, h0, has_h0, has_ht, false, s});
+  if (!has_o) return;
   run_teams(exec, "selectiv::gla::chunked_fwd::intra_scores", ChunkScores{scores, gate_cumsum, q, k, scale, true, s});
-  if (has_o) chunk_rows_output(exec, o, scores, v, q_decayed, states, scale, false, s);
+  chunk_rows_output(exec, o, scores, v, q_decayed, states, scale, false, s);
 }
 
 void gla_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View4 dg, View4 dh0, CView4 states, CView4 scores,

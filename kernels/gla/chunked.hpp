@@ -18,14 +18,14 @@ int gla_num_chunks(int T);
 //                             to row s of the same chunk (0 for s > r).
 View4 gla_allocate_states(int B, int T, int H, int K, int V);
 View4 gla_allocate_scores(int B, int T, int H);
-// The same two tensors in workspaces shared by every caller (kernels/common/workspace.hpp), for a backward that runs
-// the forward again instead of saving them: valid until the next request.
+// The states in a workspace shared by every caller (kernels/common/workspace.hpp), for a backward that runs the
+// forward again instead of saving them (see gla_chunked_fwd with o empty): valid until the next request.
 View4 gla_workspace_states(int B, int T, int H, int K, int V);
-View4 gla_workspace_scores(int B, int T, int H);
 
 // o_t = scale * S_t^T q_t with S_t = diag(exp(g_t)) S_{t-1} + k_t v_t^T, S_{-1} = h0 (zero when h0 is empty),
 // ht = S_{T-1} (skipped when ht is empty). Writes the saved tensors states and scores. Sizes come from q and v.
-// With o empty it writes only states, scores and ht (for a backward that recomputes the saved tensors and keeps o).
+// With o empty it writes only states and ht, and scores may be empty (for a backward that recomputes the states and
+// keeps scores and o).
 // Runs asynchronously on exec; fence before reading results on the host.
 void gla_chunked_fwd(const Exec& exec,
                      View4 o,       // (B, T, H, V) or empty

@@ -647,11 +647,12 @@ Sizes sizes_of(const char* who, const CView3& xbc, int H, int P, const CView3& d
   return s;
 }
 
-void check_saved(const char* who, const Sizes& s, const CView4& states, const CView3& scores) {
+// Throws unless states and (when `with_scores`) scores have the extents of s.
+void check_saved(const char* who, const Sizes& s, const CView4& states, const CView3& scores, bool with_scores = true) {
   if (static_cast<int>(states.extent(0)) != s.B || static_cast<int>(states.extent(1)) != s.H ||
       static_cast<int>(states.extent(2)) != s.NT * s.P || static_cast<int>(states.extent(3)) != s.N ||
-      static_cast<int>(scores.extent(0)) != s.B || static_cast<int>(scores.extent(1)) != s.T ||
-      static_cast<int>(scores.extent(2)) != kChunk)
+      (with_scores && (static_cast<int>(scores.extent(0)) != s.B || static_cast<int>(scores.extent(1)) != s.T ||
+                       static_cast<int>(scores.extent(2)) != kChunk)))
     throw std::invalid_argument(std::string(who) + ": states / scores do not match (B, T, H, P, N)");
 }
 
@@ -669,8 +670,6 @@ View4 ssd_workspace_states(int B, int T, int H, int P, int N) {
   return workspace<View4>("selectiv::ssd::states", B, H, static_cast<std::size_t>(ssd_num_chunks(T)) * P, N);
 }
 
-View3 ssd_workspace_scores(int B, int T) { return workspace<View3>("selectiv::ssd::scores", B, T, kChunk); }
-
 void ssd_chunked_fwd(const Exec& exec, View4 y, View4 states, View3 scores, CView3 xbc, CView3 dt, CView1 dt_bias,
                      CView1 A_log, CView1 D) {
   const bool has_y = y.data() != nullptr;
@@ -680,7 +679,7 @@ void ssd_chunked_fwd(const Exec& exec, View4 y, View4 states, View3 scores, CVie
   if (has_y && (static_cast<int>(y.extent(0)) != s.B || static_cast<int>(y.extent(1)) != s.T ||
                 static_cast<int>(y.extent(2)) != H))
     throw std::invalid_argument("ssd_chunked_fwd: y must be (B, T, H, P)");
-  check_saved("ssd_chunked_fwd", s, states, scores);
+  check_saved("ssd_chunked_fwd", s, states, scores, has_y);
   View3 delta = workspace<View3>("selectiv::ssd::delta", s.B, s.T, s.H);
   CumView cum = workspace<CumView>("selectiv::ssd::cum", s.B, s.T, s.H);
   View4 x_tail = workspace<View4>("selectiv::ssd::x_tail", s.B, s.T, s.H, s.P);
@@ -688,8 +687,9 @@ void ssd_chunked_fwd(const Exec& exec, View4 y, View4 states, View3 scores, CVie
   decayed_tokens(exec, x_tail, View4(), delta, cum, xbc, CView4(), s, "selectiv::ssd::chunked_fwd::decayed_tokens");
   chunk_local_states(exec, states, x_tail, xbc, s.bcol(0), s);
   state_passing(exec, states, cum, s);
+  if (!has_y) return;
   chunk_scores(exec, scores, xbc, s);
-  if (has_y) chunk_output(exec, y, xbc, delta, cum, states, scores, D, s);
+  chunk_output(exec, y, xbc, delta, cum, states, scores, D, s);
 }
 
 void ssd_chunked_bwd(const Exec& exec, View3 dxbc, View3 ddt, View1 d_dt_bias, View1 dA_log, View1 dD, CView4 states,

@@ -51,6 +51,7 @@ void GlaMixer::ensure_workspace(int B, int T) {
   m_gk = make("selectiv::gla_mixer::gk", m_d);
   m_gate = make("selectiv::gla_mixer::gate", 2 * m_d);
   m_o = make("selectiv::gla_mixer::o", 2 * m_d);
+  m_scores = gla::gla_allocate_scores(B, T, m_H);
 }
 
 void GlaMixer::acquire_recomputed_buffers() {
@@ -61,18 +62,17 @@ void GlaMixer::acquire_recomputed_buffers() {
   m_v = make("selectiv::gla_mixer::v", 2 * m_d);
   m_g = make("selectiv::gla_mixer::g", m_d);
   m_states = gla::gla_workspace_states(B, T, m_H, m_K, m_V);
-  m_scores = gla::gla_workspace_scores(B, T, m_H);
   m_on = make("selectiv::gla_mixer::on", 2 * m_d);
   m_norm_rstd = workspace<View2>("selectiv::gla_mixer::norm_rstd", static_cast<std::size_t>(B) * T, m_H);
 }
 
-// g = logsigmoid(gk) / 16, then the recurrence: the tensors its backward reads, and o unless o is empty.
-void GlaMixer::recurrence_fwd(const Exec& exec, View3 o) {
+// g = logsigmoid(gk) / 16, then the recurrence: o, its chunk states and scores, or the states alone.
+void GlaMixer::recurrence_fwd(const Exec& exec, bool states_only) {
   nn::logsigmoid_fwd(exec, flat(m_g), flat(CView3(m_gk)));
   KokkosBlas::scal(flat(m_g), 1.0f / kGateNormalizer, flat(m_g));
-  gla::gla_chunked_fwd(exec, o.data() != nullptr ? heads(o, m_H) : View4(), View4(), m_states, m_scores,
-                       heads(CView3(m_q), m_H), heads(CView3(m_k), m_H), heads(CView3(m_v), m_H),
-                       heads(CView3(m_g), m_H), CView4(), 1.0f / std::sqrt(float(m_K)));
+  gla::gla_chunked_fwd(exec, states_only ? View4() : heads(m_o, m_H), View4(), m_states,
+                       states_only ? View4() : m_scores, heads(CView3(m_q), m_H), heads(CView3(m_k), m_H),
+                       heads(CView3(m_v), m_H), heads(CView3(m_g), m_H), CView4(), 1.0f / std::sqrt(float(m_K)));
 }
 
 // on = gated RMSNorm of the recurrence output per head (also the factors the norm backward reads).
@@ -111,7 +111,7 @@ void GlaMixer::forward(const Exec& exec, const ParamTable& p, View3 z, CView3 h,
   nn::linear_fwd(exec, nn::as_matrix(m_gk), nn::as_matrix(CView3(m_g0)), p.value2(name("gk_proj.1.weight")),
                  p.value1(name("gk_proj.1.bias")));
   // 3. the recurrence
-  recurrence_fwd(exec, m_o);
+  recurrence_fwd(exec, false);
   // 4. gated RMSNorm per head, output projection
   nn::linear_fwd(exec, nn::as_matrix(m_gate), x, p.value2(name("g_proj.weight")), CView1());
   normalise_output(exec, p);
@@ -122,7 +122,7 @@ void GlaMixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CView3 
   acquire_backward_buffers();
   acquire_recomputed_buffers();
   conv_branches_recompute(exec, p, m_prefix, {{"q", m_qp, m_q}, {"k", m_kp, m_k}, {"v", m_vp, m_v}});
-  recurrence_fwd(exec, View3());
+  recurrence_fwd(exec, true);
   normalise_output(exec, p);
   CView2 x = nn::as_matrix(h);
   // 4. output projection, gated norm, output-gate projection (dh starts here: assigned)

@@ -22,10 +22,10 @@ class GlaMixer : public Mixer {
   void ensure_workspace(int B, int T);  // forward buffers (and what backward reads)
   void acquire_backward_buffers();      // gradient buffers: workspaces shared by all layers, one backward at a time
   // What the backward recomputes from what the layer saves (as fla's GLA backward recomputes its chunk states): the
-  // conv outputs, the log-decay, the recurrence's saved tensors, the normed output and its norm factors. They live
-  // in workspaces shared by all layers (the forward fills them, the backward fills them again).
+  // conv outputs, the log-decay, the recurrence's chunk states, the normed output and its norm factors. They live in
+  // workspaces shared by all layers (the forward fills them, the backward fills them again).
   void acquire_recomputed_buffers();
-  void recurrence_fwd(const Exec& exec, View3 o);  // o empty: the saved tensors only
+  void recurrence_fwd(const Exec& exec, bool states_only);
   void normalise_output(const Exec& exec, const ParamTable& p);
   std::string name(const char* suffix) const { return m_prefix + suffix; }
 
@@ -40,11 +40,12 @@ class GlaMixer : public Mixer {
   View3 m_gk;              // (B, T, d) gate logits
   View3 m_gate;            // (B, T, 2d) output-gate projection
   View3 m_o;               // (B, T, 2d) recurrence output
+  View4 m_scores;          // (B, T, H, 64) intra-chunk scores saved by the recurrence
   // Shared workspaces (acquire_recomputed_buffers): q, k, v after conv + SiLU (B, T, d / d / 2d), the log-decay g
-  // (B, T, d), the recurrence's chunk states (B, H, NT * K, V) and intra-chunk scores (B, T, H, 64), the gated-norm
-  // output on (B, T, 2d) and its factors (B * T, H).
+  // (B, T, d), the recurrence's chunk states (B, H, NT * K, V), the gated-norm output on (B, T, 2d) and its factors
+  // (B * T, H).
   View3 m_q, m_k, m_v, m_g, m_on;
-  View4 m_states, m_scores;
+  View4 m_states;
   View2 m_norm_rstd;
   // Backward scratch.
   View3 m_d_on, m_do, m_dgate, m_dq, m_dk, m_dv, m_dg, m_dgk, m_dg0, m_dproj_d, m_dproj_2d, m_dh_part;

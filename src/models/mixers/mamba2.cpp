@@ -58,6 +58,7 @@ void Mamba2Mixer::ensure_workspace(int B, int T) {
   m_xbc_pre = make("selectiv::mamba2_mixer::xbc_pre", m_conv);
   m_dt = make("selectiv::mamba2_mixer::dt", m_H);
   m_y = make("selectiv::mamba2_mixer::y", m_din);
+  m_scores = ssd::ssd_allocate_scores(B, T);
 }
 
 void Mamba2Mixer::acquire_recomputed_buffers() {
@@ -65,7 +66,6 @@ void Mamba2Mixer::acquire_recomputed_buffers() {
   auto make = [B, T](const char* label, int channels) { return workspace<View3>(label, B, T, channels); };
   m_xbc = make("selectiv::mamba2_mixer::xbc", m_conv);
   m_states = ssd::ssd_workspace_states(B, T, m_H, m_P, m_N);
-  m_scores = ssd::ssd_workspace_scores(B, T);
   m_on = make("selectiv::mamba2_mixer::on", m_din);
   m_norm_rstd = workspace<View2>("selectiv::mamba2_mixer::norm_rstd", static_cast<std::size_t>(B) * T, 1);
 }
@@ -75,10 +75,10 @@ void Mamba2Mixer::convolve(const Exec& exec, const ParamTable& p) {
   nn::short_conv_fwd(exec, m_xbc, m_xbc_pre, p.value2(name("conv1d.weight")), p.value1(name("conv1d.bias")), true);
 }
 
-// The SSD scan of xBC: the tensors its backward reads, and y (+ D x) unless y is empty.
-void Mamba2Mixer::scan_fwd(const Exec& exec, const ParamTable& p, View3 y) {
-  ssd::ssd_chunked_fwd(exec, y.data() != nullptr ? heads(y, m_H) : View4(), m_states, m_scores, m_xbc, m_dt,
-                       p.value1(name("dt_bias")), p.value1(name("A_log")), p.value1(name("D")));
+// The SSD scan of xBC: y (+ D x), its chunk states and scores, or the states alone.
+void Mamba2Mixer::scan_fwd(const Exec& exec, const ParamTable& p, bool states_only) {
+  ssd::ssd_chunked_fwd(exec, states_only ? View4() : heads(m_y, m_H), m_states, states_only ? View3() : m_scores, m_xbc,
+                       m_dt, p.value1(name("dt_bias")), p.value1(name("A_log")), p.value1(name("D")));
 }
 
 // on = RMSNorm(y * silu(z)) * w over all d_in channels (also the factors the norm backward reads).
@@ -113,7 +113,7 @@ void Mamba2Mixer::forward(const Exec& exec, const ParamTable& p, View3 z, CView3
   // 2. causal depthwise conv with bias, SiLU
   convolve(exec, p);
   // 3. the SSD scan (+ D x)
-  scan_fwd(exec, p, m_y);
+  scan_fwd(exec, p, false);
   // 4. RMSNorm(y * silu(z)) * w over all d_in channels, out_proj
   normalise_output(exec, p);
   nn::linear_fwd(exec, nn::as_matrix(z), nn::as_matrix(CView3(m_on)), p.value2(name("out_proj.weight")), CView1());
@@ -123,7 +123,7 @@ void Mamba2Mixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CVie
   acquire_backward_buffers();
   acquire_recomputed_buffers();
   convolve(exec, p);
-  scan_fwd(exec, p, View3());
+  scan_fwd(exec, p, true);
   normalise_output(exec, p);
   CView2 x = nn::as_matrix(h);
   // 4. out_proj, gated norm

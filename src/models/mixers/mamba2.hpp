@@ -21,12 +21,12 @@ class Mamba2Mixer : public Mixer {
  private:
   void ensure_workspace(int B, int T);  // forward buffers (and what backward reads)
   void acquire_backward_buffers();      // gradient buffers: workspaces shared by all layers, one backward at a time
-  // What the backward recomputes from what the layer saves: the conv output, the scan's saved tensors, the normed
+  // What the backward recomputes from what the layer saves: the conv output, the scan's chunk states, the normed
   // output and its norm factors. They live in workspaces shared by all layers (the forward fills them, the backward
   // fills them again).
   void acquire_recomputed_buffers();
   void convolve(const Exec& exec, const ParamTable& p);
-  void scan_fwd(const Exec& exec, const ParamTable& p, View3 y);  // y empty: the saved tensors only
+  void scan_fwd(const Exec& exec, const ParamTable& p, bool states_only);
   void normalise_output(const Exec& exec, const ParamTable& p);
   std::string name(const char* suffix) const { return m_prefix + suffix; }
 
@@ -38,10 +38,10 @@ class Mamba2Mixer : public Mixer {
   View3 m_xbc_pre;    // (B, T, d_in + 2N) before the conv
   View3 m_dt;         // (B, T, 2H) raw dt projection
   View3 m_y;          // (B, T, d_in) SSD output, heads flattened
+  View3 m_scores;     // (B, T, 64) C.B scores saved by the scan
   // Shared workspaces (acquire_recomputed_buffers): xBC after conv + SiLU (B, T, d_in + 2N) = [x | B | C], the
-  // scan's chunk states (B, 2H, NT * P, N) and C.B scores (B, T, 64), the gated-norm output on (B, T, d_in) and its
-  // factors (B * T, 1).
-  View3 m_xbc, m_scores, m_on;
+  // scan's chunk states (B, 2H, NT * P, N), the gated-norm output on (B, T, d_in) and its factors (B * T, 1).
+  View3 m_xbc, m_on;
   View4 m_states;
   View2 m_norm_rstd;
   // Backward scratch.

@@ -218,25 +218,24 @@ TEST(GlaChunkedOptional, EmptyHtAndDh0AreSkipped) {
   EXPECT_EQ(full.dg, partial.dg);
 }
 
-// With o empty the forward writes only the saved tensors (and ht): the same ones, bit for bit, as a full forward.
-TEST(GlaChunkedOptional, EmptyOutputWritesTheSameSavedTensors) {
+// With o (and scores) empty the forward writes only the states and ht: the same ones, bit for bit, as a full forward.
+TEST(GlaChunkedOptional, EmptyOutputWritesTheSameStates) {
   const GlaInputs in = testing::make_inputs({2, 150, 2, 5, 7}, GateRegime::kStrong, true, false, 6u);
   const GlaSizes& n = in.n;
   const View4 q = to_device(in.q, n.B, n.T, n.H, n.K, "q"), k = to_device(in.k, n.B, n.T, n.H, n.K, "k");
   const View4 v = to_device(in.v, n.B, n.T, n.H, n.V, "v"), g = to_device(in.g, n.B, n.T, n.H, n.K, "g");
   const View4 h0 = to_device(in.h0, n.B, n.H, n.K, n.V, "h0");
-  std::vector<double> saved[2][3];  // (with o, without) x (states, scores, ht)
+  std::vector<double> states[2], ht[2];  // full forward, states only
   for (int run = 0; run < 2; ++run) {
-    View4 o = run == 0 ? View4("o", n.B, n.T, n.H, n.V) : View4(), ht("ht", n.B, n.H, n.K, n.V);
-    View4 states = gla_allocate_states(n.B, n.T, n.H, n.K, n.V), scores = gla_allocate_scores(n.B, n.T, n.H);
-    gla_chunked_fwd(Exec(), o, ht, states, scores, q, k, v, g, h0, in.scale);
-    saved[run][0] = to_host(states);
-    saved[run][1] = to_host(scores);
-    saved[run][2] = to_host(ht);
+    const View4 o = run == 0 ? View4("o", n.B, n.T, n.H, n.V) : View4();
+    const View4 scores = run == 0 ? gla_allocate_scores(n.B, n.T, n.H) : View4();
+    View4 saved = gla_allocate_states(n.B, n.T, n.H, n.K, n.V), final_state("ht", n.B, n.H, n.K, n.V);
+    gla_chunked_fwd(Exec(), o, final_state, saved, scores, q, k, v, g, h0, in.scale);
+    states[run] = to_host(saved);
+    ht[run] = to_host(final_state);
   }
-  EXPECT_EQ(saved[0][0], saved[1][0]);
-  EXPECT_EQ(saved[0][1], saved[1][1]);
-  EXPECT_EQ(saved[0][2], saved[1][2]);
+  EXPECT_EQ(states[0], states[1]);
+  EXPECT_EQ(ht[0], ht[1]);
 }
 
 TEST(GlaChunkedShapes, RejectsMismatchedExtents) {
