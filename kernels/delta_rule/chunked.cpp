@@ -764,11 +764,15 @@ View4 delta_allocate_chunk_states(int B, int rows, int H, int K, int V) {
                delta_num_row_chunks(rows) * K, V);
 }
 
+View4 delta_workspace_chunk_states(int B, int rows, int H, int K, int V) {
+  return workspace<View4>("selectiv::delta_rule::chunk_states", B, H, delta_num_row_chunks(rows) * K, V);
+}
+
 void delta_chunked_fwd(const Exec& exec, View4 o, View4 ht, View4 states, CView4 q, CView4 k, CView4 v, CView3 beta,
                        CView3 g, CView4 h0, float scale) {
   const Sizes s = chunked_sizes(q, k, v, beta, g);
-  const bool has_h0 = h0.data() != nullptr, has_ht = ht.data() != nullptr;
-  require_extents(o, s.B, s.T, s.H, s.V, "o");
+  const bool has_o = o.data() != nullptr, has_h0 = h0.data() != nullptr, has_ht = ht.data() != nullptr;
+  if (has_o) require_extents(o, s.B, s.T, s.H, s.V, "o");
   require_extents(states, s.B, s.H, s.NR * s.K, s.V, "states");
   if (has_h0) require_extents(h0, s.B, s.H, s.K, s.V, "h0");
   if (has_ht) require_extents(ht, s.B, s.H, s.K, s.V, "ht");
@@ -780,9 +784,10 @@ void delta_chunked_fwd(const Exec& exec, View4 o, View4 ht, View4 states, CView4
   prepare_chunks(exec, "selectiv::delta_rule::chunked_fwd::ut_transform", s, log_decay, ut_workspaces(s), W, U, k, v,
                  beta, g);
   const View4 k_decayed = workspace<View4>("selectiv::delta_rule::chunked::k_decayed", s.B, s.R, s.H, s.K);
-  const View4 q_read = workspace<View4>("selectiv::delta_rule::chunked::q_read", s.B, s.T, s.H, s.K);
+  const View4 q_read = has_o ? workspace<View4>("selectiv::delta_rule::chunked::q_read", s.B, s.T, s.H, s.K) : View4();
   decayed_keys_and_queries(exec, k_decayed, q_read, k, q, log_decay, scale, s);
   pass_states(exec, s, states, ht, U, W, k_decayed, h0, log_decay);
+  if (!has_o) return;
   const auto P = workspace<ChunkMatrices>("selectiv::delta_rule::chunked::scores", chunks, C, C);
   chunk_scores(exec, "selectiv::delta_rule::chunked_fwd::score_mask", s, P, q, k, log_decay);
   chunk_outputs(exec, s, o, q_read, states, P, U, scale);

@@ -15,12 +15,16 @@ int delta_num_row_chunks(int rows);
 
 // states (B, H, NR * K, V): states(b, h, c * K + e, v) = S[e, v] before row chunk c (S before chunk 0 = h0).
 View4 delta_allocate_chunk_states(int B, int rows, int H, int K, int V);
+// The same tensor in a workspace shared by every caller (kernels/common/workspace.hpp), for a backward that runs the
+// forward again instead of saving it (delta_chunked_fwd with o empty): valid until the next request.
+View4 delta_workspace_chunk_states(int B, int rows, int H, int K, int V);
 
 // The same maths as delta_recurrent_fwd (recurrent.hpp), computed chunk by chunk: per chunk of rows with
 // cumulative log-decay b (the token's g sits on its sub-step 0), A = (I + strict_tril(diag(beta) (K K^T . Gamma)))^-1,
 // W = A diag(beta exp(b)) K, U = A diag(beta) V, V_new = U - W S, S <- exp(b_last) S + (K . exp(b_last - b))^T V_new,
 // o = scale (exp(b) Q S + (tril(Q K^T) . Gamma) V_new) on the last sub-step row of every token.
-// Writes the chunk-start states. ht skipped when empty. Runs asynchronously on exec.
+// Writes the chunk-start states. ht skipped when empty; with o empty only the states and ht are written (for a
+// backward that recomputes the states). Runs asynchronously on exec.
 void delta_chunked_fwd(const Exec& exec,
                        View4 o,        // (B, T, H, V)
                        View4 ht,       // (B, H, K, V) or empty

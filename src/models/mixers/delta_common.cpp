@@ -87,8 +87,8 @@ void DeltaFamilyMixer::ensure_workspace(int B, int T) {
   m_beta_logit = make("selectiv::delta_mixer::beta_logit", n * H);
   m_beta = make("selectiv::delta_mixer::beta", n * H);
   m_o = make("selectiv::delta_mixer::o", 2 * d);
-  m_checkpoints = delta_mixers_run_chunked() ? delta_rule::delta_allocate_chunk_states(B, T * n, H, m_K, m_V)
-                            : delta_rule::delta_allocate_checkpoints(B, T, H, m_K, m_V);
+  // The chunked path recomputes its chunk states in the backward (a workspace, acquire_recomputed_buffers).
+  if (!delta_mixers_run_chunked()) m_checkpoints = delta_rule::delta_allocate_checkpoints(B, T, H, m_K, m_V);
   if (m_variant.gated) {
     m_gate_logit = make("selectiv::delta_mixer::gate_logit", H);
     m_g = make("selectiv::delta_mixer::g", H);
@@ -109,6 +109,7 @@ void DeltaFamilyMixer::acquire_recomputed_buffers() {
   m_q_rstd = workspace<View2>("selectiv::delta_mixer::q_rstd", rows, H);
   m_k_rstd = workspace<View2>("selectiv::delta_mixer::k_rstd", rows, n * H);
   m_norm_rstd = workspace<View2>("selectiv::delta_mixer::norm_rstd", rows, H);
+  if (delta_mixers_run_chunked()) m_checkpoints = delta_rule::delta_workspace_chunk_states(B, T * n, H, m_K, m_V);
 }
 
 // q, k = l2norm(qc), l2norm(kc) per head (also the factors the l2norm backward reads).
@@ -222,6 +223,8 @@ void DeltaFamilyMixer::backward(const Exec& exec, const ParamTable& p, View3 dh,
   const View4 dq4 = heads(m_dq, m_H), dk4 = substeps(m_dk, m_n, m_H), dv4 = substeps(m_dv, m_n, m_H);
   const View3 dbeta3 = per_head(m_dbeta, m_n, m_H), dg3 = m_variant.gated ? m_dg : View3();
   if (delta_mixers_run_chunked()) {
+    // the chunk states again (the forward's were a workspace), as fla's backward recomputes them
+    delta_rule::delta_chunked_fwd(exec, View4(), View4(), m_checkpoints, q4, k4, v4, beta3, g3, CView4(), scale);
     delta_rule::delta_chunked_bwd(exec, dq4, dk4, dv4, dbeta3, dg3, View4(), m_checkpoints, heads(CView3(m_do), m_H),
                                   CView4(), q4, k4, v4, beta3, g3, scale);
   } else {

@@ -36,9 +36,9 @@ class DeltaFamilyMixer : public Mixer {
  private:
   void ensure_workspace(int B, int T);  // forward buffers (and what backward reads)
   void acquire_backward_buffers();      // gradient buffers: workspaces shared by all layers, one backward at a time
-  // The conv outputs, q, k after the l2norm and the normed output, with their norm factors: cheap to recompute from
-  // what the layer saves, so they live in workspaces shared by all layers (the forward fills them, the backward
-  // fills them again).
+  // The conv outputs, q, k after the l2norm, the normed output with their norm factors, and on the chunked path the
+  // chunk states: recomputed from what the layer saves, so they live in workspaces shared by all layers (the forward
+  // fills them, the backward fills them again).
   void acquire_recomputed_buffers();
   void normalise_queries_and_keys(const Exec& exec);
   void normalise_output(const Exec& exec, const ParamTable& p);
@@ -54,7 +54,9 @@ class DeltaFamilyMixer : public Mixer {
   View3 m_gate_logit, m_g;     // H (gated only)
   View3 m_o;               // 2d, recurrence output
   View3 m_out_gate;        // 2d, h Wg^T (gated only)
-  View4 m_checkpoints;     // recurrence states saved by the forward (chunk-start states on the chunked path)
+  // Recurrence states the backward reads: the token-by-token path's checkpoints, saved by the forward; on the chunked
+  // path the chunk-start states, in a workspace (acquire_recomputed_buffers) that the backward fills again.
+  View4 m_checkpoints;
   // Shared workspaces (acquire_recomputed_buffers): the conv outputs qc (d), kc (n d) (before the l2norm) and v
   // (2 n d, the recurrence's values), the recurrence's q (d) and k (n d), the normed output on (2d), and the factors
   // of their norms: l2norm (B T, H), (B T, n H); RMSNorm (B T, H).

@@ -79,6 +79,29 @@ void check_against_reference(const DeltaSizes& n, Gate gate, bool with_h0, doubl
   if (gate != Gate::kNone) EXPECT_LE(err_ratio(ref_dg, to_host(dg)), tolerance) << "dg " << where.str();
 }
 
+// With o empty the forward writes only the states and ht: the same ones, bit for bit, as a full forward.
+TEST(DeltaRuleChunked, EmptyOutputWritesTheSameStates) {
+  const DeltaSizes n{2, 70, 2, 16, 32, 3};
+  const DeltaInputs in = testing::make_inputs(n, Gate::kLayer, true, false, 2.0, 321);
+  const int R = n.T * n.n;
+  const View4 q = to_device(in.q, View4("q", n.B, n.T, n.H, n.K));
+  const View4 k = to_device(in.k, View4("k", n.B, R, n.H, n.K));
+  const View4 v = to_device(in.v, View4("v", n.B, R, n.H, n.V));
+  const View3 beta = to_device(in.beta, View3("beta", n.B, R, n.H));
+  const View3 g = to_device(in.g, View3("g", n.B, n.T, n.H));
+  const View4 h0 = to_device(in.h0, View4("h0", n.B, n.H, n.K, n.V));
+  std::vector<double> states[2], ht[2];  // full forward, states only
+  for (int run = 0; run < 2; ++run) {
+    const View4 o = run == 0 ? View4("o", n.B, n.T, n.H, n.V) : View4();
+    View4 saved = delta_allocate_chunk_states(n.B, R, n.H, n.K, n.V), final_state("ht", n.B, n.H, n.K, n.V);
+    delta_chunked_fwd(Exec(), o, final_state, saved, q, k, v, beta, g, h0, in.scale);
+    states[run] = to_host(saved);
+    ht[run] = to_host(final_state);
+  }
+  EXPECT_EQ(states[0], states[1]);
+  EXPECT_EQ(ht[0], ht[1]);
+}
+
 TEST(DeltaRuleChunked, DeltaNetShapes) {
   unsigned seed = 500;
   for (int T : {1, 63, 64, 65, 130}) check_against_reference({2, T, 2, 5, 7, 1}, Gate::kNone, false, 1.0, ++seed);
