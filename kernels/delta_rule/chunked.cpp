@@ -771,8 +771,8 @@ View4 delta_workspace_chunk_states(int B, int rows, int H, int K, int V) {
 void delta_chunked_fwd(const Exec& exec, View4 o, View4 ht, View4 states, CView4 q, CView4 k, CView4 v, CView3 beta,
                        CView3 g, CView4 h0, float scale) {
   const Sizes s = chunked_sizes(q, k, v, beta, g);
-  const bool has_o = o.data() != nullptr, has_h0 = h0.data() != nullptr, has_ht = ht.data() != nullptr;
-  if (has_o) require_extents(o, s.B, s.T, s.H, s.V, "o");
+  const bool has_h0 = h0.data() != nullptr, has_ht = ht.data() != nullptr;
+  require_extents(o, s.B, s.T, s.H, s.V, "o");
   require_extents(states, s.B, s.H, s.NR * s.K, s.V, "states");
   if (has_h0) require_extents(h0, s.B, s.H, s.K, s.V, "h0");
   if (has_ht) require_extents(ht, s.B, s.H, s.K, s.V, "ht");
@@ -784,10 +784,9 @@ void delta_chunked_fwd(const Exec& exec, View4 o, View4 ht, View4 states, CView4
   prepare_chunks(exec, "selectiv::delta_rule::chunked_fwd::ut_transform", s, log_decay, ut_workspaces(s), W, U, k, v,
                  beta, g);
   const View4 k_decayed = workspace<View4>("selectiv::delta_rule::chunked::k_decayed", s.B, s.R, s.H, s.K);
-  const View4 q_read = has_o ? workspace<View4>("selectiv::delta_rule::chunked::q_read", s.B, s.T, s.H, s.K) : View4();
+  const View4 q_read = workspace<View4>("selectiv::delta_rule::chunked::q_read", s.B, s.T, s.H, s.K);
   decayed_keys_and_queries(exec, k_decayed, q_read, k, q, log_decay, scale, s);
   pass_states(exec, s, states, ht, U, W, k_decayed, h0, log_decay);
-  if (!has_o) return;
   const auto P = workspace<ChunkMatrices>("selectiv::delta_rule::chunked::scores", chunks, C, C);
   chunk_scores(exec, "selectiv::delta_rule::chunked_fwd::score_mask", s, P, q, k, log_decay);
   chunk_outputs(exec, s, o, q_read, states, P, U, scale);
@@ -797,12 +796,13 @@ void delta_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View3 dbe
                        CView4 do_, CView4 dht, CView4 q, CView4 k, CView4 v, CView3 beta, CView3 g, float scale) {
   const Sizes s = chunked_sizes(q, k, v, beta, g);
   const bool has_g = g.data() != nullptr, has_dht = dht.data() != nullptr, has_dh0 = dh0.data() != nullptr;
+  const bool recompute_states = states.data() == nullptr;
   if (has_g != (dg.data() != nullptr)) throw std::invalid_argument("selectiv::delta_rule::chunked: dg must match g");
   require_extents(dq, s.B, s.T, s.H, s.K, "dq");
   require_extents(dk, s.B, s.R, s.H, s.K, "dk");
   require_extents(dv, s.B, s.R, s.H, s.V, "dv");
   require_extents(do_, s.B, s.T, s.H, s.V, "do");
-  require_extents(states, s.B, s.H, s.NR * s.K, s.V, "states");
+  if (!recompute_states) require_extents(states, s.B, s.H, s.NR * s.K, s.V, "states");
   if (static_cast<int>(dbeta.extent(0)) != s.B || static_cast<int>(dbeta.extent(1)) != s.R ||
       static_cast<int>(dbeta.extent(2)) != s.H)
     throw std::invalid_argument("selectiv::delta_rule::chunked: wrong extents of dbeta");
@@ -831,7 +831,15 @@ void delta_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View3 dbe
   const View4 k_decayed = workspace<View4>("selectiv::delta_rule::chunked::k_decayed", s.B, s.R, s.H, s.K);
   const View4 q_read = workspace<View4>("selectiv::delta_rule::chunked::q_read", s.B, s.T, s.H, s.K);
   decayed_keys_and_queries(exec, k_decayed, q_read, k, q, log_decay, scale, s);
-  recompute_new_values(exec, s, V_new, U, W, states);
+  if (recompute_states) {
+    // the forward's state pass again: the states, and V_new = U - W S chunk by chunk on the way
+    const View4 recomputed = delta_workspace_chunk_states(s.B, s.R, s.H, s.K, s.V);
+    Kokkos::deep_copy(exec, V_new, U);
+    pass_states(exec, s, recomputed, View4(), V_new, W, k_decayed, CView4(), log_decay);
+    states = recomputed;
+  } else {
+    recompute_new_values(exec, s, V_new, U, W, states);
+  }
   const auto P = workspace<ChunkMatrices>("selectiv::delta_rule::chunked::scores", chunks, C, C);
   chunk_scores(exec, "selectiv::delta_rule::chunked_bwd::score_mask", s, P, q, k, log_decay);
   intra_value_grads(exec, s, dV_new, P, do_, scale);

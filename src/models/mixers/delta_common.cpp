@@ -223,9 +223,8 @@ void DeltaFamilyMixer::backward(const Exec& exec, const ParamTable& p, View3 dh,
   const View4 dq4 = heads(m_dq, m_H), dk4 = substeps(m_dk, m_n, m_H), dv4 = substeps(m_dv, m_n, m_H);
   const View3 dbeta3 = per_head(m_dbeta, m_n, m_H), dg3 = m_variant.gated ? m_dg : View3();
   if (delta_mixers_run_chunked()) {
-    // the chunk states again (the forward's were a workspace), as fla's backward recomputes them
-    delta_rule::delta_chunked_fwd(exec, View4(), View4(), m_checkpoints, q4, k4, v4, beta3, g3, CView4(), scale);
-    delta_rule::delta_chunked_bwd(exec, dq4, dk4, dv4, dbeta3, dg3, View4(), m_checkpoints, heads(CView3(m_do), m_H),
+    // states empty: the backward recomputes them (the forward's were a workspace), as fla's backward does
+    delta_rule::delta_chunked_bwd(exec, dq4, dk4, dv4, dbeta3, dg3, View4(), CView4(), heads(CView3(m_do), m_H),
                                   CView4(), q4, k4, v4, beta3, g3, scale);
   } else {
     delta_rule::delta_recurrent_bwd(exec, dq4, dk4, dv4, dbeta3, dg3, View4(), m_checkpoints,

@@ -36,8 +36,9 @@ constexpr double kChunkedTolerance = 1e-5;
 // 1.1e-2 on the H200 with the former tf32 team products, every other output and case below 5e-3.
 constexpr double kTf32Tolerance = 2e-2;
 
+// recompute_states: the backward gets no states and recomputes them (only without h0).
 void check_against_reference(const DeltaSizes& n, Gate gate, bool with_h0, double beta_max, unsigned seed,
-                             double tolerance = kChunkedTolerance) {
+                             double tolerance = kChunkedTolerance, bool recompute_states = false) {
   const bool with_dht = with_h0;  // the cases with h0 also get an upstream dht
   const DeltaInputs in = testing::make_inputs(n, gate, with_h0, with_dht, beta_max, seed);
   const int R = n.T * n.n;
@@ -56,7 +57,8 @@ void check_against_reference(const DeltaSizes& n, Gate gate, bool with_h0, doubl
   View3 dbeta("dbeta", n.B, R, n.H), dg = in.g.empty() ? View3() : View3("dg", n.B, n.T, n.H);
   const Exec exec;
   delta_chunked_fwd(exec, o, ht, states, q, k, v, beta, g, h0, in.scale);
-  delta_chunked_bwd(exec, dq, dk, dv, dbeta, dg, dh0, states, do_, dht, q, k, v, beta, g, in.scale);
+  delta_chunked_bwd(exec, dq, dk, dv, dbeta, dg, dh0, recompute_states ? View4() : states, do_, dht, q, k, v, beta, g,
+                    in.scale);
   exec.fence();
 
   std::vector<double> ref_o, ref_ht;
@@ -68,7 +70,7 @@ void check_against_reference(const DeltaSizes& n, Gate gate, bool with_h0, doubl
                       testing::widen(in.dht), qd, kd, vd, bd, gd, h0d, in.scale, n);
   std::ostringstream where;
   where << "B " << n.B << " T " << n.T << " H " << n.H << " K " << n.K << " V " << n.V << " n " << n.n << " gate "
-        << testing::gate_name(gate) << " h0 " << with_h0;
+        << testing::gate_name(gate) << " h0 " << with_h0 << " recomputed states " << recompute_states;
   EXPECT_LE(err_ratio(ref_o, to_host(o)), tolerance) << "o " << where.str();
   EXPECT_LE(err_ratio(ref_ht, to_host(ht)), tolerance) << "ht " << where.str();
   EXPECT_LE(err_ratio(ref_dq, to_host(dq)), tolerance) << "dq " << where.str();
@@ -79,27 +81,17 @@ void check_against_reference(const DeltaSizes& n, Gate gate, bool with_h0, doubl
   if (gate != Gate::kNone) EXPECT_LE(err_ratio(ref_dg, to_host(dg)), tolerance) << "dg " << where.str();
 }
 
-// With o empty the forward writes only the states and ht: the same ones, bit for bit, as a full forward.
-TEST(DeltaRuleChunked, EmptyOutputWritesTheSameStates) {
-  const DeltaSizes n{2, 70, 2, 16, 32, 3};
-  const DeltaInputs in = testing::make_inputs(n, Gate::kLayer, true, false, 2.0, 321);
-  const int R = n.T * n.n;
-  const View4 q = to_device(in.q, View4("q", n.B, n.T, n.H, n.K));
-  const View4 k = to_device(in.k, View4("k", n.B, R, n.H, n.K));
-  const View4 v = to_device(in.v, View4("v", n.B, R, n.H, n.V));
-  const View3 beta = to_device(in.beta, View3("beta", n.B, R, n.H));
-  const View3 g = to_device(in.g, View3("g", n.B, n.T, n.H));
-  const View4 h0 = to_device(in.h0, View4("h0", n.B, n.H, n.K, n.V));
-  std::vector<double> states[2], ht[2];  // full forward, states only
-  for (int run = 0; run < 2; ++run) {
-    const View4 o = run == 0 ? View4("o", n.B, n.T, n.H, n.V) : View4();
-    View4 saved = delta_allocate_chunk_states(n.B, R, n.H, n.K, n.V), final_state("ht", n.B, n.H, n.K, n.V);
-    delta_chunked_fwd(Exec(), o, final_state, saved, q, k, v, beta, g, h0, in.scale);
-    states[run] = to_host(saved);
-    ht[run] = to_host(final_state);
+// The backward without the forward's states (the models' path on a GPU): it runs the state pass again.
+TEST(DeltaRuleChunked, BackwardRecomputesTheStates) {
+  unsigned seed = 900;
+  for (int T : {1, 65, 130}) {
+    check_against_reference({2, T, 2, 5, 7, 1}, Gate::kNone, false, 1.0, ++seed, kChunkedTolerance, true);
+    check_against_reference({2, T, 3, 16, 32, 1}, Gate::kLayer, false, 1.0, ++seed, kChunkedTolerance, true);
   }
-  EXPECT_EQ(states[0], states[1]);
-  EXPECT_EQ(ht[0], ht[1]);
+  for (int T : {17, 65}) {
+    check_against_reference({2, T, 2, 16, 32, 4}, Gate::kLayer, false, 2.0, ++seed, kChunkedTolerance, true);
+    check_against_reference({1, T, 3, 9, 6, 3}, Gate::kStrong, false, 2.0, ++seed, kChunkedTolerance, true);
+  }
 }
 
 TEST(DeltaRuleChunked, DeltaNetShapes) {
