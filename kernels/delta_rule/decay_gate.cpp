@@ -5,12 +5,10 @@
 #include <stdexcept>
 
 #include "kernels/common/compat.hpp"
+#include "kernels/common/reductions.hpp"
 
 namespace selectiv::delta_rule {
 namespace {
-
-using TeamPolicy = Kokkos::TeamPolicy<Exec>;
-using Member = TeamPolicy::member_type;
 
 // PyTorch's softplus (beta 1, threshold 20) and its derivative sigmoid(x) = 1 / (1 + e^-x).
 constexpr float kSoftplusThreshold = 20.0f;
@@ -43,28 +41,6 @@ struct GateBackward {
   }
 };
 
-// One team per head: dA_log[h] += sum_n dg g (dg/dA_log = g), ddt_bias[h] += sum_n dx.
-struct GateParameterGrads {
-  View1 dA_log, ddt_bias;
-  CView2 dx, dg, x;
-  CView1 A_log, dt_bias;
-  int N;
-  KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
-    const int h = team.league_rank();
-    const float A = kc::exp(A_log(h));
-    float sum_dg_g = 0.0f, sum_dx = 0.0f;
-    Kokkos::parallel_reduce(
-        Kokkos::TeamThreadRange(team, N),
-        [&](int row, float& acc) { acc += dg(row, h) * (-A * softplus(x(row, h) + dt_bias(h))); }, sum_dg_g);
-    Kokkos::parallel_reduce(
-        Kokkos::TeamThreadRange(team, N), [&](int row, float& acc) { acc += dx(row, h); }, sum_dx);
-    Kokkos::single(Kokkos::PerTeam(team), [&]() {
-      dA_log(h) += sum_dg_g;
-      ddt_bias(h) += sum_dx;
-    });
-  }
-};
-
 void require_shapes(const CView2& a, const CView2& x, const CView1& A_log, const CView1& dt_bias) {
   if (a.extent(0) != x.extent(0) || a.extent(1) != x.extent(1) || A_log.extent(0) != x.extent(1) ||
       dt_bias.extent(0) != x.extent(1))
@@ -88,8 +64,22 @@ void decay_gate_bwd(const Exec& exec, View2 dx, View1 dA_log, View1 ddt_bias, CV
   const int N = static_cast<int>(x.extent(0)), H = static_cast<int>(x.extent(1));
   Kokkos::parallel_for("selectiv::delta_rule::decay_gate::bwd_input", Kokkos::RangePolicy<Exec>(exec, 0, N * H),
                        GateBackward{dx, dg, x, A_log, dt_bias, H});
-  Kokkos::parallel_for("selectiv::delta_rule::decay_gate::bwd_parameters", TeamPolicy(exec, H, Kokkos::AUTO),
-                       GateParameterGrads{dA_log, ddt_bias, dx, dg, x, A_log, dt_bias, N});
+  // dA_log[h] += sum_n dg g (dg/dA_log = g) in columns 0 .. H - 1, ddt_bias[h] += sum_n dx in H .. 2H - 1: column sums
+  // over all N rows in two deterministic passes (one team per head left most of the GPU idle).
+  nn::detail::column_sums(
+      exec, "selectiv::delta_rule::decay_gate::bwd_parameters_partial",
+      "selectiv::delta_rule::decay_gate::bwd_parameters", N, 2 * H,
+      KOKKOS_LAMBDA(int row, int col) {
+        if (col >= H) return dx(row, col - H);
+        return dg(row, col) * (-kc::exp(A_log(col)) * softplus(x(row, col) + dt_bias(col)));
+      },
+      KOKKOS_LAMBDA(int col, float total) {
+        if (col < H) {
+          dA_log(col) += total;
+        } else {
+          ddt_bias(col - H) += total;
+        }
+      });
 }
 
 }  // namespace selectiv::delta_rule
