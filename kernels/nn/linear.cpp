@@ -31,14 +31,14 @@ void linear_fwd(const Exec& exec, View2 y, CView2 x, CView2 w, CView1 b) {
   kc::gemm(exec, "N", "T", 1.0f, x, w, has_bias ? 1.0f : 0.0f, y);
 }
 
-void linear_bwd(const Exec& exec, View2 dx, View2 dw, View1 db, CView2 dy, CView2 x, CView2 w) {
+void linear_bwd(const Exec& exec, View2 dx, View2 dw, View1 db, CView2 dy, CView2 x, CView2 w, bool accumulate_dx) {
   const auto rows = x.extent(0), in = x.extent(1), out = w.extent(0);
   require(w.extent(1) == in, "linear_bwd", "w must be (out, in) with in = x.extent(1)");
   require(dy.extent(0) == rows && dy.extent(1) == out, "linear_bwd", "dy must be (N, out)");
   require(dw.extent(0) == out && dw.extent(1) == in, "linear_bwd", "dw must be (out, in)");
   if (dx.size() != 0) {
     require(dx.extent(0) == rows && dx.extent(1) == in, "linear_bwd", "dx must be (N, in) or empty");
-    kc::gemm(exec, "N", "N", 1.0f, dy, w, 0.0f, dx);  // dx = dy W
+    kc::gemm(exec, "N", "N", 1.0f, dy, w, accumulate_dx ? 1.0f : 0.0f, dx);  // dx (+)= dy W
   }
   kc::gemm(exec, "T", "N", 1.0f, dy, x, 1.0f, dw);  // dw += dy^T x
   if (db.size() != 0) {

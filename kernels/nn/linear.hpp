@@ -14,14 +14,16 @@ void linear_fwd(const Exec& exec,
                 CView2 w,   // (out, in)
                 CView1 b);  // (out) or empty
 
-// dx = dy W (assigned; skipped when dx is empty), dw += dy^T x, db += sum over rows of dy (skipped when db is empty).
+// dx = dy W (assigned, or added to dx when accumulate_dx; skipped when dx is empty), dw += dy^T x, db += sum over
+// rows of dy (skipped when db is empty).
 void linear_bwd(const Exec& exec,
                 View2 dx,   // (N, in) or empty
                 View2 dw,   // (out, in)
                 View1 db,   // (out) or empty
                 CView2 dy,  // (N, out)
                 CView2 x,   // (N, in)
-                CView2 w);  // (out, in)
+                CView2 w,   // (out, in)
+                bool accumulate_dx = false);
 
 // A contiguous (B, T, d) tensor as the (B*T, d) matrix over the same memory. The result is unmanaged: the caller
 // keeps the 3-D view alive while the matrix is used.

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "models/mixers/conv_branch.hpp"
 
-#include <KokkosBlas1_axpby.hpp>
-
 #include "kernels/nn/linear.hpp"
 #include "kernels/nn/short_conv.hpp"
 #include "models/mixers/reshape.hpp"
@@ -31,13 +29,12 @@ void conv_branches_recompute(const Exec& exec, const ParamTable& p, const std::s
   }
 }
 
-void conv_branch_bwd(const Exec& exec, const ParamTable& p, const std::string& prefix, const ConvBranch& b,
-                     View3 dh, bool assign_dh, View3 dpre, View3 dh_part, CView3 dy, CView3 h) {
+void conv_branch_bwd(const Exec& exec, const ParamTable& p, const std::string& prefix, const ConvBranch& b, View3 dh,
+                     bool assign_dh, View3 dpre, CView3 dy, CView3 h) {
   nn::short_conv_bwd(exec, dpre, p.grad2(conv_name(prefix, b.name)), View1(), dy, CView3(b.pre),
                      p.value2(conv_name(prefix, b.name)), CView1(), true);
-  nn::linear_bwd(exec, nn::as_matrix(assign_dh ? dh : dh_part), p.grad2(proj_name(prefix, b.name)), View1(),
-                 nn::as_matrix(CView3(dpre)), nn::as_matrix(h), p.value2(proj_name(prefix, b.name)));
-  if (!assign_dh) KokkosBlas::axpy(1.0f, flat(dh_part), flat(dh));
+  nn::linear_bwd(exec, nn::as_matrix(dh), p.grad2(proj_name(prefix, b.name)), View1(), nn::as_matrix(CView3(dpre)),
+                 nn::as_matrix(h), p.value2(proj_name(prefix, b.name)), !assign_dh);
 }
 
 }  // namespace selectiv::models

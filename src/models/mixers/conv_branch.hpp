@@ -27,8 +27,8 @@ void conv_branches_recompute(const Exec& exec, const ParamTable& params, const s
                              std::initializer_list<ConvBranch> branches);
 
 // Gradient of one branch given dy: accumulates the branch's weight gradients and adds dpre W into dh (assigns it
-// when `assign_dh`). dpre: (B, T, out) scratch; dh_part: (B, T, d) scratch (unused when assigning).
+// when `assign_dh`). dpre: (B, T, out) scratch.
 void conv_branch_bwd(const Exec& exec, const ParamTable& params, const std::string& prefix, const ConvBranch& branch,
-                     View3 dh, bool assign_dh, View3 dpre, View3 dh_part, CView3 dy, CView3 h);
+                     View3 dh, bool assign_dh, View3 dpre, CView3 dy, CView3 h);
 
 }  // namespace selectiv::models

@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "models/mixers/delta_common.hpp"
 
-#include <KokkosBlas1_axpby.hpp>
 #include <KokkosBlas1_scal.hpp>
-
 #include <cmath>
 
 #include "core/error.hpp"
@@ -145,7 +143,6 @@ void DeltaFamilyMixer::acquire_backward_buffers() {
   m_dvp = make("selectiv::delta_mixer::dvp", 2 * n * d);
   m_dbeta = make("selectiv::delta_mixer::dbeta", n * H);
   m_dbeta_logit = make("selectiv::delta_mixer::dbeta_logit", n * H);
-  m_dh_part = make("selectiv::delta_mixer::dh_part", d);
   if (m_variant.gated) {
     m_dout_gate = make("selectiv::delta_mixer::dout_gate", 2 * d);
     m_dg = make("selectiv::delta_mixer::dg", H);
@@ -196,10 +193,8 @@ void DeltaFamilyMixer::backward(const Exec& exec, const ParamTable& p, View3 dh,
   bool dh_assigned = false;
   // dh (+)= dy W for one input projection y = h W^T: the first one assigns dh, the others add.
   auto add_input_grad = [&](const View3& dy, const char* weight) {
-    const View3 target = dh_assigned ? m_dh_part : dh;
-    nn::linear_bwd(exec, nn::as_matrix(target), p.grad2(name(weight)), View1(), nn::as_matrix(CView3(dy)), x,
-                   p.value2(name(weight)));
-    if (dh_assigned) KokkosBlas::axpy(1.0f, flat(m_dh_part), flat(dh));
+    nn::linear_bwd(exec, nn::as_matrix(dh), p.grad2(name(weight)), View1(), nn::as_matrix(CView3(dy)), x,
+                   p.value2(name(weight)), dh_assigned);
     dh_assigned = true;
   };
   // 4. output projection, (gated) norm
@@ -244,9 +239,9 @@ void DeltaFamilyMixer::backward(const Exec& exec, const ParamTable& p, View3 dh,
   nn::l2_norm_bwd(exec, nn::as_matrix(m_dqc), m_q_rstd, nn::as_matrix(CView3(m_dq)), nn::as_matrix(CView3(m_qc)), m_K);
   nn::l2_norm_bwd(exec, nn::as_matrix(m_dkc), m_k_rstd, nn::as_matrix(CView3(m_dk)), nn::as_matrix(CView3(m_kc)), m_K);
   // dh already holds the b_proj term: the branches add to it.
-  conv_branch_bwd(exec, p, m_prefix, {"q", m_qp, m_qc}, dh, false, m_dqp, m_dh_part, m_dqc, h);
-  conv_branch_bwd(exec, p, m_prefix, {"k", m_kp, m_kc}, dh, false, m_dkp, m_dh_part, m_dkc, h);
-  conv_branch_bwd(exec, p, m_prefix, {"v", m_vp, m_v}, dh, false, m_dvp, m_dh_part, m_dv, h);
+  conv_branch_bwd(exec, p, m_prefix, {"q", m_qp, m_qc}, dh, false, m_dqp, m_dqc, h);
+  conv_branch_bwd(exec, p, m_prefix, {"k", m_kp, m_kc}, dh, false, m_dkp, m_dkc, h);
+  conv_branch_bwd(exec, p, m_prefix, {"v", m_vp, m_v}, dh, false, m_dvp, m_dv, h);
 }
 
 }  // namespace selectiv::models

@@ -64,7 +64,7 @@ class DeltaFamilyMixer : public Mixer {
   View2 m_q_rstd, m_k_rstd, m_norm_rstd;
   // Backward scratch.
   View3 m_d_on, m_do, m_dout_gate, m_dq, m_dk, m_dv, m_dqc, m_dkc, m_dqp, m_dkp, m_dvp, m_dbeta, m_dbeta_logit, m_dg,
-      m_dgate_logit, m_dh_part;
+      m_dgate_logit;
 };
 
 }  // namespace selectiv::models

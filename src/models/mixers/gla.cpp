@@ -1,9 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "models/mixers/gla.hpp"
 
-#include <KokkosBlas1_axpby.hpp>
 #include <KokkosBlas1_scal.hpp>
-
 #include <cmath>
 
 #include "core/error.hpp"
@@ -96,7 +94,6 @@ void GlaMixer::acquire_backward_buffers() {
   m_dg0 = make("selectiv::gla_mixer::dg0", kGateRank);
   m_dproj_d = make("selectiv::gla_mixer::dproj_d", m_d);
   m_dproj_2d = make("selectiv::gla_mixer::dproj_2d", 2 * m_d);
-  m_dh_part = make("selectiv::gla_mixer::dh_part", m_d);
 }
 
 void GlaMixer::forward(const Exec& exec, const ParamTable& p, View3 z, CView3 h, const DropoutMode&) {
@@ -144,13 +141,12 @@ void GlaMixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CView3 
   nn::logsigmoid_bwd(exec, flat(m_dgk), flat(CView3(m_dg)), flat(CView3(m_gk)));
   nn::linear_bwd(exec, nn::as_matrix(m_dg0), p.grad2(name("gk_proj.1.weight")), p.grad1(name("gk_proj.1.bias")),
                  nn::as_matrix(CView3(m_dgk)), nn::as_matrix(CView3(m_g0)), p.value2(name("gk_proj.1.weight")));
-  nn::linear_bwd(exec, nn::as_matrix(m_dh_part), p.grad2(name("gk_proj.0.weight")), View1(),
-                 nn::as_matrix(CView3(m_dg0)), x, p.value2(name("gk_proj.0.weight")));
-  KokkosBlas::axpy(1.0f, flat(m_dh_part), flat(dh));
+  nn::linear_bwd(exec, nn::as_matrix(dh), p.grad2(name("gk_proj.0.weight")), View1(), nn::as_matrix(CView3(m_dg0)), x,
+                 p.value2(name("gk_proj.0.weight")), true);
   // 1. convs and projections of q, k, v
-  conv_branch_bwd(exec, p, m_prefix, {"q", m_qp, m_q}, dh, false, m_dproj_d, m_dh_part, m_dq, h);
-  conv_branch_bwd(exec, p, m_prefix, {"k", m_kp, m_k}, dh, false, m_dproj_d, m_dh_part, m_dk, h);
-  conv_branch_bwd(exec, p, m_prefix, {"v", m_vp, m_v}, dh, false, m_dproj_2d, m_dh_part, m_dv, h);
+  conv_branch_bwd(exec, p, m_prefix, {"q", m_qp, m_q}, dh, false, m_dproj_d, m_dq, h);
+  conv_branch_bwd(exec, p, m_prefix, {"k", m_kp, m_k}, dh, false, m_dproj_d, m_dk, h);
+  conv_branch_bwd(exec, p, m_prefix, {"v", m_vp, m_v}, dh, false, m_dproj_2d, m_dv, h);
 }
 
 }  // namespace selectiv::models

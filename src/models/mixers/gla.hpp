@@ -48,7 +48,7 @@ class GlaMixer : public Mixer {
   View4 m_states;
   View2 m_norm_rstd;
   // Backward scratch.
-  View3 m_d_on, m_do, m_dgate, m_dq, m_dk, m_dv, m_dg, m_dgk, m_dg0, m_dproj_d, m_dproj_2d, m_dh_part;
+  View3 m_d_on, m_do, m_dgate, m_dq, m_dk, m_dv, m_dg, m_dgk, m_dg0, m_dproj_d, m_dproj_2d;
 };
 
 }  // namespace selectiv::models

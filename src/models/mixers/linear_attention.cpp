@@ -62,7 +62,6 @@ void LinearAttentionMixer::acquire_backward_buffers() {
   m_dg = make("selectiv::linear_attention::dg", m_d);
   m_dproj_d = make("selectiv::linear_attention::dproj_d", m_d);
   m_dproj_2d = make("selectiv::linear_attention::dproj_2d", 2 * m_d);
-  m_dh_part = make("selectiv::linear_attention::dh_part", m_d);
 }
 
 void LinearAttentionMixer::forward(const Exec& exec, const ParamTable& p, View3 z, CView3 h, const DropoutMode&) {
@@ -94,9 +93,9 @@ void LinearAttentionMixer::backward(const Exec& exec, const ParamTable& p, View3
                        heads(CView3(m_k), m_H), heads(CView3(m_v), m_H), heads(CView3(m_g), m_H),
                        1.0f / std::sqrt(float(m_K)));
   // 1. convs and projections of q, k, v (the first branch assigns dh, the others add to it)
-  conv_branch_bwd(exec, p, m_prefix, {"q", m_qp, m_q}, dh, true, m_dproj_d, m_dh_part, m_dq, h);
-  conv_branch_bwd(exec, p, m_prefix, {"k", m_kp, m_k}, dh, false, m_dproj_d, m_dh_part, m_dk, h);
-  conv_branch_bwd(exec, p, m_prefix, {"v", m_vp, m_v}, dh, false, m_dproj_2d, m_dh_part, m_dv, h);
+  conv_branch_bwd(exec, p, m_prefix, {"q", m_qp, m_q}, dh, true, m_dproj_d, m_dq, h);
+  conv_branch_bwd(exec, p, m_prefix, {"k", m_kp, m_k}, dh, false, m_dproj_d, m_dk, h);
+  conv_branch_bwd(exec, p, m_prefix, {"v", m_vp, m_v}, dh, false, m_dproj_2d, m_dv, h);
 }
 
 }  // namespace selectiv::models

@@ -38,7 +38,7 @@ class LinearAttentionMixer : public Mixer {
   View4 m_scores;          // (B, T, H, 64) intra-chunk scores saved by the recurrence
   View3 m_on;              // (B, T, 2d) norm output
   // Backward scratch.
-  View3 m_d_on, m_do, m_dq, m_dk, m_dv, m_dg, m_dproj_d, m_dproj_2d, m_dh_part;
+  View3 m_d_on, m_do, m_dq, m_dk, m_dv, m_dg, m_dproj_d, m_dproj_2d;
 };
 
 }  // namespace selectiv::models

@@ -81,7 +81,6 @@ void MambaMixer::acquire_backward_buffers() {
   m_dBm = make("selectiv::mamba_mixer::dB", m_N);
   m_dCm = make("selectiv::mamba_mixer::dC", m_N);
   m_dxp = make("selectiv::mamba_mixer::dxp", m_Din);
-  m_dh_part = make("selectiv::mamba_mixer::dh_part", m_d);
   m_dA = workspace<View2>("selectiv::mamba_mixer::dA", m_Din, m_N);
 }
 
@@ -143,9 +142,8 @@ void MambaMixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CView
                      p.value2(name("conv1d.weight")), p.value1(name("conv1d.bias")), true);
   nn::linear_bwd(exec, nn::as_matrix(dh), row_block(dw_in, 0, m_Din), View1(), nn::as_matrix(CView3(m_dxp)), hm,
                  row_block(w_in, 0, m_Din));
-  nn::linear_bwd(exec, nn::as_matrix(m_dh_part), row_block(dw_in, m_Din, m_Din), View1(),
-                 nn::as_matrix(CView3(m_dzp)), hm, row_block(w_in, m_Din, m_Din));
-  KokkosBlas::axpy(1.0f, flat(m_dh_part), flat(dh));
+  nn::linear_bwd(exec, nn::as_matrix(dh), row_block(dw_in, m_Din, m_Din), View1(), nn::as_matrix(CView3(m_dzp)), hm,
+                 row_block(w_in, m_Din, m_Din), true);
 }
 
 }  // namespace selectiv::models

@@ -38,7 +38,7 @@ class MambaMixer : public Mixer {
   View3 m_yg;              // (B, T, d_in) gated output
   View4 m_states;          // (B, NT, d_in, N) chunk states saved by the scan
   // Backward scratch.
-  View3 m_dyg, m_dy, m_dzp, m_dx, m_dx_part, m_ddt, m_ddelta, m_dBm, m_dCm, m_dxp, m_dh_part;
+  View3 m_dyg, m_dy, m_dzp, m_dx, m_dx_part, m_ddt, m_ddelta, m_dBm, m_dCm, m_dxp;
   View2 m_dA;
 };
 

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "models/mixers/mamba2.hpp"
 
-#include <KokkosBlas1_axpby.hpp>
-
 #include <cmath>
 
 #include "core/error.hpp"
@@ -97,7 +95,6 @@ void Mamba2Mixer::acquire_backward_buffers() {
   m_dxbc = make("selectiv::mamba2_mixer::dxbc", m_conv);
   m_dxbc_pre = make("selectiv::mamba2_mixer::dxbc_pre", m_conv);
   m_ddt = make("selectiv::mamba2_mixer::ddt", m_H);
-  m_dh_part = make("selectiv::mamba2_mixer::dh_part", m_d);
 }
 
 void Mamba2Mixer::forward(const Exec& exec, const ParamTable& p, View3 z, CView3 h, const DropoutMode&) {
@@ -144,12 +141,10 @@ void Mamba2Mixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CVie
   const View2 w_in = p.value2(name("in_proj.weight")), dw_in = p.grad2(name("in_proj.weight"));
   nn::linear_bwd(exec, nn::as_matrix(dh), row_block_grad(dw_in, 0, m_din), View1(), nn::as_matrix(CView3(m_dgate)), x,
                  row_block(w_in, 0, m_din));
-  nn::linear_bwd(exec, nn::as_matrix(m_dh_part), row_block_grad(dw_in, m_din, m_conv), View1(),
-                 nn::as_matrix(CView3(m_dxbc_pre)), x, row_block(w_in, m_din, m_conv));
-  KokkosBlas::axpy(1.0f, flat(m_dh_part), flat(dh));
-  nn::linear_bwd(exec, nn::as_matrix(m_dh_part), row_block_grad(dw_in, m_din + m_conv, m_H), View1(),
-                 nn::as_matrix(CView3(m_ddt)), x, row_block(w_in, m_din + m_conv, m_H));
-  KokkosBlas::axpy(1.0f, flat(m_dh_part), flat(dh));
+  nn::linear_bwd(exec, nn::as_matrix(dh), row_block_grad(dw_in, m_din, m_conv), View1(),
+                 nn::as_matrix(CView3(m_dxbc_pre)), x, row_block(w_in, m_din, m_conv), true);
+  nn::linear_bwd(exec, nn::as_matrix(dh), row_block_grad(dw_in, m_din + m_conv, m_H), View1(),
+                 nn::as_matrix(CView3(m_ddt)), x, row_block(w_in, m_din + m_conv, m_H), true);
 }
 
 }  // namespace selectiv::models

@@ -45,7 +45,7 @@ class Mamba2Mixer : public Mixer {
   View4 m_states;
   View2 m_norm_rstd;
   // Backward scratch.
-  View3 m_d_on, m_dy, m_dgate, m_dxbc, m_dxbc_pre, m_ddt, m_dh_part;
+  View3 m_d_on, m_dy, m_dgate, m_dxbc, m_dxbc_pre, m_ddt;
 };
 
 }  // namespace selectiv::models

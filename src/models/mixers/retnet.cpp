@@ -87,7 +87,6 @@ void RetNetMixer::acquire_backward_buffers() {
   m_dg = make("selectiv::retnet::dg", m_d);
   m_dproj_d = make("selectiv::retnet::dproj_d", m_d);
   m_dproj_2d = make("selectiv::retnet::dproj_2d", 2 * m_d);
-  m_dh_part = make("selectiv::retnet::dh_part", m_d);
 }
 
 void RetNetMixer::forward(const Exec& exec, const ParamTable& p, View3 z, CView3 h, const DropoutMode&) {
@@ -132,9 +131,9 @@ void RetNetMixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CVie
   nn::rope_bwd(exec, heads(m_dq, m_H), heads(CView3(m_dq), m_H), m_inv_freq, kRope);
   nn::rope_bwd(exec, heads(m_dk, m_H), heads(CView3(m_dk), m_H), m_inv_freq, kRope);
   // 1. convs and projections of q, k, v
-  conv_branch_bwd(exec, p, m_prefix, {"q", m_qp, m_q}, dh, false, m_dproj_d, m_dh_part, m_dq, h);
-  conv_branch_bwd(exec, p, m_prefix, {"k", m_kp, m_k}, dh, false, m_dproj_d, m_dh_part, m_dk, h);
-  conv_branch_bwd(exec, p, m_prefix, {"v", m_vp, m_v}, dh, false, m_dproj_2d, m_dh_part, m_dv, h);
+  conv_branch_bwd(exec, p, m_prefix, {"q", m_qp, m_q}, dh, false, m_dproj_d, m_dq, h);
+  conv_branch_bwd(exec, p, m_prefix, {"k", m_kp, m_k}, dh, false, m_dproj_d, m_dk, h);
+  conv_branch_bwd(exec, p, m_prefix, {"v", m_vp, m_v}, dh, false, m_dproj_2d, m_dv, h);
 }
 
 }  // namespace selectiv::models

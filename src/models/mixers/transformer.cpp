@@ -90,7 +90,6 @@ void TransformerMixer::acquire_backward_buffers() {
   m_dq = make("selectiv::transformer::dq", m_d);
   m_dk = make("selectiv::transformer::dk", m_d);
   m_dv = make("selectiv::transformer::dv", m_d);
-  m_dtmp = make("selectiv::transformer::dtmp", m_d);
 }
 
 void TransformerMixer::forward(const Exec& exec, const ParamTable& p, View3 z, CView3 h, const DropoutMode& mode) {
@@ -185,13 +184,11 @@ void TransformerMixer::backward(const Exec& exec, const ParamTable& p, View3 dh,
                           Branch{m_dk, m_kp, m_k_rstd, "k_norm.weight", "k_proj.weight", "k_proj.bias"}}) {
     nn::rms_norm_bwd(exec, nn::as_matrix(m_da), p.grad1(name(b.norm)), b.rstd, nn::as_matrix(CView3(b.d_out)),
                      nn::as_matrix(CView3(b.in)), p.value1(name(b.norm)), nn::RmsNormSpec::eps_outside_sqrt(m_hd));
-    nn::linear_bwd(exec, nn::as_matrix(m_dtmp), p.grad2(name(b.proj)), p.grad1(name(b.bias)),
-                   nn::as_matrix(CView3(m_da)), x, p.value2(name(b.proj)));
-    KokkosBlas::axpy(1.0f, flat(m_dtmp), flat(dh));
+    nn::linear_bwd(exec, nn::as_matrix(dh), p.grad2(name(b.proj)), p.grad1(name(b.bias)), nn::as_matrix(CView3(m_da)),
+                   x, p.value2(name(b.proj)), true);
   }
-  nn::linear_bwd(exec, nn::as_matrix(m_dtmp), p.grad2(name("v_proj.weight")), p.grad1(name("v_proj.bias")),
-                 nn::as_matrix(CView3(m_dv)), x, p.value2(name("v_proj.weight")));
-  KokkosBlas::axpy(1.0f, flat(m_dtmp), flat(dh));
+  nn::linear_bwd(exec, nn::as_matrix(dh), p.grad2(name("v_proj.weight")), p.grad1(name("v_proj.bias")),
+                 nn::as_matrix(CView3(m_dv)), x, p.value2(name("v_proj.weight")), true);
 }
 
 }  // namespace selectiv::models

@@ -42,7 +42,7 @@ class TransformerMixer : public Mixer {
   View3 m_u;               // (B, T, 8d)
   View3 m_s;               // (B, T, 4d) SwiGLU output
   // Backward scratch.
-  View3 m_df, m_ds, m_du, m_dx1, m_da, m_dattn, m_dq, m_dk, m_dv, m_dtmp;
+  View3 m_df, m_ds, m_du, m_dx1, m_da, m_dattn, m_dq, m_dk, m_dv;
 };
 
 }  // namespace selectiv::models

@@ -99,6 +99,22 @@ TEST(Linear, DeviceMatchesReference) {
   }
 }
 
+// accumulate_dx adds dy W to what dx holds (the mixers sum several projections' input gradients into dh this way).
+TEST(Linear, AccumulatedDxAddsToItsValues) {
+  const int rows = 37, in = 9, out = 6;
+  const auto x = float_values(rows * in, 31), w = float_values(out * in, 32), dy = float_values(rows * out, 33);
+  const auto dx0 = float_values(rows * in, 34);
+  std::vector<double> dx_ref, dw_ref(out * in, 0.0), db_none;
+  linear_reference_bwd(dx_ref, dw_ref, db_none, dy, x, w, rows, in, out);
+  for (int i = 0; i < rows * in; ++i) dx_ref[i] += dx0[i];
+  auto dx_d = to_device<View2>(dx0, rows, in);
+  View2 dw_d("dw", out, in);
+  linear_bwd(Exec(), dx_d, dw_d, View1(), to_device<View2>(dy, rows, out), to_device<View2>(x, rows, in),
+             to_device<View2>(w, out, in), true);
+  EXPECT_LE(err_ratio(dx_ref, to_host(dx_d)), kDeviceErrRatio);
+  EXPECT_LE(err_ratio(dw_ref, to_host(dw_d)), kDeviceErrRatio);
+}
+
 TEST(Linear, EmptyDxAndDbAreSkipped) {
   const int rows = 6, in = 5, out = 3;
   const auto x = float_values(rows * in, 21), w = float_values(out * in, 22), dy = float_values(rows * out, 23);
