@@ -339,37 +339,16 @@ void dstate_passing(const Exec& exec, View4 dstates, CumView cum, const Sizes s)
       });
 }
 
-// Step 3: dyx(b, t, h, s) = dy_r . x_s for s <= r = t - t0 (0 above the diagonal). One team per (b, h, chunk): tiles
-// of dy and x over the head dimension, a (Q, Q) accumulator in scratch.
+// Step 3: dyx(b, t, h, s) = dy_r . x_s, r = t - t0, per chunk: one batched GEMM over (b, h, chunk). Only s <= r
+// is read by the later steps; the entries above the diagonal are written too and left as they are.
 void output_input_dots(const Exec& exec, View4 dyx, CView4 dy, CView3 xbc, const Sizes s) {
-  const Plan plan =
-      make_plan("ssd_chunked_bwd", [&](int kt) { return tile_bytes(kChunk, kChunk) + 2 * tile_bytes(kt, kChunk); });
-  const int level = plan.level, kt = plan.kt;
-  Kokkos::parallel_for(
-      "selectiv::ssd::chunked_bwd::output_input_dots", team_policy(exec, s.B * s.H * s.NT, plan),
-      KOKKOS_LAMBDA(const Member& team) {
-        const int i = team.league_rank();
-        const int n = i % s.NT, h = (i / s.NT) % s.H, b = i / (s.NT * s.H);
-        const int t0 = n * kChunk, len = s.chunk_end(n) - t0;
-        ScratchMatrix acc(team.team_scratch(level), kChunk, kChunk + 1);  // (r, s)
-        ScratchMatrix dy_tile(team.team_scratch(level), kt, kChunk + 1);  // (p, r)
-        ScratchMatrix x_tile(team.team_scratch(level), kt, kChunk + 1);   // (p, s)
-        for (int p0 = 0; p0 < s.P; p0 += kt) {
-          const int kx = kc::min(kt, s.P - p0);
-          stage(team, dy_tile, kx, len, true, [&](int x, int r) { return dy(b, t0 + r, h, p0 + x); });
-          stage(team, x_tile, kx, len, true, [&](int x, int j) { return xbc(b, t0 + j, s.xcol(h, p0 + x)); });
-          team.team_barrier();
-          team_product(
-              team, s.math, len, len, kx, [&](int r, int x) { return dy_tile(x, r); },
-              [&](int j, int x) { return x_tile(x, j); },
-              [&](int r, int j, float dot) { acc(r, j) = (p0 == 0 ? 0.0f : acc(r, j)) + dot; });
-          team.team_barrier();
-        }
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * kChunk), [&](const int e) {
-          const int r = e / kChunk, j = e % kChunk;
-          dyx(b, t0 + r, h, j) = j <= r ? acc(r, j) : 0.0f;
-        });
-      });
+  const std::int64_t width = xbc.extent(2), HP = static_cast<std::int64_t>(s.H) * s.P;
+  for_chunk_runs(s, [&](int n0, int chunks, int len) {
+    kc::gemm_batched(exec, "N", "T", len, len, s.P, 1.0f, token_rows(dy.data(), HP, 0, s.P, n0, s),
+                     token_rows(xbc.data(), width, s.xcol(0, 0), s.P, n0, s), 0.0f,
+                     token_rows(dyx.data(), static_cast<std::int64_t>(s.H) * kChunk, 0, kChunk, n0, s),
+                     kc::BatchCount{{s.B, s.H, chunks}}, s.math);
+  });
 }
 
 // Steps 4 and 6: per token s of the chunk, with du_s = e^{b_L - b_s} (dS' B_s) + sum_{r>=s} scores_rs e^{b_r - b_s}
@@ -648,11 +627,14 @@ Sizes sizes_of(const char* who, const CView3& xbc, int H, int P, const CView3& d
 }
 
 // Throws unless states and (when `with_scores`) scores have the extents of s.
-void check_saved(const char* who, const Sizes& s, const CView4& states, const CView3& scores, bool with_scores = true) {
-  if (static_cast<int>(states.extent(0)) != s.B || static_cast<int>(states.extent(1)) != s.H ||
-      static_cast<int>(states.extent(2)) != s.NT * s.P || static_cast<int>(states.extent(3)) != s.N ||
-      (with_scores && (static_cast<int>(scores.extent(0)) != s.B || static_cast<int>(scores.extent(1)) != s.T ||
-                       static_cast<int>(scores.extent(2)) != kChunk)))
+// states may be empty for the backward (it recomputes them then).
+void check_saved(const char* who, const Sizes& s, const CView4& states, const CView3& scores) {
+  const bool states_ok =
+      (states.data() == nullptr && std::string(who) == "ssd_chunked_bwd") ||
+      (static_cast<int>(states.extent(0)) == s.B && static_cast<int>(states.extent(1)) == s.H &&
+       static_cast<int>(states.extent(2)) == s.NT * s.P && static_cast<int>(states.extent(3)) == s.N);
+  if (!states_ok || static_cast<int>(scores.extent(0)) != s.B || static_cast<int>(scores.extent(1)) != s.T ||
+      static_cast<int>(scores.extent(2)) != kChunk)
     throw std::invalid_argument(std::string(who) + ": states / scores do not match (B, T, H, P, N)");
 }
 
@@ -672,14 +654,12 @@ View4 ssd_workspace_states(int B, int T, int H, int P, int N) {
 
 void ssd_chunked_fwd(const Exec& exec, View4 y, View4 states, View3 scores, CView3 xbc, CView3 dt, CView1 dt_bias,
                      CView1 A_log, CView1 D) {
-  const bool has_y = y.data() != nullptr;
-  const int H = static_cast<int>(dt.extent(2)), NT = ssd_num_chunks(static_cast<int>(xbc.extent(1)));
-  const int P = has_y ? static_cast<int>(y.extent(3)) : static_cast<int>(states.extent(2)) / (NT > 0 ? NT : 1);
-  const Sizes s = sizes_of("ssd_chunked_fwd", xbc, H, P, dt, dt_bias, A_log, D);
-  if (has_y && (static_cast<int>(y.extent(0)) != s.B || static_cast<int>(y.extent(1)) != s.T ||
-                static_cast<int>(y.extent(2)) != H))
+  const Sizes s = sizes_of("ssd_chunked_fwd", xbc, static_cast<int>(dt.extent(2)), static_cast<int>(y.extent(3)), dt,
+                           dt_bias, A_log, D);
+  if (static_cast<int>(y.extent(0)) != s.B || static_cast<int>(y.extent(1)) != s.T ||
+      static_cast<int>(y.extent(2)) != s.H)
     throw std::invalid_argument("ssd_chunked_fwd: y must be (B, T, H, P)");
-  check_saved("ssd_chunked_fwd", s, states, scores, has_y);
+  check_saved("ssd_chunked_fwd", s, states, scores);
   View3 delta = workspace<View3>("selectiv::ssd::delta", s.B, s.T, s.H);
   CumView cum = workspace<CumView>("selectiv::ssd::cum", s.B, s.T, s.H);
   View4 x_tail = workspace<View4>("selectiv::ssd::x_tail", s.B, s.T, s.H, s.P);
@@ -687,7 +667,6 @@ void ssd_chunked_fwd(const Exec& exec, View4 y, View4 states, View3 scores, CVie
   decayed_tokens(exec, x_tail, View4(), delta, cum, xbc, CView4(), s, "selectiv::ssd::chunked_fwd::decayed_tokens");
   chunk_local_states(exec, states, x_tail, xbc, s.bcol(0), s);
   state_passing(exec, states, cum, s);
-  if (!has_y) return;
   chunk_scores(exec, scores, xbc, s);
   chunk_output(exec, y, xbc, delta, cum, states, scores, D, s);
 }
@@ -717,6 +696,12 @@ void ssd_chunked_bwd(const Exec& exec, View3 dxbc, View3 ddt, View1 d_dt_bias, V
   View4 dy_decayed = workspace<View4>("selectiv::ssd::dy_decayed", s.B, s.T, s.H, s.P);
   gate_cumsum(exec, delta, cum, dt, dt_bias, A_log, s, "selectiv::ssd::chunked_bwd::gate_cumsum");
   decayed_tokens(exec, x_tail, dy_decayed, delta, cum, xbc, dy, s, "selectiv::ssd::chunked_bwd::decayed_tokens");
+  if (states.data() == nullptr) {  // forward steps 2-3 again
+    const View4 recomputed = ssd_workspace_states(s.B, s.T, s.H, s.P, s.N);
+    chunk_local_states(exec, recomputed, x_tail, xbc, s.bcol(0), s);
+    state_passing(exec, recomputed, cum, s);
+    states = recomputed;
+  }
   chunk_local_states(exec, dstates, dy_decayed, xbc, s.ccol(0), s);  // step 1: W_n
   dstate_passing(exec, dstates, cum, s);
   output_input_dots(exec, dyx, dy, xbc, s);

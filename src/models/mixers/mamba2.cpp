@@ -73,12 +73,6 @@ void Mamba2Mixer::convolve(const Exec& exec, const ParamTable& p) {
   nn::short_conv_fwd(exec, m_xbc, m_xbc_pre, p.value2(name("conv1d.weight")), p.value1(name("conv1d.bias")), true);
 }
 
-// The SSD scan of xBC: y (+ D x), its chunk states and scores, or the states alone.
-void Mamba2Mixer::scan_fwd(const Exec& exec, const ParamTable& p, bool states_only) {
-  ssd::ssd_chunked_fwd(exec, states_only ? View4() : heads(m_y, m_H), m_states, states_only ? View3() : m_scores, m_xbc,
-                       m_dt, p.value1(name("dt_bias")), p.value1(name("A_log")), p.value1(name("D")));
-}
-
 // on = RMSNorm(y * silu(z)) * w over all d_in channels (also the factors the norm backward reads).
 void Mamba2Mixer::normalise_output(const Exec& exec, const ParamTable& p) {
   nn::gated_rms_norm_fwd(exec, nn::as_matrix(m_on), m_norm_rstd, nn::as_matrix(CView3(m_y)),
@@ -109,8 +103,9 @@ void Mamba2Mixer::forward(const Exec& exec, const ParamTable& p, View3 z, CView3
   nn::linear_fwd(exec, nn::as_matrix(m_dt), x, row_block(w_in, m_din + m_conv, m_H), CView1());
   // 2. causal depthwise conv with bias, SiLU
   convolve(exec, p);
-  // 3. the SSD scan (+ D x)
-  scan_fwd(exec, p, false);
+  // 3. the SSD scan (+ D x): y, its chunk states and scores
+  ssd::ssd_chunked_fwd(exec, heads(m_y, m_H), m_states, m_scores, m_xbc, m_dt, p.value1(name("dt_bias")),
+                       p.value1(name("A_log")), p.value1(name("D")));
   // 4. RMSNorm(y * silu(z)) * w over all d_in channels, out_proj
   normalise_output(exec, p);
   nn::linear_fwd(exec, nn::as_matrix(z), nn::as_matrix(CView3(m_on)), p.value2(name("out_proj.weight")), CView1());
@@ -120,7 +115,6 @@ void Mamba2Mixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CVie
   acquire_backward_buffers();
   acquire_recomputed_buffers();
   convolve(exec, p);
-  scan_fwd(exec, p, true);
   normalise_output(exec, p);
   CView2 x = nn::as_matrix(h);
   // 4. out_proj, gated norm
@@ -130,9 +124,9 @@ void Mamba2Mixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CVie
                          nn::as_matrix(CView3(m_d_on)), nn::as_matrix(CView3(m_y)), nn::as_matrix(CView3(m_gate)),
                          p.value1(name("norm.weight")), nn::RmsNormSpec::standard(m_din, kNormEps),
                          nn::GateOrder::gate_then_norm);
-  // 3. the SSD scan
+  // 3. the SSD scan (its chunk states recomputed inside)
   ssd::ssd_chunked_bwd(exec, m_dxbc, m_ddt, p.grad1(name("dt_bias")), p.grad1(name("A_log")), p.grad1(name("D")),
-                       m_states, m_scores, heads(CView3(m_dy), m_H), m_xbc, m_dt, p.value1(name("dt_bias")),
+                       CView4(), m_scores, heads(CView3(m_dy), m_H), m_xbc, m_dt, p.value1(name("dt_bias")),
                        p.value1(name("A_log")), p.value1(name("D")));
   // 2. conv
   nn::short_conv_bwd(exec, m_dxbc_pre, p.grad2(name("conv1d.weight")), p.grad1(name("conv1d.bias")), m_dxbc,

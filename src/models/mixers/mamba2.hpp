@@ -21,12 +21,11 @@ class Mamba2Mixer : public Mixer {
  private:
   void ensure_workspace(int B, int T);  // forward buffers (and what backward reads)
   void acquire_backward_buffers();      // gradient buffers: workspaces shared by all layers, one backward at a time
-  // What the backward recomputes from what the layer saves: the conv output, the scan's chunk states, the normed
-  // output and its norm factors. They live in workspaces shared by all layers (the forward fills them, the backward
-  // fills them again).
+  // What the backward recomputes from what the layer saves: the conv output, the scan's chunk states (ssd_chunked_bwd,
+  // given none), the normed output and its norm factors. They live in workspaces shared by all layers (the forward
+  // fills them, the backward fills them again).
   void acquire_recomputed_buffers();
   void convolve(const Exec& exec, const ParamTable& p);
-  void scan_fwd(const Exec& exec, const ParamTable& p, bool states_only);
   void normalise_output(const Exec& exec, const ParamTable& p);
   std::string name(const char* suffix) const { return m_prefix + suffix; }
 

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/common/precision.hpp"
@@ -49,8 +50,9 @@ struct DeviceInputs {
   View1 dt_bias, A_log, D;
 };
 
-// Parameter gradients start at `initial_param_grad` to check that they accumulate; it is subtracted again.
-Results run_chunked(const SsdInputs& in, float initial_param_grad) {
+// Parameter gradients start at `initial_param_grad` to check that they accumulate; it is subtracted again. With
+// `recompute_states` the backward is given no states and recomputes them.
+Results run_chunked(const SsdInputs& in, float initial_param_grad, bool recompute_states = false) {
   const SsdSizes& n = in.n;
   const DeviceInputs dev(in);
   const View3 xbc = dev.xbc, dt = dev.dt;
@@ -66,7 +68,8 @@ Results run_chunked(const SsdInputs& in, float initial_param_grad) {
   View3 scores = ssd_allocate_scores(n.B, n.T);
   const Exec exec;
   ssd_chunked_fwd(exec, y, states, scores, xbc, dt, dt_bias, A_log, D);
-  ssd_chunked_bwd(exec, dxbc, ddt, d_dt_bias, dA_log, dD, states, scores, dy, xbc, dt, dt_bias, A_log, D);
+  ssd_chunked_bwd(exec, dxbc, ddt, d_dt_bias, dA_log, dD, recompute_states ? View4() : states, scores, dy, xbc, dt,
+                  dt_bias, A_log, D);
   Results r;
   r.y = to_host(y);
   r.dxbc = to_host(dxbc);
@@ -88,8 +91,8 @@ Results run_reference(const SsdInputs& in) {
 }
 
 void expect_close(const SsdInputs& in, DecayRegime regime, float initial_param_grad = 0.0f,
-                  double tolerance = kChunkedTolerance) {
-  const Results ref = run_reference(in), out = run_chunked(in, initial_param_grad);
+                  double tolerance = kChunkedTolerance, bool recompute_states = false) {
+  const Results ref = run_reference(in), out = run_chunked(in, initial_param_grad, recompute_states);
   std::ostringstream where;
   where << "B=" << in.n.B << " T=" << in.n.T << " H=" << in.n.H << " P=" << in.n.P << " N=" << in.n.N << " "
         << testing::regime_name(regime);
@@ -109,20 +112,21 @@ void expect_close(const SsdInputs& in, DecayRegime regime, float initial_param_g
   std::printf("[ err_ratio ] %s:%s\n", where.str().c_str(), line.str().c_str());
 }
 
-// With y (and scores) empty the forward writes only the states: the same ones, bit for bit, as a full forward.
-TEST(SsdChunked, EmptyOutputWritesTheSameStates) {
-  const SsdInputs in = testing::make_inputs({2, 150, 3, 5, 4}, DecayRegime::kLayer, 9u);
-  const SsdSizes& n = in.n;
-  const DeviceInputs dev(in);
-  std::vector<double> states[2];  // full forward, states only
-  for (int run = 0; run < 2; ++run) {
-    const View4 y = run == 0 ? View4("y", n.B, n.T, n.H, n.P) : View4();
-    const View3 scores = run == 0 ? ssd_allocate_scores(n.B, n.T) : View3();
-    View4 saved = ssd_allocate_states(n.B, n.T, n.H, n.P, n.N);
-    ssd_chunked_fwd(Exec(), y, saved, scores, dev.xbc, dev.dt, dev.dt_bias, dev.A_log, dev.D);
-    states[run] = to_host(saved);
+// Given no states, the backward recomputes them: the same gradients, bit for bit, as from the forward's states, and
+// within the tolerance of the fp64 reference (both decay regimes, a last partial chunk, several state slabs).
+TEST(SsdChunked, BackwardRecomputesTheStates) {
+  const std::pair<SsdSizes, DecayRegime> cases[] = {{{2, 150, 3, 5, 4}, DecayRegime::kLayer},
+                                                    {{1, 130, 2, 64, 128}, DecayRegime::kStrong}};
+  for (const auto& [sizes, regime] : cases) {
+    const SsdInputs in = testing::make_inputs(sizes, regime, 9u);
+    const Results saved = run_chunked(in, 0.0f), recomputed = run_chunked(in, 0.0f, true);
+    EXPECT_EQ(saved.dxbc, recomputed.dxbc);
+    EXPECT_EQ(saved.ddt, recomputed.ddt);
+    EXPECT_EQ(saved.d_dt_bias, recomputed.d_dt_bias);
+    EXPECT_EQ(saved.dA_log, recomputed.dA_log);
+    EXPECT_EQ(saved.dD, recomputed.dD);
+    expect_close(in, regime, 0.0f, kChunkedTolerance, true);
   }
-  EXPECT_EQ(states[0], states[1]);
 }
 
 TEST(SsdChunked, MatchesReferenceOnAwkwardShapes) {
