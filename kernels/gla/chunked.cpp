@@ -196,17 +196,14 @@ struct StateScan {
   }
 };
 
-// Forward step 4 / backward step 3: the C x C scores of a chunk, 0 above the diagonal, for s <= r
-//   gated:     A_rs  = alpha * sum_k x_rk y_sk e^{b_rk - b_sk}   (x = q, y = k, alpha = scale; element-wise fp32 exp)
-//   not gated: dA_rs = alpha * sum_v x_rv y_sv                    (x = dO, y = v, alpha = 1)
-// One team per chunk; the contracted features are staged kStep at a time (x, y and, when gated, the fp64 gates of
-// those channels), the C x C sums accumulate in scratch.
+// Forward step 4: the gated C x C scores of a chunk, A_rs = alpha * sum_k q_rk k_sk e^{b_rk - b_sk} for s <= r, 0
+// above the diagonal (element-wise fp32 exp). One team per chunk; the key channels are staged kStep at a time (q, k
+// and their fp64 gates), the C x C sums accumulate in scratch.
 struct ChunkScores {
   View4 out;              // (B, T, H, C)
-  CGateView gate_cumsum;  // (B, T, H, K), read when gated
-  CView4 x, y;            // (B, T, H, D)
+  CGateView gate_cumsum;  // (B, T, H, K)
+  CView4 q, k;            // (B, T, H, K)
   float alpha;
-  bool gated;
   Sizes s;
 
   static std::size_t scratch_bytes() {
@@ -216,36 +213,30 @@ struct ChunkScores {
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
     const Chunk c = chunk_of(team.league_rank(), s);
-    const int D = static_cast<int>(x.extent(3));
-    ScratchMatrix x_tile(team.team_scratch(0), kChunk, kStep + kPad);
-    ScratchMatrix y_tile(team.team_scratch(0), kChunk, kStep + kPad);
+    ScratchMatrix q_tile(team.team_scratch(0), kChunk, kStep + kPad);
+    ScratchMatrix k_tile(team.team_scratch(0), kChunk, kStep + kPad);
     ScratchGates b_tile(team.team_scratch(0), kChunk, kStep + kPad);
     ScratchMatrix acc(team.team_scratch(0), kChunk, kChunk + kPad);
-    for (int d0 = 0; d0 < D; d0 += kStep) {
+    for (int d0 = 0; d0 < s.K; d0 += kStep) {
       if (d0 > 0) team.team_barrier();  // the previous step's tiles are still being read
-      stage(team, x_tile, kChunk, kStep, c.len, D - d0, [&](int r, int j) { return x(c.b, c.t0 + r, c.h, d0 + j); });
-      stage(team, y_tile, kChunk, kStep, c.len, D - d0, [&](int r, int j) { return y(c.b, c.t0 + r, c.h, d0 + j); });
-      if (gated)
-        stage(team, b_tile, kChunk, kStep, c.len, D - d0,
-              [&](int r, int j) { return gate_cumsum(c.b, c.t0 + r, c.h, d0 + j); });
+      stage(team, q_tile, kChunk, kStep, c.len, s.K - d0, [&](int r, int j) { return q(c.b, c.t0 + r, c.h, d0 + j); });
+      stage(team, k_tile, kChunk, kStep, c.len, s.K - d0, [&](int r, int j) { return k(c.b, c.t0 + r, c.h, d0 + j); });
+      stage(team, b_tile, kChunk, kStep, c.len, s.K - d0,
+            [&](int r, int j) { return gate_cumsum(c.b, c.t0 + r, c.h, d0 + j); });
       team.team_barrier();
       Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * kChunk), [&](int e) {
         const int r = e / kChunk, col = e % kChunk;
         if (col > r) return;
         float sum = 0.0f;
-        if (gated) {
-          for (int j = 0; j < kStep; ++j) sum += x_tile(r, j) * y_tile(col, j) * exp_of(b_tile(r, j) - b_tile(col, j));
-        } else {
-          for (int j = 0; j < kStep; ++j) sum += x_tile(r, j) * y_tile(col, j);
-        }
+        for (int j = 0; j < kStep; ++j) sum += q_tile(r, j) * k_tile(col, j) * exp_of(b_tile(r, j) - b_tile(col, j));
         acc(r, col) = (d0 == 0 ? 0.0f : acc(r, col)) + sum;
       });
     }
-    // Each entry of acc was last written by the thread that reads it here (same range, same mapping); D == 0 leaves
+    // Each entry of acc was last written by the thread that reads it here (same range, same mapping); K == 0 leaves
     // acc unwritten, so it is not read then.
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * kChunk), [&](int e) {
       const int r = e / kChunk, col = e % kChunk;
-      out(c.b, c.t0 + r, c.h, col) = (col <= r && D > 0) ? alpha * acc(r, col) : 0.0f;
+      out(c.b, c.t0 + r, c.h, col) = (col <= r && s.K > 0) ? alpha * acc(r, col) : 0.0f;
     });
   }
 };
@@ -389,10 +380,9 @@ void require_extents(const CView4& x, int e0, int e1, int e2, int e3, const char
                                 std::to_string(e1) + ", " + std::to_string(e2) + ", " + std::to_string(e3) + ")");
 }
 
-// Sizes from q (B, T, H, K) and v (.., V); checks k, g and the saved tensors against them.
-// The sizes from q and v, with the extents of k, g, states and (when `with_scores`) scores checked.
+// The sizes from q (B, T, H, K) and v (.., V), with the extents of k, g, states (when present) and scores checked.
 Sizes sizes_of(const CView4& q, const CView4& k, const CView4& v, const CView4& g, const CView4& states,
-               const CView4& scores, bool with_scores = true) {
+               const CView4& scores) {
   Sizes s;
   s.B = static_cast<int>(q.extent(0));
   s.T = static_cast<int>(q.extent(1));
@@ -404,8 +394,8 @@ Sizes sizes_of(const CView4& q, const CView4& k, const CView4& v, const CView4& 
   require_extents(k, s.B, s.T, s.H, s.K, "k");
   require_extents(g, s.B, s.T, s.H, s.K, "g");
   require_extents(v, s.B, s.T, s.H, s.V, "v");
-  require_extents(states, s.B, s.H, s.NT * s.K, s.V, "states");
-  if (with_scores) require_extents(scores, s.B, s.T, s.H, kChunk, "scores");
+  if (present(states)) require_extents(states, s.B, s.H, s.NT * s.K, s.V, "states");
+  require_extents(scores, s.B, s.T, s.H, kChunk, "scores");
   return s;
 }
 
@@ -456,6 +446,15 @@ void chunk_rows_output(const Exec& exec, const View4& out, const CView4& scores,
   });
 }
 
+// Backward step 3: dA_rs = do_r . v_s per chunk, one batched GEMM (do V^T). Only s <= r is read (DQKIntra); the
+// entries above the diagonal are written too and left as they are.
+void chunk_score_grads(const Exec& exec, const View4& dscores, const CView4& do_, const CView4& v, const Sizes& s) {
+  for_chunk_runs(s, [&](int n0, int chunks, int len) {
+    kc::gemm_batched(exec, "N", "T", len, len, s.V, 1.0f, token_rows(do_, n0), token_rows(v, n0), 0.0f,
+                     token_rows(dscores, n0), kc::BatchCount{{s.B, s.H, chunks}}, s.math);
+  });
+}
+
 // Backward step 5: the inter-chunk products S_[n] do_r into dq and dS' v_s into dk (batched GEMMs), the row sums of
 // S_[n] * dS' (StateRowDots), then DQKInter.
 void inter_chunk_grads(const Exec& exec, const View4& dq, const View4& dk, const View4& dg, const View4& z,
@@ -494,6 +493,13 @@ void run_scan(const Exec& exec, const char* label, const StateScan& scan) {
   Kokkos::parallel_for(label, Kokkos::RangePolicy<Exec>(exec, 0, scan.threads()), scan);
 }
 
+// Forward steps 2-3: the chunk states S_[n] (and ht when not empty) from k^, v, b and h0 (zero when empty).
+void pass_states(const Exec& exec, const char* label, const View4& states, const View4& ht, const CView4& h0,
+                 const CView4& k_decayed, const CView4& v, const CGateView& gate_cumsum, const Sizes& s) {
+  chunk_local_product(exec, states, k_decayed, v, 1.0f, s);
+  run_scan(exec, label, StateScan{states, ht, gate_cumsum, h0, present(h0), present(ht), false, s});
+}
+
 }  // namespace
 
 int gla_num_chunks(int T) { return (T + kChunk - 1) / kChunk; }
@@ -510,11 +516,11 @@ View4 gla_workspace_states(int B, int T, int H, int K, int V) {
 
 void gla_chunked_fwd(const Exec& exec, View4 o, View4 ht, View4 states, View4 scores, CView4 q, CView4 k, CView4 v,
                      CView4 g, CView4 h0, float scale) {
-  const bool has_o = present(o), has_h0 = present(h0), has_ht = present(ht);
-  const Sizes s = sizes_of(q, k, v, g, states, scores, has_o);
-  if (has_o) require_extents(o, s.B, s.T, s.H, s.V, "o");
-  if (has_h0) require_extents(h0, s.B, s.H, s.K, s.V, "h0");
-  if (has_ht) require_extents(ht, s.B, s.H, s.K, s.V, "ht");
+  if (!present(states)) throw std::invalid_argument("selectiv::gla: gla_chunked_fwd needs states");
+  const Sizes s = sizes_of(q, k, v, g, states, scores);
+  require_extents(o, s.B, s.T, s.H, s.V, "o");
+  if (present(h0)) require_extents(h0, s.B, s.H, s.K, s.V, "h0");
+  if (present(ht)) require_extents(ht, s.B, s.H, s.K, s.V, "ht");
 
   // Workspaces, recomputed by the backward: b (fp64), q^ and k^.
   const GateView gate_cumsum = workspace<GateView>("selectiv::gla::gate_cumsum", s.B, s.T, s.H, s.K);
@@ -522,11 +528,8 @@ void gla_chunked_fwd(const Exec& exec, View4 o, View4 ht, View4 states, View4 sc
   const View4 k_decayed = workspace<View4>("selectiv::gla::k_decayed", s.B, s.T, s.H, s.K);
 
   run_gate_cumsum(exec, "selectiv::gla::chunked_fwd::gate_cumsum", gate_cumsum, q_decayed, k_decayed, q, k, g, s);
-  chunk_local_product(exec, states, k_decayed, v, 1.0f, s);
-  run_scan(exec, "selectiv::gla::chunked_fwd::state_passing",
-           StateScan{states, ht, gate_cumsum, h0, has_h0, has_ht, false, s});
-  if (!has_o) return;
-  run_teams(exec, "selectiv::gla::chunked_fwd::intra_scores", ChunkScores{scores, gate_cumsum, q, k, scale, true, s});
+  pass_states(exec, "selectiv::gla::chunked_fwd::state_passing", states, ht, h0, k_decayed, v, gate_cumsum, s);
+  run_teams(exec, "selectiv::gla::chunked_fwd::intra_scores", ChunkScores{scores, gate_cumsum, q, k, scale, s});
   chunk_rows_output(exec, o, scores, v, q_decayed, states, scale, false, s);
 }
 
@@ -542,7 +545,7 @@ void gla_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View4 dg, V
   if (has_dht) require_extents(dht, s.B, s.H, s.K, s.V, "dht");
   if (has_dh0) require_extents(dh0, s.B, s.H, s.K, s.V, "dh0");
 
-  // Recomputed from the inputs: b, q^, k^ (step 0). Workspaces: dstates, dA, z.
+  // Recomputed from the inputs: b, q^, k^ (step 0), and the states when none are given. Workspaces: dstates, dA, z.
   const GateView gate_cumsum = workspace<GateView>("selectiv::gla::gate_cumsum", s.B, s.T, s.H, s.K);
   const View4 q_decayed = workspace<View4>("selectiv::gla::q_decayed", s.B, s.T, s.H, s.K);
   const View4 k_decayed = workspace<View4>("selectiv::gla::k_decayed", s.B, s.T, s.H, s.K);
@@ -551,12 +554,19 @@ void gla_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View4 dg, V
   const View4 z = workspace<View4>("selectiv::gla::dgate_prefix", s.B, s.T, s.H, s.K);
 
   run_gate_cumsum(exec, "selectiv::gla::chunked_bwd::gate_cumsum", gate_cumsum, q_decayed, k_decayed, q, k, g, s);
+  CView4 chunk_states = states;
+  if (!present(states)) {  // forward steps 2-3 again, from a zero initial state
+    const View4 recomputed = gla_workspace_states(s.B, s.T, s.H, s.K, s.V);
+    pass_states(exec, "selectiv::gla::chunked_bwd::state_passing", recomputed, View4(), CView4(), k_decayed, v,
+                gate_cumsum, s);
+    chunk_states = recomputed;
+  }
   chunk_local_product(exec, dstates, q_decayed, do_, scale, s);
   run_scan(exec, "selectiv::gla::chunked_bwd::dstate_passing",
            StateScan{dstates, dh0, gate_cumsum, dht, has_dht, has_dh0, true, s});
-  run_teams(exec, "selectiv::gla::chunked_bwd::dscores", ChunkScores{dscores, gate_cumsum, do_, v, 1.0f, false, s});
+  chunk_score_grads(exec, dscores, do_, v, s);
   chunk_rows_output(exec, dv, scores, do_, k_decayed, dstates, 1.0f, true, s);
-  inter_chunk_grads(exec, dq, dk, dg, z, states, dstates, gate_cumsum, q, k, v, do_, scale, s);
+  inter_chunk_grads(exec, dq, dk, dg, z, chunk_states, dstates, gate_cumsum, q, k, v, do_, scale, s);
   run_teams(exec, "selectiv::gla::chunked_bwd::dqk_intra", DQKIntra{dq, dk, dg, dscores, gate_cumsum, q, k, scale, s});
   Kokkos::parallel_for("selectiv::gla::chunked_bwd::dgate", Kokkos::RangePolicy<Exec>(exec, 0, s.B * s.NT * s.H * s.K),
                        DGate{dg, z, s});

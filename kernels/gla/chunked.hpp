@@ -18,17 +18,15 @@ int gla_num_chunks(int T);
 //                             to row s of the same chunk (0 for s > r).
 View4 gla_allocate_states(int B, int T, int H, int K, int V);
 View4 gla_allocate_scores(int B, int T, int H);
-// The states in a workspace shared by every caller (kernels/common/workspace.hpp), for a backward that runs the
-// forward again instead of saving them (see gla_chunked_fwd with o empty): valid until the next request.
+// The states in a workspace shared by every caller (kernels/common/workspace.hpp): where gla_chunked_bwd recomputes
+// them when it is given none; valid until the next request.
 View4 gla_workspace_states(int B, int T, int H, int K, int V);
 
 // o_t = scale * S_t^T q_t with S_t = diag(exp(g_t)) S_{t-1} + k_t v_t^T, S_{-1} = h0 (zero when h0 is empty),
 // ht = S_{T-1} (skipped when ht is empty). Writes the saved tensors states and scores. Sizes come from q and v.
-// With o empty it writes only states and ht, and scores may be empty (for a backward that recomputes the states and
-// keeps scores and o).
 // Runs asynchronously on exec; fence before reading results on the host.
 void gla_chunked_fwd(const Exec& exec,
-                     View4 o,       // (B, T, H, V) or empty
+                     View4 o,       // (B, T, H, V)
                      View4 ht,      // (B, H, K, V) or empty
                      View4 states,  // (B, H, NT * K, V) saved for the backward
                      View4 scores,  // (B, T, H, C) saved for the backward
@@ -41,20 +39,22 @@ void gla_chunked_fwd(const Exec& exec,
 
 // Gradients given do (and dht, empty for zero). Activation gradients: dq, dk, dv, dg and dh0 (skipped when empty)
 // are assigned. states and scores are the forward's, unchanged. The initial state h0 enters only through states.
+// With states empty the backward recomputes them from a zero h0 (forward steps 2-3, into gla_workspace_states), so
+// a caller may keep only o and scores.
 void gla_chunked_bwd(const Exec& exec,
-                     View4 dq,        // (B, T, H, K)
-                     View4 dk,        // (B, T, H, K)
-                     View4 dv,        // (B, T, H, V)
-                     View4 dg,        // (B, T, H, K)
-                     View4 dh0,       // (B, H, K, V) or empty
-                     CView4 states,   // (B, H, NT * K, V) from gla_chunked_fwd
-                     CView4 scores,   // (B, T, H, C) from gla_chunked_fwd
-                     CView4 do_,      // (B, T, H, V)
-                     CView4 dht,      // (B, H, K, V) or empty
-                     CView4 q,        // (B, T, H, K)
-                     CView4 k,        // (B, T, H, K)
-                     CView4 v,        // (B, T, H, V)
-                     CView4 g,        // (B, T, H, K)
+                     View4 dq,       // (B, T, H, K)
+                     View4 dk,       // (B, T, H, K)
+                     View4 dv,       // (B, T, H, V)
+                     View4 dg,       // (B, T, H, K)
+                     View4 dh0,      // (B, H, K, V) or empty
+                     CView4 states,  // (B, H, NT * K, V) from gla_chunked_fwd, or empty
+                     CView4 scores,  // (B, T, H, C) from gla_chunked_fwd
+                     CView4 do_,     // (B, T, H, V)
+                     CView4 dht,     // (B, H, K, V) or empty
+                     CView4 q,       // (B, T, H, K)
+                     CView4 k,       // (B, T, H, K)
+                     CView4 v,       // (B, T, H, V)
+                     CView4 g,       // (B, T, H, K)
                      float scale);
 
 }  // namespace selectiv::gla

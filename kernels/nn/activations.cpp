@@ -54,11 +54,13 @@ struct Softplus {
 struct SoftplusGrad {
   KOKKOS_INLINE_FUNCTION float operator()(float x) const { return softplus_grad(x); }
 };
-struct LogSigmoid {
-  KOKKOS_INLINE_FUNCTION float operator()(float x) const { return logsigmoid(x); }
+struct ScaledLogSigmoid {
+  float scale;
+  KOKKOS_INLINE_FUNCTION float operator()(float x) const { return scale * logsigmoid(x); }
 };
-struct LogSigmoidGrad {
-  KOKKOS_INLINE_FUNCTION float operator()(float x) const { return logsigmoid_grad(x); }
+struct ScaledLogSigmoidGrad {
+  float scale;
+  KOKKOS_INLINE_FUNCTION float operator()(float x) const { return scale * logsigmoid_grad(x); }
 };
 
 }  // namespace
@@ -84,11 +86,11 @@ void softplus_bwd(const Exec& exec, View1 dx, CView1 dy, CView1 x) {
   map_backward(exec, "selectiv::softplus::bwd", "softplus_bwd", dx, dy, x, SoftplusGrad{});
 }
 
-void logsigmoid_fwd(const Exec& exec, View1 y, CView1 x) {
-  map_forward(exec, "selectiv::logsigmoid::fwd", "logsigmoid_fwd", y, x, LogSigmoid{});
+void logsigmoid_fwd(const Exec& exec, View1 y, CView1 x, float scale) {
+  map_forward(exec, "selectiv::logsigmoid::fwd", "logsigmoid_fwd", y, x, ScaledLogSigmoid{scale});
 }
-void logsigmoid_bwd(const Exec& exec, View1 dx, CView1 dy, CView1 x) {
-  map_backward(exec, "selectiv::logsigmoid::bwd", "logsigmoid_bwd", dx, dy, x, LogSigmoidGrad{});
+void logsigmoid_bwd(const Exec& exec, View1 dx, CView1 dy, CView1 x, float scale) {
+  map_backward(exec, "selectiv::logsigmoid::bwd", "logsigmoid_bwd", dx, dy, x, ScaledLogSigmoidGrad{scale});
 }
 
 }  // namespace selectiv::nn

@@ -50,8 +50,9 @@ void silu_fwd(const Exec& exec, View1 y, CView1 x);
 void silu_bwd(const Exec& exec, View1 dx, CView1 dy, CView1 x);
 void softplus_fwd(const Exec& exec, View1 y, CView1 x);
 void softplus_bwd(const Exec& exec, View1 dx, CView1 dy, CView1 x);
-void logsigmoid_fwd(const Exec& exec, View1 y, CView1 x);
-void logsigmoid_bwd(const Exec& exec, View1 dx, CView1 dy, CView1 x);
+// y = scale * logsigmoid(x), dx = scale * dy * logsigmoid'(x) (GLA's gate: scale 1/16, one pass)
+void logsigmoid_fwd(const Exec& exec, View1 y, CView1 x, float scale = 1.0f);
+void logsigmoid_bwd(const Exec& exec, View1 dx, CView1 dy, CView1 x, float scale = 1.0f);
 
 // Any contiguous device tensor seen as one flat (n) vector over the same memory. The result is unmanaged: the
 // caller keeps `v` alive while it is used.

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "models/mixers/gla.hpp"
 
-#include <KokkosBlas1_scal.hpp>
 #include <cmath>
 
 #include "core/error.hpp"
@@ -64,13 +63,9 @@ void GlaMixer::acquire_recomputed_buffers() {
   m_norm_rstd = workspace<View2>("selectiv::gla_mixer::norm_rstd", static_cast<std::size_t>(B) * T, m_H);
 }
 
-// g = logsigmoid(gk) / 16, then the recurrence: o, its chunk states and scores, or the states alone.
-void GlaMixer::recurrence_fwd(const Exec& exec, bool states_only) {
-  nn::logsigmoid_fwd(exec, flat(m_g), flat(CView3(m_gk)));
-  KokkosBlas::scal(flat(m_g), 1.0f / kGateNormalizer, flat(m_g));
-  gla::gla_chunked_fwd(exec, states_only ? View4() : heads(m_o, m_H), View4(), m_states,
-                       states_only ? View4() : m_scores, heads(CView3(m_q), m_H), heads(CView3(m_k), m_H),
-                       heads(CView3(m_v), m_H), heads(CView3(m_g), m_H), CView4(), 1.0f / std::sqrt(float(m_K)));
+// g = logsigmoid(gk) / 16
+void GlaMixer::log_decay_fwd(const Exec& exec) {
+  nn::logsigmoid_fwd(exec, flat(m_g), flat(CView3(m_gk)), 1.0f / kGateNormalizer);
 }
 
 // on = gated RMSNorm of the recurrence output per head (also the factors the norm backward reads).
@@ -107,8 +102,11 @@ void GlaMixer::forward(const Exec& exec, const ParamTable& p, View3 z, CView3 h,
   nn::linear_fwd(exec, nn::as_matrix(m_g0), x, p.value2(name("gk_proj.0.weight")), CView1());
   nn::linear_fwd(exec, nn::as_matrix(m_gk), nn::as_matrix(CView3(m_g0)), p.value2(name("gk_proj.1.weight")),
                  p.value1(name("gk_proj.1.bias")));
-  // 3. the recurrence
-  recurrence_fwd(exec, false);
+  // 3. the recurrence: o, its chunk states and scores
+  log_decay_fwd(exec);
+  gla::gla_chunked_fwd(exec, heads(m_o, m_H), View4(), m_states, m_scores, heads(CView3(m_q), m_H),
+                       heads(CView3(m_k), m_H), heads(CView3(m_v), m_H), heads(CView3(m_g), m_H), CView4(),
+                       1.0f / std::sqrt(float(m_K)));
   // 4. gated RMSNorm per head, output projection
   nn::linear_fwd(exec, nn::as_matrix(m_gate), x, p.value2(name("g_proj.weight")), CView1());
   normalise_output(exec, p);
@@ -119,7 +117,7 @@ void GlaMixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CView3 
   acquire_backward_buffers();
   acquire_recomputed_buffers();
   conv_branches_recompute(exec, p, m_prefix, {{"q", m_qp, m_q}, {"k", m_kp, m_k}, {"v", m_vp, m_v}});
-  recurrence_fwd(exec, true);
+  log_decay_fwd(exec);
   normalise_output(exec, p);
   CView2 x = nn::as_matrix(h);
   // 4. output projection, gated norm, output-gate projection (dh starts here: assigned)
@@ -131,14 +129,12 @@ void GlaMixer::backward(const Exec& exec, const ParamTable& p, View3 dh, CView3 
                          nn::RmsNormSpec::standard(m_V), nn::GateOrder::norm_then_gate);
   nn::linear_bwd(exec, nn::as_matrix(dh), p.grad2(name("g_proj.weight")), View1(), nn::as_matrix(CView3(m_dgate)), x,
                  p.value2(name("g_proj.weight")));
-  // 3. the recurrence
-  gla::gla_chunked_bwd(exec, heads(m_dq, m_H), heads(m_dk, m_H), heads(m_dv, m_H), heads(m_dg, m_H), View4(),
-                       m_states, m_scores, heads(CView3(m_do), m_H), CView4(), heads(CView3(m_q), m_H),
-                       heads(CView3(m_k), m_H), heads(CView3(m_v), m_H), heads(CView3(m_g), m_H),
-                       1.0f / std::sqrt(float(m_K)));
+  // 3. the recurrence (its chunk states recomputed inside)
+  gla::gla_chunked_bwd(exec, heads(m_dq, m_H), heads(m_dk, m_H), heads(m_dv, m_H), heads(m_dg, m_H), View4(), CView4(),
+                       m_scores, heads(CView3(m_do), m_H), CView4(), heads(CView3(m_q), m_H), heads(CView3(m_k), m_H),
+                       heads(CView3(m_v), m_H), heads(CView3(m_g), m_H), 1.0f / std::sqrt(float(m_K)));
   // 2. gate: dgk = logsigmoid'(gk) * dg / 16
-  KokkosBlas::scal(flat(m_dg), 1.0f / kGateNormalizer, flat(m_dg));
-  nn::logsigmoid_bwd(exec, flat(m_dgk), flat(CView3(m_dg)), flat(CView3(m_gk)));
+  nn::logsigmoid_bwd(exec, flat(m_dgk), flat(CView3(m_dg)), flat(CView3(m_gk)), 1.0f / kGateNormalizer);
   nn::linear_bwd(exec, nn::as_matrix(m_dg0), p.grad2(name("gk_proj.1.weight")), p.grad1(name("gk_proj.1.bias")),
                  nn::as_matrix(CView3(m_dgk)), nn::as_matrix(CView3(m_g0)), p.value2(name("gk_proj.1.weight")));
   nn::linear_bwd(exec, nn::as_matrix(dh), p.grad2(name("gk_proj.0.weight")), View1(), nn::as_matrix(CView3(m_dg0)), x,

@@ -22,10 +22,10 @@ class GlaMixer : public Mixer {
   void ensure_workspace(int B, int T);  // forward buffers (and what backward reads)
   void acquire_backward_buffers();      // gradient buffers: workspaces shared by all layers, one backward at a time
   // What the backward recomputes from what the layer saves (as fla's GLA backward recomputes its chunk states): the
-  // conv outputs, the log-decay, the recurrence's chunk states, the normed output and its norm factors. They live in
-  // workspaces shared by all layers (the forward fills them, the backward fills them again).
+  // conv outputs, the log-decay, the recurrence's chunk states (gla_chunked_bwd, given none), the normed output and
+  // its norm factors. They live in workspaces shared by all layers (the forward fills them, the backward again).
   void acquire_recomputed_buffers();
-  void recurrence_fwd(const Exec& exec, bool states_only);
+  void log_decay_fwd(const Exec& exec);
   void normalise_output(const Exec& exec, const ParamTable& p);
   std::string name(const char* suffix) const { return m_prefix + suffix; }
 

@@ -2,16 +2,18 @@
 // The chunked Kokkos GLA kernels against the fp64 host reference: o, ht, dq, dk, dv, dg, dh0 and the saved chunk
 // states, on awkward shapes (T = 1, 63, 64, 65, 130, 200; K != V; odd head dims; K and V below, at and past the
 // kernels' 32-wide feature tiles and 16-wide contraction steps) and three gate regimes, with and without h0 / dht.
+#include "kernels/gla/chunked.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gla_inputs.hpp"
 #include "kernels/common/views.hpp"
-#include "kernels/gla/chunked.hpp"
 #include "kernels/gla/reference.hpp"
 #include "support/testing.hpp"
 
@@ -43,7 +45,8 @@ struct Results {
 };
 
 // Runs gla_chunked_fwd then gla_chunked_bwd; ht / dh0 are requested only when asked for.
-Results run_chunked(const GlaInputs& in, bool want_ht = true, bool want_dh0 = true) {
+// With `recompute_states` the backward is given no states and recomputes them (inputs without h0).
+Results run_chunked(const GlaInputs& in, bool want_ht = true, bool want_dh0 = true, bool recompute_states = false) {
   const GlaSizes& n = in.n;
   const View4 q = to_device(in.q, n.B, n.T, n.H, n.K, "q"), k = to_device(in.k, n.B, n.T, n.H, n.K, "k");
   const View4 v = to_device(in.v, n.B, n.T, n.H, n.V, "v"), g = to_device(in.g, n.B, n.T, n.H, n.K, "g");
@@ -58,7 +61,8 @@ Results run_chunked(const GlaInputs& in, bool want_ht = true, bool want_dh0 = tr
   View4 scores = gla_allocate_scores(n.B, n.T, n.H);
   const Exec exec;
   gla_chunked_fwd(exec, o, ht, states, scores, q, k, v, g, h0, in.scale);
-  gla_chunked_bwd(exec, dq, dk, dv, dg, dh0, states, scores, do_, dht, q, k, v, g, in.scale);
+  gla_chunked_bwd(exec, dq, dk, dv, dg, dh0, recompute_states ? View4() : states, scores, do_, dht, q, k, v, g,
+                  in.scale);
   Results r;
   r.o = to_host(o);
   if (want_ht) r.ht = to_host(ht);
@@ -218,24 +222,29 @@ TEST(GlaChunkedOptional, EmptyHtAndDh0AreSkipped) {
   EXPECT_EQ(full.dg, partial.dg);
 }
 
-// With o (and scores) empty the forward writes only the states and ht: the same ones, bit for bit, as a full forward.
-TEST(GlaChunkedOptional, EmptyOutputWritesTheSameStates) {
-  const GlaInputs in = testing::make_inputs({2, 150, 2, 5, 7}, GateRegime::kStrong, true, false, 6u);
-  const GlaSizes& n = in.n;
-  const View4 q = to_device(in.q, n.B, n.T, n.H, n.K, "q"), k = to_device(in.k, n.B, n.T, n.H, n.K, "k");
-  const View4 v = to_device(in.v, n.B, n.T, n.H, n.V, "v"), g = to_device(in.g, n.B, n.T, n.H, n.K, "g");
-  const View4 h0 = to_device(in.h0, n.B, n.H, n.K, n.V, "h0");
-  std::vector<double> states[2], ht[2];  // full forward, states only
-  for (int run = 0; run < 2; ++run) {
-    const View4 o = run == 0 ? View4("o", n.B, n.T, n.H, n.V) : View4();
-    const View4 scores = run == 0 ? gla_allocate_scores(n.B, n.T, n.H) : View4();
-    View4 saved = gla_allocate_states(n.B, n.T, n.H, n.K, n.V), final_state("ht", n.B, n.H, n.K, n.V);
-    gla_chunked_fwd(Exec(), o, final_state, saved, scores, q, k, v, g, h0, in.scale);
-    states[run] = to_host(saved);
-    ht[run] = to_host(final_state);
+// Given no states (and a forward without h0), the backward recomputes them: the same gradients, bit for bit, as from
+// the forward's states, and within the tolerance of the fp64 reference (three gate regimes, heads wider than a tile).
+TEST(GlaChunkedOptional, BackwardRecomputesTheStates) {
+  const std::pair<GlaSizes, GateRegime> cases[] = {{{2, 150, 2, 5, 7}, GateRegime::kStrong},
+                                                   {{1, 150, 2, 40, 70}, GateRegime::kLayer},
+                                                   {{2, 64, 1, 16, 16}, GateRegime::kTen}};
+  for (const auto& [sizes, regime] : cases) {
+    SCOPED_TRACE("T " + std::to_string(sizes.T) + " K " + std::to_string(sizes.K));
+    const GlaInputs in = testing::make_inputs(sizes, regime, false, true, 9u);
+    const Results saved = run_chunked(in);
+    const Results recomputed = run_chunked(in, true, true, true);
+    EXPECT_EQ(saved.dq, recomputed.dq);
+    EXPECT_EQ(saved.dk, recomputed.dk);
+    EXPECT_EQ(saved.dv, recomputed.dv);
+    EXPECT_EQ(saved.dg, recomputed.dg);
+    EXPECT_EQ(saved.dh0, recomputed.dh0);
+    const Results ref = run_reference(in);
+    expect_close(ref.dq, recomputed.dq, "dq");
+    expect_close(ref.dk, recomputed.dk, "dk");
+    expect_close(ref.dv, recomputed.dv, "dv");
+    expect_close(ref.dg, recomputed.dg, "dg");
+    expect_close(ref.dh0, recomputed.dh0, "dh0");
   }
-  EXPECT_EQ(states[0], states[1]);
-  EXPECT_EQ(ht[0], ht[1]);
 }
 
 TEST(GlaChunkedShapes, RejectsMismatchedExtents) {

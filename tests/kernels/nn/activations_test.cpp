@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// Activations (sigmoid, silu, softplus with PyTorch's threshold, logsigmoid): finite differences check the host
-// reference backward; the reference checks the device forward and backward elementwise over a range that includes
+// Activations (sigmoid, silu, softplus with PyTorch's threshold, logsigmoid, also scaled): finite differences check the
+// host reference backward; the reference checks the device forward and backward elementwise over a range that includes
 // |x| up to 1000, the softplus threshold and zero; the outputs stay finite there.
 #include "kernels/nn/activations.hpp"
 
@@ -60,7 +60,9 @@ const std::vector<Activation> kActivations = {
     {"sigmoid", sigmoid_reference_fwd, sigmoid_reference_bwd, sigmoid_fwd, sigmoid_bwd},
     {"silu", silu_reference_fwd, silu_reference_bwd, silu_fwd, silu_bwd},
     {"softplus", softplus_reference_fwd, softplus_reference_bwd, softplus_fwd, softplus_bwd},
-    {"logsigmoid", logsigmoid_reference_fwd, logsigmoid_reference_bwd, logsigmoid_fwd, logsigmoid_bwd},
+    {"logsigmoid", logsigmoid_reference_fwd, logsigmoid_reference_bwd,
+     [](const Exec& exec, View1 y, CView1 x) { logsigmoid_fwd(exec, y, x); },
+     [](const Exec& exec, View1 dx, CView1 dy, CView1 x) { logsigmoid_bwd(exec, dx, dy, x); }},
 };
 
 // A grid through the interesting region plus extremes, the softplus threshold and signed zero.
@@ -133,6 +135,24 @@ TEST(Activations, DeviceMatchesReferenceOverAWideRange) {
     expect_close_elementwise(y_ref, to_host(y_d), x, std::string(a.name) + " fwd");
     expect_close_elementwise(dx_ref, to_host(dx_d), x, std::string(a.name) + " bwd");
   }
+}
+
+TEST(Activations, ScaledLogsigmoidScalesValueAndGradient) {
+  // GLA's gate g = logsigmoid(x) / 16 in one pass: scale times the reference, forward and backward.
+  const double scale = 1.0 / 16.0;
+  const auto x = wide_inputs();
+  const auto dy = float_values(x.size(), 5, 2.0);
+  std::vector<double> y_ref, dx_ref;
+  logsigmoid_reference_fwd(y_ref, x);
+  logsigmoid_reference_bwd(dx_ref, dy, x);
+  for (double& y : y_ref) y *= scale;
+  for (double& dx : dx_ref) dx *= scale;
+  const View1 x_d = to_device(x), dy_d = to_device(dy);
+  View1 y_d("y", x.size()), dx_d("dx", x.size());
+  logsigmoid_fwd(Exec(), y_d, x_d, static_cast<float>(scale));
+  logsigmoid_bwd(Exec(), dx_d, dy_d, x_d, static_cast<float>(scale));
+  expect_close_elementwise(y_ref, to_host(y_d), x, "scaled logsigmoid fwd");
+  expect_close_elementwise(dx_ref, to_host(dx_d), x, "scaled logsigmoid bwd");
 }
 
 TEST(Activations, InPlaceAndFlatViews) {
