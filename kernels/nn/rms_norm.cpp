@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // RMSNorm (plain, eps outside the sqrt, swish-gated either order), forward next to backward. One implementation
-// serves every variant: a team per (row, group) for the norm, two deterministic passes for dw.
+// serves every variant: a vector of lanes per (row, group) for the norm, a quad (16 bytes) per lane, two deterministic
+// passes for dw.
 #include "kernels/nn/rms_norm.hpp"
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "kernels/common/compat.hpp"
+#include "kernels/common/quad.hpp"
 #include "kernels/common/reductions.hpp"
 #include "kernels/nn/activations.hpp"
 
@@ -17,9 +19,8 @@ namespace {
 using detail::column_sums;
 using detail::Member;
 using detail::require;
-using detail::TeamPolicy;
 using detail::vector_item;
-using detail::vector_per_item;
+using kc::quads_per_item;
 
 enum Gate : int { kNoGate = 0, kGateAfterNorm = 1, kGateBeforeNorm = 2 };
 
@@ -39,66 +40,123 @@ void same_shape(const char* op, const char* name, CView2 a, CView2 x) {
   }
 }
 
+// The rows of one (N, D) operand as raw pointers for quad access (kernels/common/quad.hpp); `data` is null for an
+// absent operand.
+template <class T>
+struct Rows {
+  T* data;
+  std::int64_t stride;
+  KOKKOS_INLINE_FUNCTION T* at(int r, int c) const { return data + r * stride + c; }
+};
+template <class ViewType>
+Rows<typename ViewType::value_type> rows_of(const ViewType& x) {
+  return {x.data(), x.data() != nullptr ? static_cast<std::int64_t>(x.stride(0)) : 0};
+}
+template <class T>
+bool aligned(const Rows<T>& x) {
+  return kc::quads_aligned(x.data, x.stride);
+}
+
 void forward(const Exec& exec, View2 y, View2 rstd, CView2 x, CView2 gate, CView1 w, const RmsNormSpec& spec,
              int mode) {
   const int rows = static_cast<int>(x.extent(0));
-  const int group = spec.group_size, groups = static_cast<int>(x.extent(1)) / group;
+  const int group = spec.group_size, groups = static_cast<int>(x.extent(1)) / group, quads = (group + 3) / 4;
   const float eps = spec.eps;
   const bool eps_inside = spec.eps_placement == RmsEps::inside_sqrt;
+  const Rows<const float> xr = rows_of(x), gr = rows_of(gate);
+  const Rows<float> yr = rows_of(y);
+  const float* w_data = w.data();
+  const bool quad_ok = group % 4 == 0 && aligned(xr) && aligned(gr) && aligned(yr) && kc::quads_aligned(w_data, 0);
   Kokkos::parallel_for(
-      "selectiv::rms_norm::fwd", vector_per_item(exec, rows * groups), KOKKOS_LAMBDA(const Member& team) {
+      "selectiv::rms_norm::fwd", quads_per_item(exec, rows * groups, quads), KOKKOS_LAMBDA(const Member& team) {
         const int item = vector_item(team);
         if (item >= rows * groups) return;
         const int r = item / groups, gi = item % groups, c0 = gi * group;
-        // v: what is normalised (x, or x * silu(gate) when the gate comes first)
-        auto v = [&](int j) { return mode == kGateBeforeNorm ? x(r, c0 + j) * silu(gate(r, c0 + j)) : x(r, c0 + j); };
+        // v: what is normalised (x, or x * silu(gate) when the gate comes first), the quad of columns 4u..
+        auto v_quad = [&](int u) {
+          kc::Quad v = kc::load_quad(xr.at(r, c0 + 4 * u), group - 4 * u, quad_ok);
+          if (mode == kGateBeforeNorm) {
+            const kc::Quad g = kc::load_quad(gr.at(r, c0 + 4 * u), group - 4 * u, quad_ok);
+            for (int i = 0; i < 4; ++i) v.v[i] *= silu(g.v[i]);
+          }
+          return v;
+        };
         float sq = 0.0f;
         Kokkos::parallel_reduce(
-            Kokkos::ThreadVectorRange(team, group),
-            [&](int j, float& acc) {
-              const float vj = v(j);
-              acc += vj * vj;
+            Kokkos::ThreadVectorRange(team, quads),
+            [&](int u, float& acc) {
+              const kc::Quad v = v_quad(u);
+              for (int i = 0; i < 4; ++i) acc += v.v[i] * v.v[i];
             },
             sq);
         const float ms = sq / group;
         const float rs = eps_inside ? 1.0f / kc::sqrt(ms + eps) : 1.0f / (kc::sqrt(ms) + eps);
-        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, group), [&](int j) {
-          const float out = v(j) * rs * w(j);
-          y(r, c0 + j) = mode == kGateAfterNorm ? out * silu(gate(r, c0 + j)) : out;
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, quads), [&](int u) {
+          kc::Quad out = v_quad(u);
+          const kc::Quad wq = kc::load_quad(w_data + 4 * u, group - 4 * u, quad_ok);
+          for (int i = 0; i < 4; ++i) out.v[i] *= rs * wq.v[i];
+          if (mode == kGateAfterNorm) {
+            const kc::Quad g = kc::load_quad(gr.at(r, c0 + 4 * u), group - 4 * u, quad_ok);
+            for (int i = 0; i < 4; ++i) out.v[i] *= silu(g.v[i]);
+          }
+          kc::store_quad(yr.at(r, c0 + 4 * u), out, group - 4 * u, quad_ok);
         });
         Kokkos::single(Kokkos::PerThread(team), [&]() { rstd(r, gi) = rs; });
       });
 }
 
+// The backward's terms of one quad of a group: x, the gate (when there is one), dy * w, v and n.
+struct GradTerms {
+  kc::Quad x, g, dyw, v, n;
+};
+
 void backward(const Exec& exec, View2 dx, View2 dgate, View1 dw, CView2 rstd, CView2 dy, CView2 x, CView2 gate,
               CView1 w, const RmsNormSpec& spec, int mode) {
   const int rows = static_cast<int>(x.extent(0));
-  const int group = spec.group_size, groups = static_cast<int>(x.extent(1)) / group;
-  const float eps = spec.eps;
+  const int group = spec.group_size, groups = static_cast<int>(x.extent(1)) / group, quads = (group + 3) / 4;
   const bool eps_inside = spec.eps_placement == RmsEps::inside_sqrt;
+  const Rows<const float> xr = rows_of(x), gr = rows_of(gate), dyr = rows_of(dy);
+  const Rows<float> dxr = rows_of(dx), dgr = rows_of(dgate);
+  const float* w_data = w.data();
+  const bool quad_ok = group % 4 == 0 && aligned(xr) && aligned(gr) && aligned(dyr) && aligned(dxr) && aligned(dgr) &&
+                       kc::quads_aligned(w_data, 0);
   // Per group, with v the normalised vector, r its factor and n_j = dy_j * w_j * (silu(g_j) after the norm, else 1):
   //   dv_i = r n_i - c v_i,  c = r^3 S / G (eps inside), r^2 S / (G s) (eps outside; s = sqrt(mean v^2)),
   //   S = sum_j n_j v_j.  Then dx, dgate follow from v = x or v = x * silu(g).
   Kokkos::parallel_for(
-      "selectiv::rms_norm::bwd_input", vector_per_item(exec, rows * groups), KOKKOS_LAMBDA(const Member& team) {
+      "selectiv::rms_norm::bwd_input", quads_per_item(exec, rows * groups, quads), KOKKOS_LAMBDA(const Member& team) {
         const int item = vector_item(team);
         if (item >= rows * groups) return;
         const int r = item / groups, gi = item % groups, c0 = gi * group;
         const float rs = rstd(r, gi);
-        auto v = [&](int j) { return mode == kGateBeforeNorm ? x(r, c0 + j) * silu(gate(r, c0 + j)) : x(r, c0 + j); };
-        auto n = [&](int j) {
-          const float g = dy(r, c0 + j) * w(j);
-          return mode == kGateAfterNorm ? g * silu(gate(r, c0 + j)) : g;
+        auto terms = [&](int u) {
+          const int valid = group - 4 * u;
+          GradTerms t = {};
+          t.x = kc::load_quad(xr.at(r, c0 + 4 * u), valid, quad_ok);
+          t.dyw = kc::load_quad(dyr.at(r, c0 + 4 * u), valid, quad_ok);
+          const kc::Quad wq = kc::load_quad(w_data + 4 * u, valid, quad_ok);
+          if (mode != kNoGate) t.g = kc::load_quad(gr.at(r, c0 + 4 * u), valid, quad_ok);
+          for (int i = 0; i < 4; ++i) {
+            t.dyw.v[i] *= wq.v[i];
+            t.v.v[i] = mode == kGateBeforeNorm ? t.x.v[i] * silu(t.g.v[i]) : t.x.v[i];
+            t.n.v[i] = mode == kGateAfterNorm ? t.dyw.v[i] * silu(t.g.v[i]) : t.dyw.v[i];
+          }
+          return t;
         };
         float s_nv = 0.0f, s_vv = 0.0f;
         Kokkos::parallel_reduce(
-            Kokkos::ThreadVectorRange(team, group), [&](int j, float& acc) { acc += n(j) * v(j); }, s_nv);
+            Kokkos::ThreadVectorRange(team, quads),
+            [&](int u, float& acc) {
+              const GradTerms t = terms(u);
+              for (int i = 0; i < 4; ++i) acc += t.n.v[i] * t.v.v[i];
+            },
+            s_nv);
         if (!eps_inside) {
           Kokkos::parallel_reduce(
-              Kokkos::ThreadVectorRange(team, group),
-              [&](int j, float& acc) {
-                const float vj = v(j);
-                acc += vj * vj;
+              Kokkos::ThreadVectorRange(team, quads),
+              [&](int u, float& acc) {
+                const GradTerms t = terms(u);
+                for (int i = 0; i < 4; ++i) acc += t.v.v[i] * t.v.v[i];
               },
               s_vv);
         }
@@ -109,20 +167,17 @@ void backward(const Exec& exec, View2 dx, View2 dgate, View1 dw, CView2 rstd, CV
           const float s = kc::sqrt(s_vv / group);
           c = s > 0.0f ? rs * rs * s_nv / (group * s) : 0.0f;  // v = 0: the norm's gradient is taken as 0
         }
-        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, group), [&](int j) {
-          const int col = c0 + j;
-          const float dv = rs * n(j) - c * v(j);
-          if (mode == kGateBeforeNorm) {
-            const float g = gate(r, col);
-            dx(r, col) = dv * silu(g);
-            dgate(r, col) = dv * x(r, col) * silu_grad(g);
-          } else if (mode == kGateAfterNorm) {
-            const float g = gate(r, col);
-            dx(r, col) = dv;
-            dgate(r, col) = dy(r, col) * x(r, col) * rs * w(j) * silu_grad(g);
-          } else {
-            dx(r, col) = dv;
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, quads), [&](int u) {
+          const GradTerms t = terms(u);
+          kc::Quad dxq = {}, dgq = {};
+          for (int i = 0; i < 4; ++i) {
+            const float dv = rs * t.n.v[i] - c * t.v.v[i];
+            dxq.v[i] = mode == kGateBeforeNorm ? dv * silu(t.g.v[i]) : dv;
+            if (mode == kGateBeforeNorm) dgq.v[i] = dv * t.x.v[i] * silu_grad(t.g.v[i]);
+            if (mode == kGateAfterNorm) dgq.v[i] = t.dyw.v[i] * t.x.v[i] * rs * silu_grad(t.g.v[i]);
           }
+          kc::store_quad(dxr.at(r, c0 + 4 * u), dxq, group - 4 * u, quad_ok);
+          if (mode != kNoGate) kc::store_quad(dgr.at(r, c0 + 4 * u), dgq, group - 4 * u, quad_ok);
         });
       });
   // dw[j] += sum over rows and groups of dy * v * r * (silu(g) after the norm, else 1)
