@@ -1,14 +1,17 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Short causal depthwise convolution, forward next to backward. One thread per (b, run of kRunSteps consecutive
-// steps, channel), consecutive threads on consecutive channels (coalesced): it walks its steps in order and keeps
-// the last kMaxWidth inputs (and, backward, pre-activation gradients) in registers, so every element is loaded once.
+// steps, quad of 4 channels), consecutive threads on consecutive quads (16-byte coalesced accesses): it walks its
+// steps in order and keeps the last W inputs (and, backward, pre-activation gradients) of its channels in registers,
+// so every element is loaded once.
 // The weight and bias gradients are column sums in two deterministic passes.
 #include "kernels/nn/short_conv.hpp"
 
 #include <cstdint>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
 
+#include "kernels/common/quad.hpp"
 #include "kernels/common/reductions.hpp"
 #include "kernels/common/workspace.hpp"
 #include "kernels/nn/activations.hpp"
@@ -16,7 +19,8 @@
 namespace selectiv::nn {
 namespace {
 
-// Widest kernel the register windows hold (one register per tap); every model here uses W = 4.
+// Widest kernel the register windows hold (one register per tap); every model here uses W = 4, which runs with
+// windows of 4 slots (kernels of width 5 to 8 with 8).
 constexpr int kMaxWidth = 8;
 // Steps per thread: the backward recomputes W - 1 steps past its run for dx, so longer runs waste less; shorter
 // ones put more threads in flight.
@@ -24,6 +28,7 @@ constexpr int kRunSteps = 32;
 
 using detail::Member;
 using detail::require;
+using kc::Quad;
 
 void check_shapes(const char* op, CView3 x, CView2 w, CView1 bias) {
   require(w.extent(0) == x.extent(2), op, "w must be (C, W) with C = x.extent(2)");
@@ -38,54 +43,160 @@ void same_shape(const char* op, const char* name, CView3 a, CView3 x) {
   }
 }
 
-// The runs of a (B, T, C) tensor: thread k <-> (b, run, c), c fastest.
+// The runs of a (B, T, C) tensor: thread k <-> (b, run, quad of 4 channels), quad fastest. Each thread moves its
+// 4 channels of a step with one 16-byte access (kernels/common/quad.hpp) where C is a multiple of 4.
 struct Runs {
-  int steps, channels, runs;
+  int steps, channels, quads, runs;
   std::int64_t threads;
   Runs(int batch, int steps_, int channels_)
       : steps(steps_),
         channels(channels_),
+        quads((channels_ + 3) / 4),
         runs((steps_ + kRunSteps - 1) / kRunSteps),
-        threads(static_cast<std::int64_t>(batch) * runs * channels_) {}
+        threads(static_cast<std::int64_t>(batch) * runs * quads) {}
 };
 
-// A window of the last kMaxWidth values of a channel, newest at slot kMaxWidth - 1 (constant indices only, so it
-// stays in registers).
+// A window of the last kSlots values of a channel, newest at slot kSlots - 1 (constant indices only, so it stays in
+// registers).
+template <int kSlots>
 struct Window {
-  float at[kMaxWidth] = {};
+  float at[kSlots] = {};
   KOKKOS_INLINE_FUNCTION void push(float value) {
-    for (int j = 0; j + 1 < kMaxWidth; ++j) at[j] = at[j + 1];
-    at[kMaxWidth - 1] = value;
+    for (int j = 0; j + 1 < kSlots; ++j) at[j] = at[j + 1];
+    at[kSlots - 1] = value;
   }
   KOKKOS_INLINE_FUNCTION float dot(const Window& other) const {
     float acc = 0.0f;
-    for (int j = 0; j < kMaxWidth; ++j) acc += at[j] * other.at[j];
+    for (int j = 0; j < kSlots; ++j) acc += at[j] * other.at[j];
     return acc;
   }
 };
 
-// The taps of channel c aligned with a window of inputs: slot kMaxWidth - W + i holds w[c, i] (so dot with the input
-// window x[t - kMaxWidth + 1 .. t] is the convolution at t); reversed: slot kMaxWidth - 1 - i holds w[c, i] (dot with
-// the window dpre[t' - kMaxWidth + 1 .. t'] is dx at t' - W + 1). Unused slots are 0.
-KOKKOS_INLINE_FUNCTION Window taps(const CView2& w, int c, bool reversed) {
+// The windows of the 4 channels of a quad.
+template <int kSlots>
+using Windows = Window<kSlots>[4];
+
+// The taps of channel c aligned with a window of inputs: slot kSlots - W + i holds w[c, i] (so dot with the input
+// window x[t - kSlots + 1 .. t] is the convolution at t); reversed: slot kSlots - 1 - i holds w[c, i] (dot with the
+// window dpre[t' - kSlots + 1 .. t'] is dx at t' - W + 1). Unused slots, and channels past C, are 0.
+template <int kSlots>
+KOKKOS_INLINE_FUNCTION void load_taps(Windows<kSlots>& out, const CView2& w, int c0, int valid, bool reversed) {
   const int width = static_cast<int>(w.extent(1));
-  Window out;
-  for (int j = 0; j < kMaxWidth; ++j) {
-    const int i = reversed ? kMaxWidth - 1 - j : j - (kMaxWidth - width);
-    out.at[j] = i >= 0 && i < width ? w(c, i) : 0.0f;
-  }
-  return out;
+  for (int q = 0; q < 4; ++q)
+    for (int j = 0; j < kSlots; ++j) {
+      const int i = reversed ? kSlots - 1 - j : j - (kSlots - width);
+      out[q].at[j] = q < valid && i >= 0 && i < width ? w(c0 + q, i) : 0.0f;
+    }
 }
 
-// The window of x before step t0: x[b, t0 - kMaxWidth + 1 .. t0 - 1, c] in slots 0 .. kMaxWidth - 2 (0 before the
-// sequence start); slot kMaxWidth - 1 is for x[t0].
-KOKKOS_INLINE_FUNCTION Window inputs_before(const CView3& x, int b, int t0, int c) {
-  Window out;
-  for (int j = 1; j < kMaxWidth; ++j) {
-    const int t = t0 - kMaxWidth + j;
-    out.at[j - 1] = t >= 0 ? x(b, t, c) : 0.0f;
+// The windows of x before step t0: x[b, t0 - kSlots + 1 .. t0 - 1, c] in slots 0 .. kSlots - 2 (0 before the
+// sequence start); slot kSlots - 1 is for x[t0].
+template <int kSlots>
+KOKKOS_INLINE_FUNCTION void inputs_before(Windows<kSlots>& out, const CView3& x, int b, int t0, int c0, int valid,
+                                          bool aligned) {
+  for (int j = 1; j < kSlots; ++j) {
+    const int t = t0 - kSlots + j;
+    const Quad v = t >= 0 ? kc::load_quad(&x(b, t, c0), valid, aligned) : Quad{};
+    for (int q = 0; q < 4; ++q) out[q].at[j - 1] = v.v[q];
   }
-  return out;
+}
+
+// The first channel of thread k's quad, its number of channels (up to 4: fewer in a last partial quad) and the
+// (b * runs + run) index of its run.
+struct QuadOfThread {
+  int c0, valid, part;
+  KOKKOS_INLINE_FUNCTION QuadOfThread(std::int64_t k, const Runs& n)
+      : c0(static_cast<int>(k % n.quads) * 4),
+        valid(n.channels - static_cast<int>(k % n.quads) * 4),
+        part(static_cast<int>(k / n.quads)) {}
+};
+
+template <int kSlots>
+void forward(const Exec& exec, View3 y, CView3 x, CView2 w, CView1 bias, bool apply_silu, const Runs& n, bool aligned) {
+  const bool has_bias = bias.extent(0) != 0;
+  Kokkos::parallel_for(
+      "selectiv::short_conv::fwd", Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(exec, 0, n.threads),
+      KOKKOS_LAMBDA(std::int64_t k) {
+        const QuadOfThread my(k, n);
+        const int run = my.part % n.runs, b = my.part / n.runs, t0 = run * kRunSteps;
+        const int t1 = t0 + kRunSteps < n.steps ? t0 + kRunSteps : n.steps;
+        Windows<kSlots> weights, xs;
+        load_taps(weights, w, my.c0, my.valid, false);
+        float b_c[4];
+        for (int q = 0; q < 4; ++q) b_c[q] = has_bias && q < my.valid ? bias(my.c0 + q) : 0.0f;
+        inputs_before(xs, x, b, t0, my.c0, my.valid, aligned);
+        for (int t = t0; t < t1; ++t) {
+          const Quad in = kc::load_quad(&x(b, t, my.c0), my.valid, aligned);
+          Quad out;
+          for (int q = 0; q < 4; ++q) {
+            xs[q].at[kSlots - 1] = in.v[q];
+            const float pre = b_c[q] + weights[q].dot(xs[q]);
+            out.v[q] = apply_silu ? silu(pre) : pre;
+            xs[q].push(0.0f);
+          }
+          kc::store_quad(&y(b, t, my.c0), out, my.valid, aligned);
+        }
+      });
+}
+
+// Per thread, steps t0 .. t1 + W - 2 in order: dpre[t] = dy[t] silu'(pre[t]) (pre recomputed; dy itself without the
+// SiLU); dx[t - W + 1] = sum_i w[i] dpre[t - i] once dpre[t] is known (steps past the sequence end contribute 0); for
+// its own steps t < t1, the sums dpre[t] x[t - W + 1 + i] of every tap i and dpre[t] (the bias), written per
+// (b, run) as partials: (b * runs + run, slot, c), slot kMaxWidth - W + i for tap i and kMaxWidth for the bias.
+template <int kSlots>
+void backward_steps(const Exec& exec, View3 partial, View3 dx, CView3 dy, CView3 x, CView2 w, CView1 bias,
+                    bool apply_silu, const Runs& n, bool aligned) {
+  const bool has_bias = bias.extent(0) != 0, want_dx = dx.size() != 0;
+  const int width = static_cast<int>(w.extent(1));
+  Kokkos::parallel_for(
+      "selectiv::short_conv::bwd", Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(exec, 0, n.threads),
+      KOKKOS_LAMBDA(std::int64_t k) {
+        const QuadOfThread my(k, n);
+        const int run = my.part % n.runs, b = my.part / n.runs, t0 = run * kRunSteps;
+        const int t1 = t0 + kRunSteps < n.steps ? t0 + kRunSteps : n.steps;
+        Windows<kSlots> weights, reversed, xs, dpre, sums;
+        load_taps(weights, w, my.c0, my.valid, false);
+        load_taps(reversed, w, my.c0, my.valid, true);
+        float b_c[4], bias_sum[4] = {};
+        for (int q = 0; q < 4; ++q) b_c[q] = has_bias && q < my.valid ? bias(my.c0 + q) : 0.0f;
+        inputs_before(xs, x, b, t0, my.c0, my.valid, aligned);
+        for (int t = t0; t < t1 + width - 1; ++t) {
+          Quad in = {}, grad = {};
+          if (t < n.steps) {
+            in = kc::load_quad(&x(b, t, my.c0), my.valid, aligned);
+            grad = kc::load_quad(&dy(b, t, my.c0), my.valid, aligned);
+          }
+          Quad dx_out;
+          for (int q = 0; q < 4; ++q) {
+            xs[q].at[kSlots - 1] = in.v[q];
+            const float d =
+                apply_silu && t < n.steps ? grad.v[q] * silu_grad(b_c[q] + weights[q].dot(xs[q])) : grad.v[q];
+            dpre[q].push(d);
+            if (t < t1) {
+              for (int j = 0; j < kSlots; ++j) sums[q].at[j] += d * xs[q].at[j];
+              bias_sum[q] += d;
+            }
+            dx_out.v[q] = reversed[q].dot(dpre[q]);
+            xs[q].push(0.0f);
+          }
+          if (want_dx && t - width + 1 >= t0) kc::store_quad(&dx(b, t - width + 1, my.c0), dx_out, my.valid, aligned);
+        }
+        for (int j = 0; j < kSlots; ++j) {
+          Quad sum;
+          for (int q = 0; q < 4; ++q) sum.v[q] = sums[q].at[j];
+          kc::store_quad(&partial(my.part, kMaxWidth - kSlots + j, my.c0), sum, my.valid, aligned);
+        }
+        kc::store_quad(&partial(my.part, kMaxWidth, my.c0), Quad{{bias_sum[0], bias_sum[1], bias_sum[2], bias_sum[3]}},
+                       my.valid, aligned);
+      });
+}
+
+// 16-byte accesses need every (b, t) row of every operand to start at a multiple of 4 floats.
+bool rows_aligned(int channels, std::initializer_list<const float*> data) {
+  if (channels % 4 != 0) return false;
+  for (const float* p : data)
+    if (!kc::quads_aligned(p, channels)) return false;
+  return true;
 }
 
 }  // namespace
@@ -94,23 +205,12 @@ void short_conv_fwd(const Exec& exec, View3 y, CView3 x, CView2 w, CView1 bias, 
   check_shapes("short_conv_fwd", x, w, bias);
   same_shape("short_conv_fwd", "y", y, x);
   const Runs n(static_cast<int>(x.extent(0)), static_cast<int>(x.extent(1)), static_cast<int>(x.extent(2)));
-  const bool has_bias = bias.extent(0) != 0;
-  Kokkos::parallel_for(
-      "selectiv::short_conv::fwd", Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(exec, 0, n.threads),
-      KOKKOS_LAMBDA(std::int64_t k) {
-        const int c = static_cast<int>(k % n.channels), run = static_cast<int>(k / n.channels % n.runs);
-        const int b = static_cast<int>(k / n.channels / n.runs), t0 = run * kRunSteps;
-        const int t1 = t0 + kRunSteps < n.steps ? t0 + kRunSteps : n.steps;
-        const Window weights = taps(w, c, false);
-        const float b_c = has_bias ? bias(c) : 0.0f;
-        Window xs = inputs_before(x, b, t0, c);
-        for (int t = t0; t < t1; ++t) {
-          xs.at[kMaxWidth - 1] = x(b, t, c);
-          const float pre = b_c + weights.dot(xs);
-          y(b, t, c) = apply_silu ? silu(pre) : pre;
-          xs.push(0.0f);
-        }
-      });
+  const bool aligned = rows_aligned(n.channels, {x.data(), y.data()});
+  if (w.extent(1) <= 4) {
+    forward<4>(exec, y, x, w, bias, apply_silu, n, aligned);
+  } else {
+    forward<kMaxWidth>(exec, y, x, w, bias, apply_silu, n, aligned);
+  }
 }
 
 void short_conv_bwd(const Exec& exec, View3 dx, View2 dw, View1 dbias, CView3 dy, CView3 x, CView2 w, CView1 bias,
@@ -123,44 +223,17 @@ void short_conv_bwd(const Exec& exec, View3 dx, View2 dw, View1 dbias, CView3 dy
   if (want_dx) same_shape("short_conv_bwd", "dx", dx, x);
   const int batch = static_cast<int>(x.extent(0)), width = static_cast<int>(w.extent(1));
   const Runs n(batch, static_cast<int>(x.extent(1)), static_cast<int>(x.extent(2)));
-  const bool has_bias = bias.extent(0) != 0;
 
-  // 1. Per thread, steps t0 .. t1 + W - 2 in order: dpre[t] = dy[t] silu'(pre[t]) (pre recomputed; dy itself
-  //    without the SiLU); dx[t - W + 1] = sum_i w[i] dpre[t - i] once dpre[t] is known (steps past the sequence end
-  //    contribute 0); for its own steps t < t1, the sums dpre[t] x[t - W + 1 + i] of every tap i and dpre[t] (the
-  //    bias), written per (b, run) as partials: (b * runs + run, slot, c), slot kMaxWidth - W + i for tap i and
-  //    kMaxWidth for the bias.
+  // 1. The steps of every run (backward_steps): dx and the per-run partial sums of the weight and bias gradients.
   const int parts = batch * n.runs;
   const View3 partial =
       workspace<View3>("selectiv::short_conv::bwd_partial", parts, kMaxWidth + 1, x.extent(2));  // (part, slot, c)
-  Kokkos::parallel_for(
-      "selectiv::short_conv::bwd", Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(exec, 0, n.threads),
-      KOKKOS_LAMBDA(std::int64_t k) {
-        const int c = static_cast<int>(k % n.channels), part = static_cast<int>(k / n.channels);
-        const int run = part % n.runs, b = part / n.runs, t0 = run * kRunSteps;
-        const int t1 = t0 + kRunSteps < n.steps ? t0 + kRunSteps : n.steps;
-        const Window weights = taps(w, c, false), reversed = taps(w, c, true);
-        const float b_c = has_bias ? bias(c) : 0.0f;
-        Window xs = inputs_before(x, b, t0, c), dpre;
-        Window sums;
-        float bias_sum = 0.0f;
-        for (int t = t0; t < t1 + width - 1; ++t) {
-          float d = 0.0f;
-          if (t < n.steps) {
-            xs.at[kMaxWidth - 1] = x(b, t, c);
-            d = apply_silu ? dy(b, t, c) * silu_grad(b_c + weights.dot(xs)) : dy(b, t, c);
-          }
-          dpre.push(d);
-          if (t < t1) {
-            for (int j = 0; j < kMaxWidth; ++j) sums.at[j] += d * xs.at[j];
-            bias_sum += d;
-          }
-          if (want_dx && t - width + 1 >= t0) dx(b, t - width + 1, c) = reversed.dot(dpre);
-          xs.push(0.0f);
-        }
-        for (int j = 0; j < kMaxWidth; ++j) partial(part, j, c) = sums.at[j];
-        partial(part, kMaxWidth, c) = bias_sum;
-      });
+  const bool aligned = rows_aligned(n.channels, {x.data(), dy.data(), dx.data(), partial.data()});
+  if (width <= 4) {
+    backward_steps<4>(exec, partial, dx, dy, x, w, bias, apply_silu, n, aligned);
+  } else {
+    backward_steps<kMaxWidth>(exec, partial, dx, dy, x, w, bias, apply_silu, n, aligned);
+  }
 
   // 2. One team per (tap or bias, channel) adds the partials in part order.
   const bool want_dbias = dbias.extent(0) != 0;
