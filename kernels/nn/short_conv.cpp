@@ -25,6 +25,8 @@ constexpr int kMaxWidth = 8;
 // Steps per thread: the backward recomputes W - 1 steps past its run for dx, so longer runs waste less; shorter
 // ones put more threads in flight.
 constexpr int kRunSteps = 32;
+// Steps whose loads a thread issues together before it computes them (its loads in flight).
+constexpr int kAhead = 4;
 
 using detail::Member;
 using detail::require;
@@ -125,16 +127,20 @@ void forward(const Exec& exec, View3 y, CView3 x, CView2 w, CView1 bias, bool ap
         float b_c[4];
         for (int q = 0; q < 4; ++q) b_c[q] = has_bias && q < my.valid ? bias(my.c0 + q) : 0.0f;
         inputs_before(xs, x, b, t0, my.c0, my.valid, aligned);
-        for (int t = t0; t < t1; ++t) {
-          const Quad in = kc::load_quad(&x(b, t, my.c0), my.valid, aligned);
-          Quad out;
-          for (int q = 0; q < 4; ++q) {
-            xs[q].at[kSlots - 1] = in.v[q];
-            const float pre = b_c[q] + weights[q].dot(xs[q]);
-            out.v[q] = apply_silu ? silu(pre) : pre;
-            xs[q].push(0.0f);
+        for (int ts = t0; ts < t1; ts += kAhead) {
+          Quad in[kAhead];
+          for (int a = 0; a < kAhead; ++a)
+            in[a] = ts + a < t1 ? kc::load_quad(&x(b, ts + a, my.c0), my.valid, aligned) : Quad{};
+          for (int a = 0; a < kAhead && ts + a < t1; ++a) {
+            Quad out;
+            for (int q = 0; q < 4; ++q) {
+              xs[q].at[kSlots - 1] = in[a].v[q];
+              const float pre = b_c[q] + weights[q].dot(xs[q]);
+              out.v[q] = apply_silu ? silu(pre) : pre;
+              xs[q].push(0.0f);
+            }
+            kc::store_quad(&y(b, ts + a, my.c0), out, my.valid, aligned);
           }
-          kc::store_quad(&y(b, t, my.c0), out, my.valid, aligned);
         }
       });
 }
@@ -160,26 +166,31 @@ void backward_steps(const Exec& exec, View3 partial, View3 dx, CView3 dy, CView3
         float b_c[4], bias_sum[4] = {};
         for (int q = 0; q < 4; ++q) b_c[q] = has_bias && q < my.valid ? bias(my.c0 + q) : 0.0f;
         inputs_before(xs, x, b, t0, my.c0, my.valid, aligned);
-        for (int t = t0; t < t1 + width - 1; ++t) {
-          Quad in = {}, grad = {};
-          if (t < n.steps) {
-            in = kc::load_quad(&x(b, t, my.c0), my.valid, aligned);
-            grad = kc::load_quad(&dy(b, t, my.c0), my.valid, aligned);
+        const int t_end = t1 + width - 1;
+        for (int ts = t0; ts < t_end; ts += kAhead) {
+          Quad in[kAhead], grad[kAhead];
+          for (int a = 0; a < kAhead; ++a) {
+            const bool inside = ts + a < t_end && ts + a < n.steps;
+            in[a] = inside ? kc::load_quad(&x(b, ts + a, my.c0), my.valid, aligned) : Quad{};
+            grad[a] = inside ? kc::load_quad(&dy(b, ts + a, my.c0), my.valid, aligned) : Quad{};
           }
-          Quad dx_out;
-          for (int q = 0; q < 4; ++q) {
-            xs[q].at[kSlots - 1] = in.v[q];
-            const float d =
-                apply_silu && t < n.steps ? grad.v[q] * silu_grad(b_c[q] + weights[q].dot(xs[q])) : grad.v[q];
-            dpre[q].push(d);
-            if (t < t1) {
-              for (int j = 0; j < kSlots; ++j) sums[q].at[j] += d * xs[q].at[j];
-              bias_sum[q] += d;
+          for (int a = 0; a < kAhead && ts + a < t_end; ++a) {
+            const int t = ts + a;
+            Quad dx_out;
+            for (int q = 0; q < 4; ++q) {
+              xs[q].at[kSlots - 1] = in[a].v[q];
+              const float g = grad[a].v[q];
+              const float d = apply_silu && t < n.steps ? g * silu_grad(b_c[q] + weights[q].dot(xs[q])) : g;
+              dpre[q].push(d);
+              if (t < t1) {
+                for (int j = 0; j < kSlots; ++j) sums[q].at[j] += d * xs[q].at[j];
+                bias_sum[q] += d;
+              }
+              dx_out.v[q] = reversed[q].dot(dpre[q]);
+              xs[q].push(0.0f);
             }
-            dx_out.v[q] = reversed[q].dot(dpre[q]);
-            xs[q].push(0.0f);
+            if (want_dx && t - width + 1 >= t0) kc::store_quad(&dx(b, t - width + 1, my.c0), dx_out, my.valid, aligned);
           }
-          if (want_dx && t - width + 1 >= t0) kc::store_quad(&dx(b, t - width + 1, my.c0), dx_out, my.valid, aligned);
         }
         for (int j = 0; j < kSlots; ++j) {
           Quad sum;
