@@ -579,29 +579,28 @@ void decay_grads(const Exec& exec, View3 ddt, View3 dA_part, CView3 alpha, CView
       });
 }
 
-// Step 9: the parameter gradients, reduced over (b, t) by one team per head and accumulated.
+// Step 9: the parameter gradients, reduced over (b, t) and accumulated: the 3 H columns (ddt, dA_part, dD_part of
+// every head) of the (B T) rows summed in two deterministic passes (nn::detail::column_sums; one team per head took
+// 0.9 ms per call at d = 256, T = 1300, B = 64 on an H200).
 void parameter_grads(const Exec& exec, View1 d_dt_bias, View1 dA_log, View1 dD, CView3 ddt, CView3 dA_part,
                      CView3 dD_part, const Sizes s) {
-  Kokkos::parallel_for(
-      "selectiv::ssd::chunked_bwd::parameter_grads", TeamPolicy(exec, s.H, Kokkos::AUTO),
-      KOKKOS_LAMBDA(const Member& team) {
-        const int h = team.league_rank();
-        const int BT = s.B * s.T;
-        double sum_dt = 0.0, sum_A = 0.0, sum_D = 0.0;
-        Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, BT), [&](const int j, double& acc) { acc += ddt(j / s.T, j % s.T, h); },
-            sum_dt);
-        Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, BT), [&](const int j, double& acc) { acc += dA_part(j / s.T, j % s.T, h); },
-            sum_A);
-        Kokkos::parallel_reduce(
-            Kokkos::TeamThreadRange(team, BT), [&](const int j, double& acc) { acc += dD_part(j / s.T, j % s.T, h); },
-            sum_D);
-        Kokkos::single(Kokkos::PerTeam(team), [&]() {
-          d_dt_bias(h) += static_cast<float>(sum_dt);
-          dA_log(h) += static_cast<float>(sum_A);
-          dD(h) += static_cast<float>(sum_D);
-        });
+  const int H = s.H, T = s.T;
+  nn::detail::column_sums(
+      exec, "selectiv::ssd::chunked_bwd::parameter_grads_partial", "selectiv::ssd::chunked_bwd::parameter_grads",
+      s.B * s.T, 3 * H,
+      KOKKOS_LAMBDA(int row, int col) {
+        const int b = row / T, t = row % T, h = col % H;
+        return col < H ? ddt(b, t, h) : col < 2 * H ? dA_part(b, t, h) : dD_part(b, t, h);
+      },
+      KOKKOS_LAMBDA(int col, float total) {
+        const int h = col % H;
+        if (col < H) {
+          d_dt_bias(h) += total;
+        } else if (col < 2 * H) {
+          dA_log(h) += total;
+        } else {
+          dD(h) += total;
+        }
       });
 }
 
