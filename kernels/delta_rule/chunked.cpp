@@ -12,6 +12,7 @@
 #include "kernels/common/batched_gemm.hpp"
 #include "kernels/common/compat.hpp"
 #include "kernels/common/precision.hpp"
+#include "kernels/common/quad.hpp"
 #include "kernels/common/reductions.hpp"
 #include "kernels/common/workspace.hpp"
 #include "kernels/delta_rule/recurrent.hpp"
@@ -445,19 +446,25 @@ void decayed_state_copy(const Exec& exec, const char* label, const kc::MatrixBat
       });
 }
 
-// out(b, r, h, :) = factor(b, r, h) in(b, r, h, :) for every row of a (B, rows, H, K) tensor: one warp per row of a
-// head (vector_per_item), its factor once, the key dim across the lanes.
+// out(b, r, h, :) = factor(b, r, h) in(b, r, h, :) for every row of a (B, rows, H, K) tensor: one vector of lanes per
+// row of a head (kc::quads_per_item), its factor once, a quad of the key dim per lane (16-byte accesses where K is a
+// multiple of 4).
 template <class Factor>
 void scaled_head_rows(const Exec& exec, const char* label, const View4& out, const CView4& in, const Factor& factor) {
   const int rows = static_cast<int>(out.extent(1)), H = static_cast<int>(out.extent(2));
   const int K = static_cast<int>(out.extent(3)), items = static_cast<int>(out.extent(0)) * rows * H;
+  const bool aligned = K % 4 == 0 && kc::quads_aligned(out.data(), K) && kc::quads_aligned(in.data(), K);
   Kokkos::parallel_for(
-      label, nn::detail::vector_per_item(exec, items), KOKKOS_LAMBDA(const Member& team) {
+      label, kc::quads_per_item(exec, items, (K + 3) / 4), KOKKOS_LAMBDA(const Member& team) {
         const int item = nn::detail::vector_item(team);
         if (item >= items) return;
         const int h = item % H, r = (item / H) % rows, b = item / (H * rows);
         const float f = factor(b, r, h);
-        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, K), [&](int e) { out(b, r, h, e) = f * in(b, r, h, e); });
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, (K + 3) / 4), [&](int u) {
+          kc::Quad x = kc::load_quad(&in(b, r, h, 4 * u), K - 4 * u, aligned);
+          for (int i = 0; i < 4; ++i) x.v[i] *= f;
+          kc::store_quad(&out(b, r, h, 4 * u), x, K - 4 * u, aligned);
+        });
       });
 }
 
