@@ -15,6 +15,13 @@ struct alignas(16) Quad {
   float v[4];
 };
 
+// The quads that cover n floats (the last one partial when n is not a multiple of 4).
+KOKKOS_INLINE_FUNCTION int quad_count(int n) { return (n + 3) / 4; }
+
+KOKKOS_INLINE_FUNCTION float dot(const Quad& a, const Quad& b) {
+  return a.v[0] * b.v[0] + a.v[1] * b.v[1] + a.v[2] * b.v[2] + a.v[3] * b.v[3];
+}
+
 // True when every quad of rows of `row_stride` floats starting at `data` (and at multiples of 4 columns) is 16-byte
 // aligned; a null pointer (an absent optional operand) counts as aligned.
 inline bool quads_aligned(const float* data, std::int64_t row_stride) {

@@ -236,8 +236,9 @@ struct TokenPlace {
   }
 };
 
-// B4b. One warp per token (b, t, h), lanes across the key dim: dq (dq holds S do_t on entry, X = G K) and the
-// output terms of db on the token's row, assigned: scale e^{b_i} q_t . (S do_t) + scale q_t . (G K)_t.
+// B4b. One vector of lanes per token (b, t, h) (kc::quads_per_item), a quad of the key dim per lane: dq (dq holds S
+// do_t on entry, X = G K) and the output terms of db on the token's row, assigned: scale e^{b_i} q_t . (S do_t) + scale
+// q_t . (G K)_t.
 struct OutputTokenGrads {
   View4 dq;
   ChunkDoubles db_rows;
@@ -246,6 +247,7 @@ struct OutputTokenGrads {
   LogDecayView log_decay;
   float scale;
   Sizes s;
+  bool aligned;  // every key-dim row at a multiple of 4 floats (quad accesses)
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
     const int item = nn::detail::vector_item(team);
@@ -254,14 +256,21 @@ struct OutputTokenGrads {
     const TokenPlace place(b, h, t, s);
     const int r = t * s.n + s.n - 1;
     const float gamma = exp_of(log_decay(b, r, h)), d = g_diag(place.index, place.tt);
+    auto quad = [&](const CView4& x, int row, int u) {
+      return kc::load_quad(&x(b, row, h, 4 * u), s.K - 4 * u, aligned);
+    };
     float read_out = 0.0f, output = 0.0f;
     Kokkos::parallel_reduce(
-        Kokkos::ThreadVectorRange(team, s.K), [&](int e, float& acc) { acc += q(b, t, h, e) * dq(b, t, h, e); },
-        read_out);
+        Kokkos::ThreadVectorRange(team, kc::quad_count(s.K)),
+        [&](int u, float& acc) { acc += kc::dot(quad(q, t, u), quad(dq, t, u)); }, read_out);
     Kokkos::parallel_reduce(
-        Kokkos::ThreadVectorRange(team, s.K), [&](int e, float& acc) { acc += q(b, t, h, e) * X(b, t, h, e); }, output);
-    Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, s.K), [&](int e) {
-      dq(b, t, h, e) = scale * (gamma * dq(b, t, h, e) + X(b, t, h, e) + d * k(b, r, h, e));
+        Kokkos::ThreadVectorRange(team, kc::quad_count(s.K)),
+        [&](int u, float& acc) { acc += kc::dot(quad(q, t, u), quad(X, t, u)); }, output);
+    Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, kc::quad_count(s.K)), [&](int u) {
+      const kc::Quad x = quad(X, t, u), kr = quad(k, r, u);
+      kc::Quad out = quad(dq, t, u);
+      for (int i = 0; i < 4; ++i) out.v[i] = scale * (gamma * out.v[i] + x.v[i] + d * kr.v[i]);
+      kc::store_quad(&dq(b, t, h, 4 * u), out, s.K - 4 * u, aligned);
     });
     Kokkos::single(Kokkos::PerThread(team), [&]() {
       db_rows(place.index, place.row) =
@@ -270,9 +279,10 @@ struct OutputTokenGrads {
   }
 };
 
-// B4c. One warp per row (b, r, h), lanes across the key dim: dk, assigned (dk holds dS V_new_r on entry, Y = G^T Q),
-// and the row's terms of db: -scale k_r . (G^T Q)_r - e^{b_last - b_r} Q_r with Q_r = k_r . (dS V_new_r), kept
-// (times e^{b_last - b_r}) in state_write for the last row's sum. Rows that read no token out start db at 0.
+// B4c. One vector of lanes per row (b, r, h), a quad of the key dim per lane: dk, assigned (dk holds dS V_new_r on
+// entry, Y = G^T Q), and the row's terms of db: -scale k_r . (G^T Q)_r - e^{b_last - b_r} Q_r with Q_r = k_r . (dS
+// V_new_r), kept (times e^{b_last - b_r}) in state_write for the last row's sum. Rows that read no token out start db
+// at 0.
 struct OutputRowGrads {
   View4 dk;
   ChunkDoubles db_rows, state_write;
@@ -281,6 +291,7 @@ struct OutputRowGrads {
   LogDecayView log_decay;
   float scale;
   Sizes s;
+  bool aligned;  // every key-dim row at a multiple of 4 floats (quad accesses)
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
     const int item = nn::detail::vector_item(team);
@@ -292,16 +303,21 @@ struct OutputRowGrads {
     const int t = r / s.n;
     const float d = output ? g_diag(index, TokenPlace(b, h, t, s).tt) : 0.0f;
     const float write = exp_of(log_decay(b, last, h) - log_decay(b, r, h));
+    auto quad = [&](const CView4& x, int row, int u) {
+      return kc::load_quad(&x(b, row, h, 4 * u), s.K - 4 * u, aligned);
+    };
     float written = 0.0f, output_term = 0.0f;
     Kokkos::parallel_reduce(
-        Kokkos::ThreadVectorRange(team, s.K), [&](int e, float& acc) { acc += k(b, r, h, e) * dk(b, r, h, e); },
-        written);
+        Kokkos::ThreadVectorRange(team, kc::quad_count(s.K)),
+        [&](int u, float& acc) { acc += kc::dot(quad(k, r, u), quad(dk, r, u)); }, written);
     Kokkos::parallel_reduce(
-        Kokkos::ThreadVectorRange(team, s.K), [&](int e, float& acc) { acc += k(b, r, h, e) * Y(b, r, h, e); },
-        output_term);
-    Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, s.K), [&](int e) {
-      const float own = output ? d * q(b, t, h, e) : 0.0f;
-      dk(b, r, h, e) = scale * (Y(b, r, h, e) + own) + write * dk(b, r, h, e);
+        Kokkos::ThreadVectorRange(team, kc::quad_count(s.K)),
+        [&](int u, float& acc) { acc += kc::dot(quad(k, r, u), quad(Y, r, u)); }, output_term);
+    Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, kc::quad_count(s.K)), [&](int u) {
+      const kc::Quad y = quad(Y, r, u), own = output ? quad(q, t, u) : kc::Quad{};
+      kc::Quad out = quad(dk, r, u);
+      for (int e = 0; e < 4; ++e) out.v[e] = scale * (y.v[e] + d * own.v[e]) + write * out.v[e];
+      kc::store_quad(&dk(b, r, h, 4 * u), out, s.K - 4 * u, aligned);
     });
     Kokkos::single(Kokkos::PerThread(team), [&]() {
       const double state_term = static_cast<double>(write * written);
@@ -455,12 +471,12 @@ void scaled_head_rows(const Exec& exec, const char* label, const View4& out, con
   const int K = static_cast<int>(out.extent(3)), items = static_cast<int>(out.extent(0)) * rows * H;
   const bool aligned = K % 4 == 0 && kc::quads_aligned(out.data(), K) && kc::quads_aligned(in.data(), K);
   Kokkos::parallel_for(
-      label, kc::quads_per_item(exec, items, (K + 3) / 4), KOKKOS_LAMBDA(const Member& team) {
+      label, kc::quads_per_item(exec, items, kc::quad_count(K)), KOKKOS_LAMBDA(const Member& team) {
         const int item = nn::detail::vector_item(team);
         if (item >= items) return;
         const int h = item % H, r = (item / H) % rows, b = item / (H * rows);
         const float f = factor(b, r, h);
-        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, (K + 3) / 4), [&](int u) {
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, kc::quad_count(K)), [&](int u) {
           kc::Quad x = kc::load_quad(&in(b, r, h, 4 * u), K - 4 * u, aligned);
           for (int i = 0; i < 4; ++i) x.v[i] *= f;
           kc::store_quad(&out(b, r, h, 4 * u), x, K - 4 * u, aligned);
@@ -658,12 +674,16 @@ void output_gradients(const Exec& exec, const Sizes& s, const OutputGradients& o
     kc::gemm_batched(exec, "T", "N", L, s.K, tokens, 1.0f, G, head_rows(q, t0, token_step), 0.0f, head_rows(out.Y, r0),
                      batch, s.math);
   });
+  const bool aligned = s.K % 4 == 0 && kc::quads_aligned(q.data(), s.K) && kc::quads_aligned(k.data(), s.K) &&
+                       kc::quads_aligned(out.X.data(), s.K) && kc::quads_aligned(out.Y.data(), s.K) &&
+                       kc::quads_aligned(out.dq.data(), s.K) && kc::quads_aligned(out.dk.data(), s.K);
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::output_token_grads",
-                       nn::detail::vector_per_item(exec, s.B * s.T * s.H),
-                       OutputTokenGrads{out.dq, out.db_rows, q, k, out.X, out.g_diag, log_decay, scale, s});
+                       kc::quads_per_item(exec, s.B * s.T * s.H, kc::quad_count(s.K)),
+                       OutputTokenGrads{out.dq, out.db_rows, q, k, out.X, out.g_diag, log_decay, scale, s, aligned});
   Kokkos::parallel_for(
-      "selectiv::delta_rule::chunked_bwd::output_row_grads", nn::detail::vector_per_item(exec, s.B * s.R * s.H),
-      OutputRowGrads{out.dk, out.db_rows, out.state_write, q, k, out.Y, out.g_diag, log_decay, scale, s});
+      "selectiv::delta_rule::chunked_bwd::output_row_grads",
+      kc::quads_per_item(exec, s.B * s.R * s.H, kc::quad_count(s.K)),
+      OutputRowGrads{out.dk, out.db_rows, out.state_write, q, k, out.Y, out.g_diag, log_decay, scale, s, aligned});
 }
 
 // B5-B7: the gradients through the UT transform: batched GEMMs dY_w = A^T dX_w, dY_u = A^T dV_new,
