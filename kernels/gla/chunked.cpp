@@ -30,15 +30,8 @@ using ScratchMatrix = Kokkos::View<float**, Kokkos::LayoutRight, ScratchSpace, K
 using ScratchGates = Kokkos::View<double**, Kokkos::LayoutRight, ScratchSpace, Kokkos::MemoryUnmanaged>;
 using ScratchVector = Kokkos::View<float*, Kokkos::LayoutRight, ScratchSpace, Kokkos::MemoryUnmanaged>;
 
-// Key channels staged at a time by the intra-chunk kernels (ChunkScores, DQKIntra): their tiles fill the team scratch.
-constexpr int kSlice = 8;
-// Sub-blocks of kSub rows inside a chunk (fla's secondary chunking). For r in sub-block I (first row f_I = I kSub)
-// and s in an earlier sub-block J < I, e^{b_r - b_s} = e^{b_r - b_{f_I}} e^{b_{f_I} - b_{f_{J+1}}} e^{b_{f_{J+1}} - b_s}:
-// three factors <= 1 (b does not increase along a chunk), so a sum over an off-diagonal block needs no element-wise
-// exp and nothing overflows (a factor that underflows bounds the true value, which is then as small). Only the
-// diagonal blocks keep the element-wise exp.
-constexpr int kSub = 16;
-constexpr int kSubBlocks = kChunk / kSub;
+// Width of one contraction step over K or V (the slice of the contracted features staged at a time).
+constexpr int kStep = 16;
 // Every scratch tile has a row stride of (width + 1) floats, so threads reading one column of consecutive rows hit
 // distinct shared-memory banks.
 constexpr int kPad = 1;
@@ -203,54 +196,9 @@ struct StateScan {
   }
 };
 
-// The key channels d0 .. d0 + kSlice - 1 of one chunk in team scratch: q, k and their fp64 gates as staged (0 past the
-// chunk's length and past K), and the sub-block factors of kSub above:
-//   q_head(r, j) = q_r e^{b_r - b_{f_I(r)}},   k_tail(s, j) = k_s e^{b_{f_{J(s)+1}} - b_s} (0 when that sub-block starts
-//   past the chunk), links(I * kSubBlocks + M, j) = e^{b_{f_I} - b_{f_M}} for 1 <= M <= I (0 elsewhere).
-struct SliceTiles {
-  ScratchMatrix q, k, q_head, k_tail, links;
-  ScratchGates b;
-
-  KOKKOS_INLINE_FUNCTION explicit SliceTiles(const Member& team)
-      : q(team.team_scratch(0), kChunk, kSlice + kPad),
-        k(team.team_scratch(0), kChunk, kSlice + kPad),
-        q_head(team.team_scratch(0), kChunk, kSlice + kPad),
-        k_tail(team.team_scratch(0), kChunk, kSlice + kPad),
-        links(team.team_scratch(0), kSubBlocks * kSubBlocks, kSlice + kPad),
-        b(team.team_scratch(0), kChunk, kSlice + kPad) {}
-  static std::size_t bytes() {
-    return 4 * matrix_bytes(kChunk, kSlice) + matrix_bytes(kSubBlocks * kSubBlocks, kSlice) +
-           gates_bytes(kChunk, kSlice);
-  }
-
-  // Stages the slice of channels d0.. of chunk c (x(b, t, h, channel) for q, k and the gates) and derives the factors;
-  // ends with a barrier, so every tile is ready to read.
-  template <class Gates>
-  KOKKOS_INLINE_FUNCTION void load(const Member& team, const Chunk& c, int d0, int K, const CView4& q_in,
-                                   const CView4& k_in, const Gates& gates) const {
-    const int width = K - d0;
-    stage(team, q, kChunk, kSlice, c.len, width, [&](int r, int j) { return q_in(c.b, c.t0 + r, c.h, d0 + j); });
-    stage(team, k, kChunk, kSlice, c.len, width, [&](int r, int j) { return k_in(c.b, c.t0 + r, c.h, d0 + j); });
-    stage(team, b, kChunk, kSlice, c.len, width, [&](int r, int j) { return gates(c.b, c.t0 + r, c.h, d0 + j); });
-    team.team_barrier();
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * kSlice), [&](int e) {
-      const int r = e / kSlice, j = e % kSlice;
-      const int first = r / kSub * kSub, next = first + kSub;
-      q_head(r, j) = q(r, j) * exp_of(b(r, j) - b(first, j));
-      k_tail(r, j) = next < c.len ? k(r, j) * exp_of(b(next, j) - b(r, j)) : 0.0f;
-    });
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, kSubBlocks * kSubBlocks * kSlice), [&](int e) {
-      const int j = e % kSlice, m = e / kSlice % kSubBlocks, i = e / kSlice / kSubBlocks;
-      links(i * kSubBlocks + m, j) = (m >= 1 && m <= i && i * kSub < c.len) ? exp_of(b(i * kSub, j) - b(m * kSub, j)) : 0.0f;
-    });
-    team.team_barrier();
-  }
-};
-
 // Forward step 4: the gated C x C scores of a chunk, A_rs = alpha * sum_k q_rk k_sk e^{b_rk - b_sk} for s <= r, 0
-// above the diagonal. One team per chunk; the key channels are staged kSlice at a time (SliceTiles), the C x C sums
-// accumulate in scratch: over the diagonal sub-blocks with the element-wise fp32 exp, elsewhere as products of the
-// sub-block factors.
+// above the diagonal (element-wise fp32 exp). One team per chunk; the key channels are staged kStep at a time (q, k
+// and their fp64 gates), the C x C sums accumulate in scratch.
 struct ChunkScores {
   View4 out;              // (B, T, H, C)
   CGateView gate_cumsum;  // (B, T, H, K)
@@ -258,26 +206,29 @@ struct ChunkScores {
   float alpha;
   Sizes s;
 
-  static std::size_t scratch_bytes() { return SliceTiles::bytes() + matrix_bytes(kChunk, kChunk); }
+  static std::size_t scratch_bytes() {
+    return 2 * matrix_bytes(kChunk, kStep) + gates_bytes(kChunk, kStep) + matrix_bytes(kChunk, kChunk);
+  }
   int league() const { return s.B * s.H * s.NT; }
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
     const Chunk c = chunk_of(team.league_rank(), s);
-    const SliceTiles t(team);
+    ScratchMatrix q_tile(team.team_scratch(0), kChunk, kStep + kPad);
+    ScratchMatrix k_tile(team.team_scratch(0), kChunk, kStep + kPad);
+    ScratchGates b_tile(team.team_scratch(0), kChunk, kStep + kPad);
     ScratchMatrix acc(team.team_scratch(0), kChunk, kChunk + kPad);
-    for (int d0 = 0; d0 < s.K; d0 += kSlice) {
-      if (d0 > 0) team.team_barrier();  // the previous slice's tiles are still being read
-      t.load(team, c, d0, s.K, q, k, gate_cumsum);
+    for (int d0 = 0; d0 < s.K; d0 += kStep) {
+      if (d0 > 0) team.team_barrier();  // the previous step's tiles are still being read
+      stage(team, q_tile, kChunk, kStep, c.len, s.K - d0, [&](int r, int j) { return q(c.b, c.t0 + r, c.h, d0 + j); });
+      stage(team, k_tile, kChunk, kStep, c.len, s.K - d0, [&](int r, int j) { return k(c.b, c.t0 + r, c.h, d0 + j); });
+      stage(team, b_tile, kChunk, kStep, c.len, s.K - d0,
+            [&](int r, int j) { return gate_cumsum(c.b, c.t0 + r, c.h, d0 + j); });
+      team.team_barrier();
       Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * kChunk), [&](int e) {
         const int r = e / kChunk, col = e % kChunk;
         if (col > r) return;
-        const int i = r / kSub, m = col / kSub;
         float sum = 0.0f;
-        if (i == m) {
-          for (int j = 0; j < kSlice; ++j) sum += t.q(r, j) * t.k(col, j) * exp_of(t.b(r, j) - t.b(col, j));
-        } else {
-          for (int j = 0; j < kSlice; ++j) sum += t.q_head(r, j) * t.links(i * kSubBlocks + m + 1, j) * t.k_tail(col, j);
-        }
+        for (int j = 0; j < kStep; ++j) sum += q_tile(r, j) * k_tile(col, j) * exp_of(b_tile(r, j) - b_tile(col, j));
         acc(r, col) = (d0 == 0 ? 0.0f : acc(r, col)) + sum;
       });
     }
@@ -341,11 +292,8 @@ struct StateRowDots {
 
 // Step 6: the intra-chunk parts. Strict sums dq_r += scale sum_{s<r} dA_rs k_s e^{b_r - b_s} and
 // dk_s += scale sum_{r>s} dA_rs q_r e^{b_r - b_s}, the diagonal scale dA_rr (k_r, q_r), and w += q dq_strict -
-// k dk_strict (the diagonal terms cancel exactly in w, so they are left out of it). One team per (chunk, kSlice key
-// channels): dA (C x C) and the channels' SliceTiles are staged; the sums run element-wise in the channel, with the
-// element-wise exp inside the position's own sub-block and the sub-block factors outside it:
-//   sum over s in sub-block M < I(r) = e^{b_r - b_{f_I}} links(I, M + 1) sum_s dA_rs k_tail(s),
-//   sum over r in sub-block I > M(s) = e^{b_{f_{M+1}} - b_s} sum_I links(I, M + 1) sum_r dA_rs q_head(r).
+// k dk_strict (the diagonal terms cancel exactly in w, so they are left out of it). One team per (chunk, kStep key
+// channels): dA (C x C) and the channels' q, k and fp64 gates are staged; the sums are element-wise in the channel.
 struct DQKIntra {
   View4 dq, dk, dg;       // (B, T, H, K)
   CView4 dscores;         // (B, T, H, C)
@@ -354,50 +302,42 @@ struct DQKIntra {
   float scale;
   Sizes s;
 
-  static std::size_t scratch_bytes() { return matrix_bytes(kChunk, kChunk) + SliceTiles::bytes(); }
-  int league() const { return s.B * s.H * s.NT * tiles_of(s.K, kSlice); }
+  static std::size_t scratch_bytes() {
+    return matrix_bytes(kChunk, kChunk) + 2 * matrix_bytes(kChunk, kStep) + gates_bytes(kChunk, kStep);
+  }
+  int league() const { return s.B * s.H * s.NT * tiles_of(s.K, kStep); }
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
-    const int key_tiles = tiles_of(s.K, kSlice);
-    const int k0 = (team.league_rank() % key_tiles) * kSlice;
+    const int key_tiles = tiles_of(s.K, kStep);
+    const int k0 = (team.league_rank() % key_tiles) * kStep;
     const Chunk c = chunk_of(team.league_rank() / key_tiles, s);
-    ScratchMatrix da(team.team_scratch(0), kChunk, kChunk + kPad);  // dA (r, s) as stored
-    const SliceTiles t(team);
-    stage(team, da, kChunk, kChunk, c.len, c.len, [&](int r, int col) { return dscores(c.b, c.t0 + r, c.h, col); });
-    t.load(team, c, k0, s.K, q, k, gate_cumsum);  // ends with a barrier, after which dA is staged too
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * kSlice), [&](int e) {
-      const int p = e / kSlice, j = e % kSlice, kk = k0 + j;
+    ScratchMatrix da_tile(team.team_scratch(0), kChunk, kChunk + kPad);  // dA (r, s) as stored
+    ScratchMatrix q_tile(team.team_scratch(0), kChunk, kStep + kPad);    // (r, key channel k0 + j)
+    ScratchMatrix k_tile(team.team_scratch(0), kChunk, kStep + kPad);
+    ScratchGates b_tile(team.team_scratch(0), kChunk, kStep + kPad);
+    stage(team, da_tile, kChunk, kChunk, c.len, c.len,
+          [&](int r, int col) { return dscores(c.b, c.t0 + r, c.h, col); });
+    stage(team, q_tile, kChunk, kStep, c.len, s.K - k0, [&](int r, int j) { return q(c.b, c.t0 + r, c.h, k0 + j); });
+    stage(team, k_tile, kChunk, kStep, c.len, s.K - k0, [&](int r, int j) { return k(c.b, c.t0 + r, c.h, k0 + j); });
+    stage(team, b_tile, kChunk, kStep, c.len, s.K - k0,
+          [&](int r, int j) { return gate_cumsum(c.b, c.t0 + r, c.h, k0 + j); });
+    team.team_barrier();
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * kStep), [&](int e) {
+      const int p = e / kStep, j = e % kStep, kk = k0 + j;
       if (kk >= s.K) return;
-      const int own = p / kSub, first = own * kSub, next = first + kSub;
-      const double b_p = t.b(p, j);
+      const double b_p = b_tile(p, j);
       float dq_strict = 0.0f;  // position p as the query
-      for (int col = first; col < p; ++col) dq_strict += da(p, col) * t.k(col, j) * exp_of(b_p - t.b(col, j));
-      float earlier = 0.0f;
-      for (int m = 0; m < own; ++m) {
-        float part = 0.0f;
-        for (int col = m * kSub; col < (m + 1) * kSub; ++col) part += da(p, col) * t.k_tail(col, j);
-        earlier += t.links(own * kSubBlocks + m + 1, j) * part;
-      }
-      if (own > 0) dq_strict += exp_of(b_p - t.b(first, j)) * earlier;
+      for (int col = 0; col < p; ++col) dq_strict += da_tile(p, col) * k_tile(col, j) * exp_of(b_p - b_tile(col, j));
       float dk_strict = 0.0f;  // position p as the key
-      const int own_end = next < c.len ? next : c.len;
-      for (int r = p + 1; r < own_end; ++r) dk_strict += da(r, p) * t.q(r, j) * exp_of(t.b(r, j) - b_p);
-      float later = 0.0f;
-      for (int i = own + 1; i * kSub < c.len; ++i) {
-        float part = 0.0f;
-        const int end = (i + 1) * kSub < c.len ? (i + 1) * kSub : c.len;
-        for (int r = i * kSub; r < end; ++r) part += da(r, p) * t.q_head(r, j);
-        later += t.links(i * kSubBlocks + own + 1, j) * part;
-      }
-      if (next < c.len) dk_strict += exp_of(t.b(next, j) - b_p) * later;
+      for (int r = p + 1; r < c.len; ++r) dk_strict += da_tile(r, p) * q_tile(r, j) * exp_of(b_tile(r, j) - b_p);
       dq_strict *= scale;
       dk_strict *= scale;
-      const float diagonal = scale * da(p, p);
-      const float q_pk = t.q(p, j), k_pk = t.k(p, j);
-      const int tok = c.t0 + p;
-      dq(c.b, tok, c.h, kk) += dq_strict + diagonal * k_pk;
-      dk(c.b, tok, c.h, kk) += dk_strict + diagonal * q_pk;
-      dg(c.b, tok, c.h, kk) += q_pk * dq_strict - k_pk * dk_strict;
+      const float diagonal = scale * da_tile(p, p);
+      const float q_pk = q_tile(p, j), k_pk = k_tile(p, j);
+      const int t = c.t0 + p;
+      dq(c.b, t, c.h, kk) += dq_strict + diagonal * k_pk;
+      dk(c.b, t, c.h, kk) += dk_strict + diagonal * q_pk;
+      dg(c.b, t, c.h, kk) += q_pk * dq_strict - k_pk * dk_strict;
     });
   }
 };
