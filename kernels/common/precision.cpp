@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <stdexcept>
 
+#include "kernels/common/quad.hpp"
 #include "kernels/common/workspace.hpp"
 
 #if defined(KOKKOS_ENABLE_CUDA) && defined(KOKKOSKERNELS_ENABLE_TPL_CUBLAS)
@@ -87,11 +88,37 @@ MatmulPrecision current_matmul_precision() { return current_precision; }
 #if defined(SELECTIV_HAVE_CUBLAS_MATH_MODE)
 namespace {
 
+// Four bf16 values, stored with one 8-byte access.
+struct alignas(8) Bf16Quad {
+  __nv_bfloat16 v[4];
+};
+
 // x (rows x cols, any row stride) rounded to bf16 (nearest even) into a packed rows x cols buffer of the label.
+// Contiguous rows (the usual case) are converted as one flat array, a quad per thread (a 16-byte load, an 8-byte
+// store, no index division); strided rows one element per thread.
 const __nv_bfloat16* packed_bf16(const Exec& exec, const char* label, const CView2& x) {
   const std::int64_t cols = static_cast<std::int64_t>(x.extent(1));
   const std::int64_t count = static_cast<std::int64_t>(x.extent(0)) * cols;
   auto* out = static_cast<__nv_bfloat16*>(workspace_bytes(label, static_cast<std::size_t>(count) * 2));
+  if (static_cast<std::int64_t>(x.stride_0()) == cols || x.extent(0) <= 1) {
+    const float* in = x.data();
+    const bool aligned = kc::quads_aligned(in, 0) && reinterpret_cast<std::uintptr_t>(out) % 8 == 0;
+    Kokkos::parallel_for(
+        label, Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(exec, 0, (count + 3) / 4),
+        KOKKOS_LAMBDA(const std::int64_t u) {
+          const std::int64_t first = 4 * u;
+          const int valid = count - first < 4 ? static_cast<int>(count - first) : 4;
+          const kc::Quad q = kc::load_quad(in + first, valid, aligned);
+          if (aligned && valid == 4) {
+            Bf16Quad packed;
+            for (int i = 0; i < 4; ++i) packed.v[i] = __float2bfloat16_rn(q.v[i]);
+            *reinterpret_cast<Bf16Quad*>(out + first) = packed;
+          } else {
+            for (int i = 0; i < valid; ++i) out[first + i] = __float2bfloat16_rn(q.v[i]);
+          }
+        });
+    return out;
+  }
   Kokkos::parallel_for(
       label, Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(exec, 0, count),
       KOKKOS_LAMBDA(const std::int64_t i) { out[i] = __float2bfloat16_rn(x(i / cols, i % cols)); });

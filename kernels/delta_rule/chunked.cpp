@@ -440,25 +440,35 @@ kc::MatrixBatchOf<typename ViewType::value_type> head_states(const ViewType& x, 
   return kc::head_blocks(x, K, slot);
 }
 
+// True when every matrix of the batch starts at a multiple of 4 floats (16-byte aligned) and so does every row.
+template <class T>
+bool quads_aligned(const kc::MatrixBatchOf<T>& m) {
+  return m.data == nullptr ||
+         (kc::quads_aligned(m.data, m.ld) && m.stride[0] % 4 == 0 && m.stride[1] % 4 == 0 && m.stride[2] % 4 == 0);
+}
+
 // dst = e^{b_last} src for the K x V state of every (b, h), b_last = log_decay(b, last_row, h) (factor 1 when
 // last_row < 0); dst = 0 when src is empty. The states are contiguous (rows V floats apart): one team per block of
-// kCopyBlock elements of one (b, h) (a team per whole (b, h) left too few loads in flight).
+// kCopyBlock elements of one (b, h) (a team per whole (b, h) left too few loads in flight), a quad per thread.
 void decayed_state_copy(const Exec& exec, const char* label, const kc::MatrixBatch& dst,
                         const kc::ConstMatrixBatch& src, const LogDecayView& log_decay, int last_row, const Sizes& s) {
   constexpr int kCopyBlock = 1024;
   const int H = s.H, size = s.K * s.V, blocks = (size + kCopyBlock - 1) / kCopyBlock;
+  const bool aligned = size % 4 == 0 && quads_aligned(dst) && quads_aligned(src);
   Kokkos::parallel_for(
       label, TeamPolicy(exec, s.B * H * blocks, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
         const int bh = team.league_rank() / blocks, p0 = (team.league_rank() % blocks) * kCopyBlock;
         const int b = bh / H, h = bh % H, count = size - p0 < kCopyBlock ? size - p0 : kCopyBlock;
         float* out = dst.matrix(b, h, 0) + p0;
-        if (src.data == nullptr) {
-          Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count), [&](int p) { out[p] = 0.0f; });
-          return;
-        }
-        const float factor = last_row < 0 ? 1.0f : static_cast<float>(kc::exp(log_decay(b, last_row, h)));
-        const float* in = src.matrix(b, h, 0) + p0;
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, count), [&](int p) { out[p] = factor * in[p]; });
+        const float* in = src.data == nullptr ? nullptr : src.matrix(b, h, 0) + p0;
+        const float factor = in == nullptr  ? 0.0f
+                             : last_row < 0 ? 1.0f
+                                            : static_cast<float>(kc::exp(log_decay(b, last_row, h)));
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, kc::quad_count(count)), [&](int u) {
+          kc::Quad q = in == nullptr ? kc::Quad{} : kc::load_quad(in + 4 * u, count - 4 * u, aligned);
+          for (int i = 0; i < 4; ++i) q.v[i] *= factor;
+          kc::store_quad(out + 4 * u, q, count - 4 * u, aligned);
+        });
       });
 }
 
