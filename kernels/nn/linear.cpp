@@ -8,6 +8,7 @@
 #include <string>
 
 #include "kernels/common/compat_blas.hpp"
+#include "kernels/common/quad.hpp"
 #include "kernels/common/reductions.hpp"
 
 namespace selectiv::nn {
@@ -20,12 +21,20 @@ void linear_fwd(const Exec& exec, View2 y, CView2 x, CView2 w, CView1 b) {
   require(y.extent(0) == rows && y.extent(1) == out, "linear_fwd", "y must be (N, out)");
   const bool has_bias = b.extent(0) != 0;
   require(!has_bias || b.extent(0) == out, "linear_fwd", "b must be (out) or empty");
-  if (has_bias) {
-    const int cols = static_cast<int>(out);
+  if (has_bias) {  // y rows = b, a quad of columns per thread (16-byte accesses where the rows allow it)
+    const int cols = static_cast<int>(out), quads = kc::quad_count(cols);
+    const std::int64_t stride = static_cast<std::int64_t>(y.stride_0());
+    const bool aligned = cols % 4 == 0 && kc::quads_aligned(y.data(), stride) && kc::quads_aligned(b.data(), 0);
+    float* y_data = y.data();
+    const float* b_data = b.data();
     Kokkos::parallel_for(
         "selectiv::linear::fwd_bias",
-        Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(exec, 0, static_cast<std::int64_t>(rows * out)),
-        KOKKOS_LAMBDA(std::int64_t i) { y(i / cols, i % cols) = b(i % cols); });
+        Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(exec, 0, static_cast<std::int64_t>(rows) * quads),
+        KOKKOS_LAMBDA(std::int64_t i) {
+          const std::int64_t r = i / quads;
+          const int c = 4 * static_cast<int>(i - r * quads);
+          kc::store_quad(y_data + r * stride + c, kc::load_quad(b_data + c, cols - c, aligned), cols - c, aligned);
+        });
   }
   // y = x W^T + (b broadcast, or nothing)
   kc::gemm(exec, "N", "T", 1.0f, x, w, has_bias ? 1.0f : 0.0f, y);
