@@ -331,7 +331,8 @@ struct OutputRowGrads {
 // ut_gradients: dY_w = A^T dX_w, dY_u = A^T dV_new, dm = dY_w W^T + dY_u U^T (dM = -strict_tril(dm)).
 // Per row i of a chunk (one warp per row, lanes across the columns): dbeta_i = e^{b_i} k_i . dY_w,i + v_i . dY_u,i
 // + sum_j dM_ij KKG_ij; dv_i = beta_i dY_u,i; dk_i += beta_i e^{b_i} dY_w,i; the log-decay terms
-// beta_i e^{b_i} k_i . dY_w,i + sum_j dM_ij beta_i KKG_ij - sum_m dM_mi beta_m KKG_mi added to db_rows.
+// beta_i e^{b_i} k_i . dY_w,i + sum_j dM_ij beta_i KKG_ij added to db_rows (the column term - sum_m dM_mi beta_m
+// KKG_mi is UtChunkGrads', whose threads read the columns of dm coalesced).
 struct UtRowGrads {
   View4 dk, dv;
   View3 dbeta;
@@ -346,7 +347,7 @@ struct UtRowGrads {
     const int item = nn::detail::vector_item(team);
     if (item >= s.B * s.R * s.H) return;
     const int h = item % s.H, row = (item / s.H) % s.R, b = item / (s.H * s.R);
-    const int chunk = row / C, i = row % C, r0 = chunk * C, L = s.R - r0 < C ? s.R - r0 : C;
+    const int chunk = row / C, i = row % C;
     const int index = (b * s.H + h) * s.NR + chunk;
     const float gi = exp_of(log_decay(b, row, h)), beta_i = beta(b, row, h);
     float k_dyw = 0.0f, v_dyu = 0.0f, dm_kkg = 0.0f;
@@ -360,30 +361,23 @@ struct UtRowGrads {
     Kokkos::parallel_reduce(
         Kokkos::ThreadVectorRange(team, i), [&](int j, float& acc) { acc -= dm(index, i, j) * kkg(index, i, j); },
         dm_kkg);
-    double later = 0.0;
-    Kokkos::parallel_reduce(
-        Kokkos::ThreadVectorRange(team, L - i - 1),
-        [&](int x, double& acc) {
-          const int m = i + 1 + x;
-          acc -= static_cast<double>(dm(index, m, i)) * beta(b, r0 + m, h) * kkg(index, m, i);
-        },
-        later);
     Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, s.V),
                          [&](int col) { dv(b, row, h, col) = beta_i * dY_u(b, row, h, col); });
     Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, s.K),
                          [&](int e) { dk(b, row, h, e) += beta_i * gi * dY_w(b, row, h, e); });
     Kokkos::single(Kokkos::PerThread(team), [&]() {
       dbeta(b, row, h) = gi * k_dyw + v_dyu + dm_kkg;
-      db_rows(index, i) += static_cast<double>(beta_i) * gi * k_dyw + static_cast<double>(beta_i) * dm_kkg - later;
+      db_rows(index, i) += static_cast<double>(beta_i) * gi * k_dyw + static_cast<double>(beta_i) * dm_kkg;
     });
   }
 };
 
-// B6. Per chunk: E = D1 + D1^T with D1 = diag(beta) (dM . Gamma) strictly lower triangular (symmetric, written over
-// dm; dk += E K is a batched GEMM: beta_i (D K)_i + (D^T diag(beta) K)_i), and dg = the reverse cumulative sum of
-// db_rows within the chunk (with the last row's state-write terms), read on the sub-step-0 rows.
+// B6. Per chunk: the column term of db (-sum_m dM_mi beta_m KKG_mi, before dm is overwritten), E = D1 + D1^T with
+// D1 = diag(beta) (dM . Gamma) strictly lower triangular (symmetric, written over dm; dk += E K is a batched GEMM:
+// beta_i (D K)_i + (D^T diag(beta) K)_i), and dg = the reverse cumulative sum of db_rows within the chunk (with the
+// last row's state-write terms), read on the sub-step-0 rows.
 struct UtChunkGrads {
-  ChunkMatrices dm;
+  ChunkMatrices dm, kkg;
   View3 dg;
   ChunkDoubles db_rows, state_write;
   PerChunk carried;
@@ -399,6 +393,13 @@ struct UtChunkGrads {
     const int L = c.L;
     ScratchDoubles cum(team.team_scratch(s.level), C);
     load_log_decays(team, cum, c, log_decay);
+    // the column term of db: db_rows_i -= sum_{m>i} dM_mi beta_m KKG_mi (dM_mi = -dm_mi), one thread per column
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int i) {
+      double column = 0.0;
+      for (int m = i + 1; m < L; ++m)
+        column += static_cast<double>(dm(c.index, m, i)) * beta(c.b, c.r0 + m, c.h) * kkg(c.index, m, i);
+      db_rows(c.index, i) += column;
+    });
     team.team_barrier();
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L), [&](int p) {
       const int i = p / L, j = p % L;
@@ -725,8 +726,8 @@ void ut_gradients(const Exec& exec, const Sizes& s, const UtGradients& out, cons
       UtRowGrads{out.dk, out.dv, out.dbeta, out.db_rows, out.dm, ut.kkg, k, v, out.dY_w, out.dY_u, beta, log_decay, s});
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::ut_chunk_grads",
                        chunk_policy(exec, s.B * s.H * s.NR, UtChunkGrads::scratch_bytes(), s.level, "ut_chunk_grads"),
-                       UtChunkGrads{out.dm, out.dg, out.db_rows, output.state_write, output.carried, beta, log_decay, s,
-                                    out.dg.data() != nullptr});
+                       UtChunkGrads{out.dm, ut.kkg, out.dg, out.db_rows, output.state_write, output.carried, beta,
+                                    log_decay, s, out.dg.data() != nullptr});
   for_chunk_groups(s, [&](int first, int chunks, int r0, int L, int, int, int) {
     kc::gemm_batched(exec, "N", "N", L, s.K, L, 1.0f, chunk_matrices(out.dm, s, first), head_rows(k, r0), 1.0f,
                      head_rows(out.dk, r0), kc::BatchCount{{s.B, s.H, chunks}}, s.math);
