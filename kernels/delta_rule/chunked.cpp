@@ -196,6 +196,7 @@ struct ScoreGradMask {
   CView4 states, dstates;
   LogDecayView log_decay;
   Sizes s;
+  bool states_aligned;  // every K x V block at a multiple of 4 floats (quad accesses)
 
   static std::size_t scratch_bytes() { return doubles_bytes(); }
 
@@ -211,13 +212,17 @@ struct ScoreGradMask {
       if (j == i) g_diag(c.index, tt) = value;
       G(c.index, tt, j) = j < i ? value * exp_of(cum(i) - cum(j)) : 0.0f;
     });
-    const int K = s.K, V = s.V;
+    // <S, dS> over the chunk's contiguous K x V blocks, a quad per thread
+    const int size = s.K * s.V;
+    const float* S = &states(c.b, c.h, c.chunk * s.K, 0);
+    const float* dS = &dstates(c.b, c.h, c.chunk * s.K, 0);
     double sum = 0.0;
     Kokkos::parallel_reduce(
-        Kokkos::TeamThreadRange(team, K * V),
-        [&](int p, double& acc) {
-          acc += static_cast<double>(states(c.b, c.h, c.chunk * K + p / V, p % V) *
-                                     dstates(c.b, c.h, c.chunk * K + p / V, p % V));
+        Kokkos::TeamThreadRange(team, kc::quad_count(size)),
+        [&](int u, double& acc) {
+          const kc::Quad a = kc::load_quad(S + 4 * u, size - 4 * u, states_aligned);
+          const kc::Quad b = kc::load_quad(dS + 4 * u, size - 4 * u, states_aligned);
+          for (int e = 0; e < 4; ++e) acc += static_cast<double>(a.v[e] * b.v[e]);
         },
         sum);
     Kokkos::single(Kokkos::PerTeam(team), [&]() { carried(c.index) = sum; });
@@ -329,7 +334,8 @@ struct OutputRowGrads {
 
 // B5. The gradients through the UT transform (README.md §5, backward steps 5-8), after the batched GEMMs of
 // ut_gradients: dY_w = A^T dX_w, dY_u = A^T dV_new, dm = dY_w W^T + dY_u U^T (dM = -strict_tril(dm)).
-// Per row i of a chunk (one warp per row, lanes across the columns): dbeta_i = e^{b_i} k_i . dY_w,i + v_i . dY_u,i
+// Per row i of a chunk (one vector of lanes per row, a quad of the key or value dim per lane): dbeta_i = e^{b_i} k_i .
+// dY_w,i + v_i . dY_u,i
 // + sum_j dM_ij KKG_ij; dv_i = beta_i dY_u,i; dk_i += beta_i e^{b_i} dY_w,i; the log-decay terms
 // beta_i e^{b_i} k_i . dY_w,i + sum_j dM_ij beta_i KKG_ij added to db_rows (the column term - sum_m dM_mi beta_m
 // KKG_mi is UtChunkGrads', whose threads read the columns of dm coalesced).
@@ -342,6 +348,7 @@ struct UtRowGrads {
   CView3 beta;
   LogDecayView log_decay;
   Sizes s;
+  bool aligned;  // every key- and value-dim row at a multiple of 4 floats (quad accesses)
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
     const int item = nn::detail::vector_item(team);
@@ -350,21 +357,31 @@ struct UtRowGrads {
     const int chunk = row / C, i = row % C;
     const int index = (b * s.H + h) * s.NR + chunk;
     const float gi = exp_of(log_decay(b, row, h)), beta_i = beta(b, row, h);
+    // a quad of the key (value) dim per lane
+    auto key_quad = [&](const CView4& x, int u) { return kc::load_quad(&x(b, row, h, 4 * u), s.K - 4 * u, aligned); };
+    auto value_quad = [&](const CView4& x, int u) { return kc::load_quad(&x(b, row, h, 4 * u), s.V - 4 * u, aligned); };
     float k_dyw = 0.0f, v_dyu = 0.0f, dm_kkg = 0.0f;
     Kokkos::parallel_reduce(
-        Kokkos::ThreadVectorRange(team, s.K), [&](int e, float& acc) { acc += k(b, row, h, e) * dY_w(b, row, h, e); },
-        k_dyw);
+        Kokkos::ThreadVectorRange(team, kc::quad_count(s.K)),
+        [&](int u, float& acc) { acc += kc::dot(key_quad(k, u), key_quad(dY_w, u)); }, k_dyw);
     Kokkos::parallel_reduce(
-        Kokkos::ThreadVectorRange(team, s.V),
-        [&](int col, float& acc) { acc += v(b, row, h, col) * dY_u(b, row, h, col); }, v_dyu);
-    // dM_ij = -dm_ij for j < i (row i), dM_mi = -dm_mi for m > i (column i)
+        Kokkos::ThreadVectorRange(team, kc::quad_count(s.V)),
+        [&](int u, float& acc) { acc += kc::dot(value_quad(v, u), value_quad(dY_u, u)); }, v_dyu);
+    // dM_ij = -dm_ij for j < i (row i)
     Kokkos::parallel_reduce(
         Kokkos::ThreadVectorRange(team, i), [&](int j, float& acc) { acc -= dm(index, i, j) * kkg(index, i, j); },
         dm_kkg);
-    Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, s.V),
-                         [&](int col) { dv(b, row, h, col) = beta_i * dY_u(b, row, h, col); });
-    Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, s.K),
-                         [&](int e) { dk(b, row, h, e) += beta_i * gi * dY_w(b, row, h, e); });
+    Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, kc::quad_count(s.V)), [&](int u) {
+      kc::Quad out = value_quad(dY_u, u);
+      for (int e = 0; e < 4; ++e) out.v[e] *= beta_i;
+      kc::store_quad(&dv(b, row, h, 4 * u), out, s.V - 4 * u, aligned);
+    });
+    Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, kc::quad_count(s.K)), [&](int u) {
+      const kc::Quad dy = key_quad(dY_w, u);
+      kc::Quad out = key_quad(dk, u);
+      for (int e = 0; e < 4; ++e) out.v[e] += beta_i * gi * dy.v[e];
+      kc::store_quad(&dk(b, row, h, 4 * u), out, s.K - 4 * u, aligned);
+    });
     Kokkos::single(Kokkos::PerThread(team), [&]() {
       dbeta(b, row, h) = gi * k_dyw + v_dyu + dm_kkg;
       db_rows(index, i) += static_cast<double>(beta_i) * gi * k_dyw + static_cast<double>(beta_i) * dm_kkg;
@@ -676,7 +693,9 @@ void output_gradients(const Exec& exec, const Sizes& s, const OutputGradients& o
   });
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::score_grad_mask",
                        chunk_policy(exec, s.B * s.H * s.NR, ScoreGradMask::scratch_bytes(), s.level, "score_grad_mask"),
-                       ScoreGradMask{out.G, out.g_diag, out.carried, states, dstates, log_decay, s});
+                       ScoreGradMask{out.G, out.g_diag, out.carried, states, dstates, log_decay, s,
+                                     (s.K * s.V) % 4 == 0 && kc::quads_aligned(states.data(), 0) &&
+                                         kc::quads_aligned(dstates.data(), 0)});
   for_chunk_groups(s, [&](int first, int chunks, int r0, int L, int t0, int tokens, int token_step) {
     const kc::BatchCount batch{{s.B, s.H, chunks}};
     const auto G = chunk_matrices(out.G, s, first);
@@ -721,9 +740,14 @@ void ut_gradients(const Exec& exec, const Sizes& s, const UtGradients& out, cons
     kc::gemm_batched(exec, "N", "T", L, L, s.V, 1.0f, head_rows(out.dY_u, r0), head_rows(U, r0), 1.0f, dm, batch,
                      s.math);
   });
-  Kokkos::parallel_for(
-      "selectiv::delta_rule::chunked_bwd::ut_row_grads", nn::detail::vector_per_item(exec, s.B * s.R * s.H),
-      UtRowGrads{out.dk, out.dv, out.dbeta, out.db_rows, out.dm, ut.kkg, k, v, out.dY_w, out.dY_u, beta, log_decay, s});
+  const bool aligned = s.K % 4 == 0 && s.V % 4 == 0 && kc::quads_aligned(out.dk.data(), 0) &&
+                       kc::quads_aligned(out.dv.data(), 0) && kc::quads_aligned(k.data(), 0) &&
+                       kc::quads_aligned(v.data(), 0) && kc::quads_aligned(out.dY_w.data(), 0) &&
+                       kc::quads_aligned(out.dY_u.data(), 0);
+  Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::ut_row_grads",
+                       kc::quads_per_item(exec, s.B * s.R * s.H, kc::quad_count(s.K > s.V ? s.K : s.V)),
+                       UtRowGrads{out.dk, out.dv, out.dbeta, out.db_rows, out.dm, ut.kkg, k, v, out.dY_w, out.dY_u,
+                                  beta, log_decay, s, aligned});
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::ut_chunk_grads",
                        chunk_policy(exec, s.B * s.H * s.NR, UtChunkGrads::scratch_bytes(), s.level, "ut_chunk_grads"),
                        UtChunkGrads{out.dm, ut.kkg, out.dg, out.db_rows, output.state_write, output.carried, beta,
