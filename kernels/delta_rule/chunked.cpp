@@ -98,9 +98,12 @@ struct UtMatrices {
   ChunkMatrices A_u;  // A diag(beta): U = A_u V
 };
 
+// Rows per block of the blocked inversion of UtTransform.
+constexpr int kInverseBlock = 16;
+
 // 1. Per chunk (after the batched GEMM kkg = K K^T, prepare_chunks): b_i = cumulative log-decay (fp64),
-// KKG = strict_tril(kkg . Gamma), M = diag(beta) KKG, A = (I + M)^-1 (forward substitution, one thread per column
-// of A), and A with its columns scaled for the W and U products.
+// KKG = strict_tril(kkg . Gamma), M = diag(beta) KKG, A = (I + M)^-1 (blocked forward substitution), and A with its
+// columns scaled for the W and U products.
 struct UtTransform {
   LogDecayView log_decay;
   UtMatrices ut;
@@ -108,7 +111,9 @@ struct UtTransform {
   Sizes s;
   bool has_g;
 
-  static std::size_t scratch_bytes() { return doubles_bytes() + floats_bytes() + 2 * tile_bytes(C); }
+  static std::size_t scratch_bytes() {
+    return doubles_bytes() + floats_bytes() + 2 * tile_bytes(C) + ScratchMatrix::shmem_size(kInverseBlock, C + 1);
+  }
 
   KOKKOS_INLINE_FUNCTION void operator()(const Member& team) const {
     const RowChunk c(team.league_rank(), s);
@@ -116,6 +121,7 @@ struct UtTransform {
     ScratchDoubles cum(team.team_scratch(s.level), C);
     ScratchFloats betas(team.team_scratch(s.level), C);
     const ScratchMatrix M = make_tile(team, s.level, C), A = make_tile(team, s.level, C);
+    const ScratchMatrix T(team.team_scratch(s.level), kInverseBlock, C + 1);  // one block row of sum_K M_IK A_KJ
     Kokkos::single(Kokkos::PerTeam(team), [&]() {
       double acc = 0.0;
       for (int i = 0; i < L; ++i) {
@@ -134,20 +140,41 @@ struct UtTransform {
       M(i, j) = betas(i) * kkg;
     });
     team.team_barrier();
-    // A = (I + M)^-1, unit lower triangular: column j by forward substitution
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L), [&](int j) {
-      for (int i = 0; i < L; ++i) {
+    // A = (I + M)^-1, unit lower triangular, in blocks of kInverseBlock rows: each diagonal block by forward
+    // substitution (one thread per column), then block row by block row A_IJ = -A_II sum_{J<=K<I} M_IK A_KJ (one
+    // thread per entry). Only the lower triangle of A is written (and read).
+    const int blocks = (L + kInverseBlock - 1) / kInverseBlock;
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, blocks * kInverseBlock), [&](int p) {
+      const int first = p / kInverseBlock * kInverseBlock, j = p;
+      const int end = first + kInverseBlock < L ? first + kInverseBlock : L;
+      if (j >= L) return;
+      for (int i = first; i < end; ++i) {
         float value = i == j ? 1.0f : 0.0f;
-        if (i > j) {
-          for (int m = j; m < i; ++m) value -= M(i, m) * A(m, j);
-        }
-        A(i, j) = value;
+        for (int m = j; m < i; ++m) value -= M(i, m) * A(m, j);
+        A(i, j) = value;  // 0 above the diagonal within the block (the loop over m is empty there)
       }
     });
+    for (int first = kInverseBlock; first < L; first += kInverseBlock) {
+      const int end = first + kInverseBlock < L ? first + kInverseBlock : L, rows = end - first;
+      team.team_barrier();
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows * first), [&](int p) {  // T = sum_K M_IK A_KJ
+        const int i = first + p / first, j = p % first;
+        float value = 0.0f;
+        for (int m = j / kInverseBlock * kInverseBlock; m < first; ++m) value += M(i, m) * A(m, j);
+        T(i - first, j) = value;
+      });
+      team.team_barrier();
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, rows * first), [&](int p) {  // A_IJ = -A_II T
+        const int i = first + p / first, j = p % first;
+        float value = 0.0f;
+        for (int m = first; m <= i; ++m) value -= A(i, m) * T(m - first, j);
+        A(i, j) = value;
+      });
+    }
     team.team_barrier();
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, L * L), [&](int p) {
       const int i = p / L, j = p % L;
-      const float a = A(i, j);
+      const float a = j <= i ? A(i, j) : 0.0f;
       ut.A(c.index, i, j) = a;
       ut.A_u(c.index, i, j) = a * betas(j);
       ut.A_w(c.index, i, j) = a * betas(j) * exp_of(cum(j));
