@@ -4,11 +4,13 @@
 #include <KokkosKernels_config.h>
 
 #include <Kokkos_Core.hpp>
+#include <array>
+#include <cstdint>
+#include <map>
 #include <stdexcept>
 #include <string>
 
 #include "kernels/common/kernel_profiler.hpp"
-#include "kernels/common/workspace.hpp"
 
 #if defined(KOKKOS_ENABLE_CUDA) && defined(KOKKOSKERNELS_ENABLE_TPL_CUBLAS)
 #include <cublas_v2.h>
@@ -39,14 +41,52 @@ struct BatchIndex {
 };
 
 #if defined(SELECTIV_BATCHED_GEMM_CUBLAS)
-// cublasGemmBatchedEx with the row-major operands read as column-major transposes: C^T = op(B)^T op(A)^T.
-void cublas_gemm_batched(const selectiv::Exec& exec, bool ta, bool tb, int m, int n, int k, float alpha,
-                         const ConstMatrixBatch& a, const ConstMatrixBatch& b, float beta, const MatrixBatch& c,
-                         const BatchCount& batch, selectiv::TileMath math) {
+// The device pointer arrays of a batch, [A_0 .. A_total-1 | B_0 .. | C_0 ..], are a function of the operands'
+// addresses, leading dimensions, batch strides and counts alone. A training step repeats the same batches (its
+// buffers are kept between steps), so each distinct batch gets its arrays built once and kept: later calls launch
+// the GEMM only, not a pointer kernel before it. Past kMaxCachedBatches distinct batches the cache is emptied (after
+// a fence: GEMMs in flight may still read it); Kokkos::finalize empties it too.
+using BatchKey = std::array<std::int64_t, 18>;
+// (addresses as integers: Kokkos reads a View of void** as a rank-2 view of void)
+using PointerArrays = Kokkos::View<std::uintptr_t*, Kokkos::LayoutRight, selectiv::DeviceMem>;
+constexpr std::size_t kMaxCachedBatches = 4096;
+
+std::map<BatchKey, PointerArrays>& cached_pointer_arrays() {
+  static std::map<BatchKey, PointerArrays> cache;
+  static bool hooked = false;
+  if (!hooked) {
+    Kokkos::push_finalize_hook([] { cached_pointer_arrays().clear(); });
+    hooked = true;
+  }
+  return cache;
+}
+
+template <class T>
+void append_key(BatchKey& key, int& at, const MatrixBatchOf<T>& m) {
+  key[at++] = static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(m.data));
+  key[at++] = m.ld;
+  for (std::int64_t stride : m.stride) key[at++] = stride;
+}
+
+void** pointer_arrays(const selectiv::Exec& exec, const ConstMatrixBatch& a, const ConstMatrixBatch& b,
+                      const MatrixBatch& c, const BatchCount& batch) {
+  BatchKey key{};
+  int at = 0;
+  append_key(key, at, a);
+  append_key(key, at, b);
+  append_key(key, at, c);
+  for (int count : batch.count) key[at++] = count;
+  auto& cache = cached_pointer_arrays();
+  const auto found = cache.find(key);
+  if (found != cache.end()) return reinterpret_cast<void**>(found->second.data());
+  if (cache.size() >= kMaxCachedBatches) {
+    exec.fence();
+    cache.clear();
+  }
   const std::int64_t total = batch.total();
-  // one pointer array per operand: [A_0 .. A_total-1 | B_0 .. | C_0 ..]
-  auto* pointers =
-      static_cast<void**>(selectiv::workspace_bytes("selectiv::gemm_batched::pointers", 3 * total * sizeof(void*)));
+  const PointerArrays arrays(Kokkos::view_alloc(Kokkos::WithoutInitializing, "selectiv::gemm_batched::pointers"),
+                             3 * total);
+  void** pointers = reinterpret_cast<void**>(arrays.data());
   const int count1 = batch.count[1], count2 = batch.count[2];
   Kokkos::parallel_for(
       "selectiv::gemm_batched::pointers",
@@ -57,6 +97,16 @@ void cublas_gemm_batched(const selectiv::Exec& exec, bool ta, bool tb, int m, in
         pointers[total + p] = const_cast<float*>(b.matrix(i.p0, i.p1, i.p2));
         pointers[2 * total + p] = c.matrix(i.p0, i.p1, i.p2);
       });
+  cache.emplace(key, arrays);
+  return pointers;
+}
+
+// cublasGemmBatchedEx with the row-major operands read as column-major transposes: C^T = op(B)^T op(A)^T.
+void cublas_gemm_batched(const selectiv::Exec& exec, bool ta, bool tb, int m, int n, int k, float alpha,
+                         const ConstMatrixBatch& a, const ConstMatrixBatch& b, float beta, const MatrixBatch& c,
+                         const BatchCount& batch, selectiv::TileMath math) {
+  const std::int64_t total = batch.total();
+  void** pointers = pointer_arrays(exec, a, b, c, batch);
   cublasHandle_t handle = KokkosBlas::Impl::CudaBlasSingleton::singleton().handle;
   const cublasComputeType_t compute =
       math == selectiv::TileMath::kTf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F_PEDANTIC;
