@@ -7,12 +7,14 @@
 #include "kernels/gla/chunked.hpp"
 
 #include <cstddef>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
 
 #include "kernels/common/batched_gemm.hpp"
 #include "kernels/common/compat.hpp"
 #include "kernels/common/precision.hpp"
+#include "kernels/common/quad.hpp"
 #include "kernels/common/reductions.hpp"
 #include "kernels/common/team_stage.hpp"
 #include "kernels/common/workspace.hpp"
@@ -46,7 +48,6 @@ KOKKOS_INLINE_FUNCTION int tiles_of(int extent, int tile) { return (extent + til
 // One chunk of one (b, h): tokens t0 .. t0 + len - 1.
 struct Chunk {
   int b, h, n, t0, len;
-  KOKKOS_INLINE_FUNCTION int last() const { return t0 + len - 1; }
 };
 
 KOKKOS_INLINE_FUNCTION int chunk_start(int n) { return n * kChunk; }
@@ -67,20 +68,31 @@ KOKKOS_INLINE_FUNCTION Chunk chunk_of(int chunk_index, const Sizes& s) {
   return c;
 }
 
-// Flat index = ((b * NT + n) * H + h) * K + k, for the per-(chunk, key channel) sequential steps: consecutive
-// threads take consecutive key channels, so their loads are coalesced.
-struct ChunkChannel {
-  int b, n, h, k;
+// Flat index = ((b * NT + n) * H + h) * K4 + u (K4 = quads of K), for the per-(chunk, quad of 4 key channels)
+// sequential steps: consecutive threads take consecutive quads, so their loads are coalesced 16-byte accesses where K
+// is a multiple of 4 (kernels/common/quad.hpp); k0 = 4 u is the first channel, `valid` of the 4 are inside K.
+struct ChunkQuad {
+  int b, n, h, k0, valid;
 };
-KOKKOS_INLINE_FUNCTION ChunkChannel chunk_channel_of(int i, const Sizes& s) {
-  ChunkChannel c;
-  c.k = i % s.K;
-  int rest = i / s.K;
+KOKKOS_INLINE_FUNCTION ChunkQuad chunk_quad_of(int i, const Sizes& s) {
+  const int quads = kc::quad_count(s.K);
+  ChunkQuad c;
+  c.k0 = 4 * (i % quads);
+  c.valid = s.K - c.k0;
+  int rest = i / quads;
   c.h = rest % s.H;
   rest /= s.H;
   c.n = rest % s.NT;
   c.b = rest / s.NT;
   return c;
+}
+int chunk_quads(const Sizes& s) { return s.B * s.NT * s.H * kc::quad_count(s.K); }
+// Key rows at multiples of 4 floats: the per-quad steps may use 16-byte accesses.
+bool key_rows_aligned(const Sizes& s, std::initializer_list<const float*> data) {
+  if (s.K % 4 != 0) return false;
+  for (const float* p : data)
+    if (!kc::quads_aligned(p, 0)) return false;
+  return true;
 }
 
 KOKKOS_INLINE_FUNCTION float exp_of(double x) { return kc::exp(static_cast<float>(x)); }
@@ -118,18 +130,27 @@ struct GateCumsum {
   View4 k_decayed;       // (B, T, H, K)
   CView4 q, k, g;        // (B, T, H, K)
   Sizes s;
+  bool aligned;
 
   KOKKOS_INLINE_FUNCTION void operator()(int i) const {
-    const ChunkChannel c = chunk_channel_of(i, s);
-    const int t0 = chunk_start(c.n), t1 = t0 + chunk_length(c.n, s.T);
-    double acc = 0.0;
+    const ChunkQuad c = chunk_quad_of(i, s);
+    const int t0 = chunk_start(c.n), t1 = t0 + chunk_length(c.n, s.T), lanes = c.valid < 4 ? c.valid : 4;
+    double acc[4] = {};
     for (int t = t0; t < t1; ++t) {
-      acc += g(c.b, t, c.h, c.k);
-      gate_cumsum(c.b, t, c.h, c.k) = acc;
-      q_decayed(c.b, t, c.h, c.k) = q(c.b, t, c.h, c.k) * exp_of(acc);
+      const kc::Quad gq = kc::load_quad(&g(c.b, t, c.h, c.k0), c.valid, aligned);
+      kc::Quad qq = kc::load_quad(&q(c.b, t, c.h, c.k0), c.valid, aligned);
+      for (int j = 0; j < 4; ++j) {
+        acc[j] += gq.v[j];
+        qq.v[j] *= exp_of(acc[j]);
+      }
+      for (int j = 0; j < lanes; ++j) gate_cumsum(c.b, t, c.h, c.k0 + j) = acc[j];
+      kc::store_quad(&q_decayed(c.b, t, c.h, c.k0), qq, c.valid, aligned);
     }
-    for (int t = t0; t < t1; ++t)
-      k_decayed(c.b, t, c.h, c.k) = k(c.b, t, c.h, c.k) * exp_of(acc - gate_cumsum(c.b, t, c.h, c.k));
+    for (int t = t0; t < t1; ++t) {
+      kc::Quad kq = kc::load_quad(&k(c.b, t, c.h, c.k0), c.valid, aligned);
+      for (int j = 0; j < lanes; ++j) kq.v[j] *= exp_of(acc[j] - gate_cumsum(c.b, t, c.h, c.k0 + j));
+      kc::store_quad(&k_decayed(c.b, t, c.h, c.k0), kq, c.valid, aligned);
+    }
   }
 };
 
@@ -348,20 +369,27 @@ struct DGate {
   View4 dg;  // (B, T, H, K): holds w on entry
   View4 z;   // (B, T, H, K): overwritten by its exclusive prefix sum
   Sizes s;
+  bool aligned;
 
   KOKKOS_INLINE_FUNCTION void operator()(int i) const {
-    const ChunkChannel c = chunk_channel_of(i, s);
+    const ChunkQuad c = chunk_quad_of(i, s);
     const int t0 = chunk_start(c.n), t1 = t0 + chunk_length(c.n, s.T);
-    float prefix = 0.0f;
+    kc::Quad prefix = {};
     for (int t = t0; t < t1; ++t) {
-      const float z_t = z(c.b, t, c.h, c.k);
-      z(c.b, t, c.h, c.k) = prefix;
-      prefix += z_t;
+      const kc::Quad z_t = kc::load_quad(&z(c.b, t, c.h, c.k0), c.valid, aligned);
+      kc::store_quad(&z(c.b, t, c.h, c.k0), prefix, c.valid, aligned);
+      for (int j = 0; j < 4; ++j) prefix.v[j] += z_t.v[j];
     }
-    float suffix = 0.0f;
+    kc::Quad suffix = {};
     for (int t = t1 - 1; t >= t0; --t) {
-      suffix += dg(c.b, t, c.h, c.k);
-      dg(c.b, t, c.h, c.k) = suffix + z(c.b, t, c.h, c.k);
+      const kc::Quad w = kc::load_quad(&dg(c.b, t, c.h, c.k0), c.valid, aligned);
+      const kc::Quad z_t = kc::load_quad(&z(c.b, t, c.h, c.k0), c.valid, aligned);
+      kc::Quad out;
+      for (int j = 0; j < 4; ++j) {
+        suffix.v[j] += w.v[j];
+        out.v[j] = suffix.v[j] + z_t.v[j];
+      }
+      kc::store_quad(&dg(c.b, t, c.h, c.k0), out, c.valid, aligned);
     }
   }
 };
@@ -479,8 +507,10 @@ void inter_chunk_grads(const Exec& exec, const View4& dq, const View4& dk, const
 // Backward step 0 / forward step 1, shared.
 void run_gate_cumsum(const Exec& exec, const char* label, const GateView& gate_cumsum, const View4& q_decayed,
                      const View4& k_decayed, const CView4& q, const CView4& k, const CView4& g, const Sizes& s) {
-  Kokkos::parallel_for(label, Kokkos::RangePolicy<Exec>(exec, 0, s.B * s.NT * s.H * s.K),
-                       GateCumsum{gate_cumsum, q_decayed, k_decayed, q, k, g, s});
+  Kokkos::parallel_for(
+      label, Kokkos::RangePolicy<Exec>(exec, 0, chunk_quads(s)),
+      GateCumsum{gate_cumsum, q_decayed, k_decayed, q, k, g, s,
+                 key_rows_aligned(s, {q_decayed.data(), k_decayed.data(), q.data(), k.data(), g.data()})});
 }
 
 // Launches a chunk-team functor with the level-0 scratch it declares.
@@ -568,8 +598,8 @@ void gla_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View4 dg, V
   chunk_rows_output(exec, dv, scores, do_, k_decayed, dstates, 1.0f, true, s);
   inter_chunk_grads(exec, dq, dk, dg, z, chunk_states, dstates, gate_cumsum, q, k, v, do_, scale, s);
   run_teams(exec, "selectiv::gla::chunked_bwd::dqk_intra", DQKIntra{dq, dk, dg, dscores, gate_cumsum, q, k, scale, s});
-  Kokkos::parallel_for("selectiv::gla::chunked_bwd::dgate", Kokkos::RangePolicy<Exec>(exec, 0, s.B * s.NT * s.H * s.K),
-                       DGate{dg, z, s});
+  Kokkos::parallel_for("selectiv::gla::chunked_bwd::dgate", Kokkos::RangePolicy<Exec>(exec, 0, chunk_quads(s)),
+                       DGate{dg, z, s, key_rows_aligned(s, {dg.data(), z.data()})});
 }
 
 }  // namespace selectiv::gla
