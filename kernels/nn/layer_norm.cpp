@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: BSD-3-Clause
-// LayerNorm, forward next to backward. One team per row for the row statistics; the parameter gradients are
-// column sums in two deterministic passes (no atomics).
+// LayerNorm, forward next to backward. One vector of lanes per row (a quad of columns per lane) for the row
+// statistics; the parameter gradients are column sums in two deterministic passes (no atomics).
 #include "kernels/nn/layer_norm.hpp"
 
 #include <cstdint>
@@ -8,6 +8,7 @@
 #include <string>
 
 #include "kernels/common/compat.hpp"
+#include "kernels/common/quad.hpp"
 #include "kernels/common/reductions.hpp"
 
 namespace selectiv::nn {
@@ -16,9 +17,7 @@ namespace {
 using detail::column_sums;
 using detail::Member;
 using detail::require;
-using detail::TeamPolicy;
 using detail::vector_item;
-using detail::vector_per_item;
 
 }  // namespace
 
@@ -28,26 +27,45 @@ void layer_norm_fwd(const Exec& exec, View2 y, View1 mean, View1 rstd, CView2 x,
   require(mean.extent(0) == x.extent(0) && rstd.extent(0) == x.extent(0), "layer_norm_fwd", "mean, rstd must be (N)");
   require(w.extent(0) == x.extent(1) && b.extent(0) == x.extent(1), "layer_norm_fwd", "w, b must be (D)");
   if (dim == 0) return;
+  const int quads = kc::quad_count(dim);
+  const std::int64_t x_stride = static_cast<std::int64_t>(x.stride_0()),
+                     y_stride = static_cast<std::int64_t>(y.stride_0());
+  const bool aligned = dim % 4 == 0 && kc::quads_aligned(x.data(), x_stride) && kc::quads_aligned(y.data(), y_stride) &&
+                       kc::quads_aligned(w.data(), 0) && kc::quads_aligned(b.data(), 0);
+  const float *x_data = x.data(), *w_data = w.data(), *b_data = b.data();
+  float* y_data = y.data();
   Kokkos::parallel_for(
-      "selectiv::layer_norm::fwd", vector_per_item(exec, rows), KOKKOS_LAMBDA(const Member& team) {
+      "selectiv::layer_norm::fwd", kc::quads_per_item(exec, rows, quads), KOKKOS_LAMBDA(const Member& team) {
         const int r = vector_item(team);
         if (r >= rows) return;
+        const float* x_row = x_data + r * x_stride;
+        auto x_quad = [&](int u) { return kc::load_quad(x_row + 4 * u, dim - 4 * u, aligned); };
         float sum = 0.0f;
         Kokkos::parallel_reduce(
-            Kokkos::ThreadVectorRange(team, dim), [&](int j, float& acc) { acc += x(r, j); }, sum);
+            Kokkos::ThreadVectorRange(team, quads),
+            [&](int u, float& acc) {
+              const kc::Quad q = x_quad(u);
+              acc += (q.v[0] + q.v[1]) + (q.v[2] + q.v[3]);
+            },
+            sum);
         const float mu = sum / dim;
         // two passes: the variance from centred values (no cancellation for rows with a large mean)
         float sq = 0.0f;
         Kokkos::parallel_reduce(
-            Kokkos::ThreadVectorRange(team, dim),
-            [&](int j, float& acc) {
-              const float c = x(r, j) - mu;
-              acc += c * c;
+            Kokkos::ThreadVectorRange(team, quads),
+            [&](int u, float& acc) {
+              const kc::Quad q = x_quad(u);
+              for (int i = 0; i < 4 && 4 * u + i < dim; ++i) acc += (q.v[i] - mu) * (q.v[i] - mu);
             },
             sq);
         const float rs = 1.0f / kc::sqrt(sq / dim + eps);
-        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, dim),
-                             [&](int j) { y(r, j) = (x(r, j) - mu) * rs * w(j) + b(j); });
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, quads), [&](int u) {
+          const kc::Quad q = x_quad(u), wq = kc::load_quad(w_data + 4 * u, dim - 4 * u, aligned),
+                         bq = kc::load_quad(b_data + 4 * u, dim - 4 * u, aligned);
+          kc::Quad out;
+          for (int i = 0; i < 4; ++i) out.v[i] = (q.v[i] - mu) * rs * wq.v[i] + bq.v[i];
+          kc::store_quad(y_data + r * y_stride + 4 * u, out, dim - 4 * u, aligned);
+        });
         Kokkos::single(Kokkos::PerThread(team), [&]() {
           mean(r) = mu;
           rstd(r) = rs;
@@ -64,22 +82,50 @@ void layer_norm_bwd(const Exec& exec, View2 dx, View1 dw, View1 db, CView1 mean,
   require(w.extent(0) == x.extent(1) && dw.extent(0) == x.extent(1) && db.extent(0) == x.extent(1), "layer_norm_bwd",
           "w, dw, db must be (D)");
   if (dim == 0) return;
-  // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * w
+  // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)), g = dy * w; a quad of columns per lane
+  const int quads = kc::quad_count(dim);
+  const std::int64_t x_stride = static_cast<std::int64_t>(x.stride_0()),
+                     dy_stride = static_cast<std::int64_t>(dy.stride_0()),
+                     dx_stride = static_cast<std::int64_t>(dx.stride_0());
+  const bool aligned = dim % 4 == 0 && kc::quads_aligned(x.data(), x_stride) &&
+                       kc::quads_aligned(dy.data(), dy_stride) && kc::quads_aligned(dx.data(), dx_stride) &&
+                       kc::quads_aligned(w.data(), 0);
+  const float *x_data = x.data(), *dy_data = dy.data(), *w_data = w.data();
+  float* dx_data = dx.data();
   Kokkos::parallel_for(
-      "selectiv::layer_norm::bwd_input", vector_per_item(exec, rows), KOKKOS_LAMBDA(const Member& team) {
+      "selectiv::layer_norm::bwd_input", kc::quads_per_item(exec, rows, quads), KOKKOS_LAMBDA(const Member& team) {
         const int r = vector_item(team);
         if (r >= rows) return;
         const float mu = mean(r), rs = rstd(r);
+        // the quad u of g = dy w and of xhat
+        auto g_quad = [&](int u) {
+          kc::Quad g = kc::load_quad(dy_data + r * dy_stride + 4 * u, dim - 4 * u, aligned);
+          const kc::Quad wq = kc::load_quad(w_data + 4 * u, dim - 4 * u, aligned);
+          for (int i = 0; i < 4; ++i) g.v[i] *= wq.v[i];
+          return g;
+        };
+        auto xhat_quad = [&](int u) {
+          kc::Quad xh = kc::load_quad(x_data + r * x_stride + 4 * u, dim - 4 * u, aligned);
+          for (int i = 0; i < 4; ++i) xh.v[i] = (xh.v[i] - mu) * rs;
+          return xh;
+        };
         float g_sum = 0.0f, gx_sum = 0.0f;
         Kokkos::parallel_reduce(
-            Kokkos::ThreadVectorRange(team, dim), [&](int j, float& acc) { acc += dy(r, j) * w(j); }, g_sum);
+            Kokkos::ThreadVectorRange(team, quads),
+            [&](int u, float& acc) {
+              const kc::Quad g = g_quad(u);
+              acc += (g.v[0] + g.v[1]) + (g.v[2] + g.v[3]);
+            },
+            g_sum);
         Kokkos::parallel_reduce(
-            Kokkos::ThreadVectorRange(team, dim),
-            [&](int j, float& acc) { acc += dy(r, j) * w(j) * (x(r, j) - mu) * rs; }, gx_sum);
+            Kokkos::ThreadVectorRange(team, quads), [&](int u, float& acc) { acc += kc::dot(g_quad(u), xhat_quad(u)); },
+            gx_sum);
         const float g_mean = g_sum / dim, gx_mean = gx_sum / dim;
-        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, dim), [&](int j) {
-          const float xhat = (x(r, j) - mu) * rs;
-          dx(r, j) = rs * (dy(r, j) * w(j) - g_mean - xhat * gx_mean);
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, quads), [&](int u) {
+          const kc::Quad g = g_quad(u), xh = xhat_quad(u);
+          kc::Quad out;
+          for (int i = 0; i < 4; ++i) out.v[i] = rs * (g.v[i] - g_mean - xh.v[i] * gx_mean);
+          kc::store_quad(dx_data + r * dx_stride + 4 * u, out, dim - 4 * u, aligned);
         });
       });
   // dw[j] += sum_r dy[r, j] * xhat[r, j] (column j < D),  db[j] += sum_r dy[r, j] (column D + j)
