@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: BSD-3-Clause
 #include "models/recnet.hpp"
 
-#include <KokkosBlas1_axpby.hpp>
 #include <fmt/format.h>
 
+#include <KokkosBlas1_axpby.hpp>
+#include <KokkosBlas1_update.hpp>
 #include <cmath>
 
 #include "core/error.hpp"
@@ -71,15 +72,14 @@ CView3 RecNet::forward(const Exec& exec, CView3 input, ForwardMode mode) {
   for (int l = 0; l < m_dims.layers; ++l) {
     m_mixers[l]->forward(exec, m_params, m_z[l], m_h[l],
                          DropoutMode{mode.training, mode.dropout_seed, mode.dropout_stream * 1024 + 512 + l});
-    // s = h + dropout(z)
-    Kokkos::deep_copy(exec, m_s[l], m_h[l]);
+    // s = h + dropout(z), one pass
+    CView3 z = m_z[l];
     if (mode.training && m_dims.dropout > 0.0f) {
       nn::dropout_fwd(exec, flat(m_dz), flat(CView3(m_z[l])), m_dims.dropout, mode.dropout_seed,
                       mode.dropout_stream * 1024 + l);
-      KokkosBlas::axpy(1.0f, flat(m_dz), flat(m_s[l]));
-    } else {
-      KokkosBlas::axpy(1.0f, flat(m_z[l]), flat(m_s[l]));
+      z = m_dz;
     }
+    KokkosBlas::update(1.0f, flat(CView3(m_h[l])), 1.0f, flat(z), 0.0f, flat(m_s[l]));
     nn::layer_norm_fwd(exec, nn::as_matrix(m_h[l + 1]), m_ln_mean[l], m_ln_rstd[l], nn::as_matrix(CView3(m_s[l])),
                        m_params.value1(fmt::format("norms.{}.weight", l)),
                        m_params.value1(fmt::format("norms.{}.bias", l)), nn::kLayerNormEps);
@@ -131,14 +131,14 @@ void RecNet::backward(const Exec& exec, CView3 dlogits) {
                        m_params.grad1(fmt::format("norms.{}.bias", l)), m_ln_mean[l], m_ln_rstd[l],
                        nn::as_matrix(CView3(m_dh)), nn::as_matrix(CView3(m_s[l])),
                        m_params.value1(fmt::format("norms.{}.weight", l)));
-    // ds flows to h_l directly and to z_l through the dropout.
+    // ds flows to h_l directly and to z_l through the dropout (ds itself without one).
+    CView3 dz = m_ds;
     if (m_mode.training && m_dims.dropout > 0.0f) {
       nn::dropout_bwd(exec, flat(m_dz), flat(CView3(m_ds)), m_dims.dropout, m_mode.dropout_seed,
                       m_mode.dropout_stream * 1024 + l);
-    } else {
-      Kokkos::deep_copy(exec, m_dz, m_ds);
+      dz = m_dz;
     }
-    m_mixers[l]->backward(exec, m_params, m_dh, m_dz, m_h[l]);
+    m_mixers[l]->backward(exec, m_params, m_dh, dz, m_h[l]);
     KokkosBlas::axpy(1.0f, flat(m_ds), flat(m_dh));
   }
   nn::linear_bwd(exec, View2(), m_params.grad2("encoder.weight"), m_params.grad1("encoder.bias"),
