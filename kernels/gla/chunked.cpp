@@ -369,27 +369,22 @@ struct DGate {
   View4 dg;  // (B, T, H, K): holds w on entry
   View4 z;   // (B, T, H, K): overwritten by its exclusive prefix sum
   Sizes s;
-  bool aligned;
 
+  // One thread per (b, chunk, h, key channel), channels fastest (a quad of channels per thread measured slower:
+  // 4.19 -> 5.04 ms per step at d = 256, T = 1300, B = 64 on the H200, a quarter of the threads in flight).
   KOKKOS_INLINE_FUNCTION void operator()(int i) const {
-    const ChunkQuad c = chunk_quad_of(i, s);
-    const int t0 = chunk_start(c.n), t1 = t0 + chunk_length(c.n, s.T);
-    kc::Quad prefix = {};
+    const int kk = i % s.K, rest = i / s.K, h = rest % s.H, n = rest / s.H % s.NT, b = rest / s.H / s.NT;
+    const int t0 = chunk_start(n), t1 = t0 + chunk_length(n, s.T);
+    float prefix = 0.0f;
     for (int t = t0; t < t1; ++t) {
-      const kc::Quad z_t = kc::load_quad(&z(c.b, t, c.h, c.k0), c.valid, aligned);
-      kc::store_quad(&z(c.b, t, c.h, c.k0), prefix, c.valid, aligned);
-      for (int j = 0; j < 4; ++j) prefix.v[j] += z_t.v[j];
+      const float z_t = z(b, t, h, kk);
+      z(b, t, h, kk) = prefix;
+      prefix += z_t;
     }
-    kc::Quad suffix = {};
+    float suffix = 0.0f;
     for (int t = t1 - 1; t >= t0; --t) {
-      const kc::Quad w = kc::load_quad(&dg(c.b, t, c.h, c.k0), c.valid, aligned);
-      const kc::Quad z_t = kc::load_quad(&z(c.b, t, c.h, c.k0), c.valid, aligned);
-      kc::Quad out;
-      for (int j = 0; j < 4; ++j) {
-        suffix.v[j] += w.v[j];
-        out.v[j] = suffix.v[j] + z_t.v[j];
-      }
-      kc::store_quad(&dg(c.b, t, c.h, c.k0), out, c.valid, aligned);
+      suffix += dg(b, t, h, kk);
+      dg(b, t, h, kk) = suffix + z(b, t, h, kk);
     }
   }
 };
@@ -598,8 +593,8 @@ void gla_chunked_bwd(const Exec& exec, View4 dq, View4 dk, View4 dv, View4 dg, V
   chunk_rows_output(exec, dv, scores, do_, k_decayed, dstates, 1.0f, true, s);
   inter_chunk_grads(exec, dq, dk, dg, z, chunk_states, dstates, gate_cumsum, q, k, v, do_, scale, s);
   run_teams(exec, "selectiv::gla::chunked_bwd::dqk_intra", DQKIntra{dq, dk, dg, dscores, gate_cumsum, q, k, scale, s});
-  Kokkos::parallel_for("selectiv::gla::chunked_bwd::dgate", Kokkos::RangePolicy<Exec>(exec, 0, chunk_quads(s)),
-                       DGate{dg, z, s, key_rows_aligned(s, {dg.data(), z.data()})});
+  Kokkos::parallel_for("selectiv::gla::chunked_bwd::dgate", Kokkos::RangePolicy<Exec>(exec, 0, s.B * s.NT * s.H * s.K),
+                       DGate{dg, z, s});
 }
 
 }  // namespace selectiv::gla
