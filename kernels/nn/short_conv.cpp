@@ -103,29 +103,33 @@ KOKKOS_INLINE_FUNCTION void inputs_before(Windows<kSlots>& out, const CView3& x,
   }
 }
 
-// The first channel of thread k's quad, its number of channels (up to 4: fewer in a last partial quad) and the
-// (b * runs + run) index of its run.
-struct QuadOfThread {
-  int c0, valid, part;
-  KOKKOS_INLINE_FUNCTION QuadOfThread(std::int64_t k, const Runs& n)
-      : c0(static_cast<int>(k % n.quads) * 4),
-        valid(n.channels - static_cast<int>(k % n.quads) * 4),
-        part(static_cast<int>(k / n.quads)) {}
+// Thread k's work: the first channel of its quad, its number of channels (up to 4: fewer in a last partial quad),
+// the (b * runs + run) index of its run, the batch row and the run's steps t0 .. t1 - 1, and the bias of its channels
+// (0 without one).
+struct ThreadRun {
+  int c0, valid, part, b, t0, t1;
+  float bias[4];
+  KOKKOS_INLINE_FUNCTION ThreadRun(std::int64_t k, const Runs& n, const CView1& bias_in) {
+    c0 = static_cast<int>(k % n.quads) * 4;
+    valid = n.channels - c0;
+    part = static_cast<int>(k / n.quads);
+    b = part / n.runs;
+    t0 = part % n.runs * kRunSteps;
+    t1 = t0 + kRunSteps < n.steps ? t0 + kRunSteps : n.steps;
+    const bool has_bias = bias_in.extent(0) != 0;
+    for (int q = 0; q < 4; ++q) bias[q] = has_bias && q < valid ? bias_in(c0 + q) : 0.0f;
+  }
 };
 
 template <int kSlots>
 void forward(const Exec& exec, View3 y, CView3 x, CView2 w, CView1 bias, bool apply_silu, const Runs& n, bool aligned) {
-  const bool has_bias = bias.extent(0) != 0;
   Kokkos::parallel_for(
       "selectiv::short_conv::fwd", Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(exec, 0, n.threads),
       KOKKOS_LAMBDA(std::int64_t k) {
-        const QuadOfThread my(k, n);
-        const int run = my.part % n.runs, b = my.part / n.runs, t0 = run * kRunSteps;
-        const int t1 = t0 + kRunSteps < n.steps ? t0 + kRunSteps : n.steps;
+        const ThreadRun my(k, n, bias);
+        const int b = my.b, t0 = my.t0, t1 = my.t1;
         Windows<kSlots> weights, xs;
         load_taps(weights, w, my.c0, my.valid, false);
-        float b_c[4];
-        for (int q = 0; q < 4; ++q) b_c[q] = has_bias && q < my.valid ? bias(my.c0 + q) : 0.0f;
         inputs_before(xs, x, b, t0, my.c0, my.valid, aligned);
         for (int ts = t0; ts < t1; ts += kAhead) {
           Quad in[kAhead];
@@ -135,7 +139,7 @@ void forward(const Exec& exec, View3 y, CView3 x, CView2 w, CView1 bias, bool ap
             Quad out;
             for (int q = 0; q < 4; ++q) {
               xs[q].at[kSlots - 1] = in[a].v[q];
-              const float pre = b_c[q] + weights[q].dot(xs[q]);
+              const float pre = my.bias[q] + weights[q].dot(xs[q]);
               out.v[q] = apply_silu ? silu(pre) : pre;
               xs[q].push(0.0f);
             }
@@ -152,19 +156,17 @@ void forward(const Exec& exec, View3 y, CView3 x, CView2 w, CView1 bias, bool ap
 template <int kSlots>
 void backward_steps(const Exec& exec, View3 partial, View3 dx, CView3 dy, CView3 x, CView2 w, CView1 bias,
                     bool apply_silu, const Runs& n, bool aligned) {
-  const bool has_bias = bias.extent(0) != 0, want_dx = dx.size() != 0;
+  const bool want_dx = dx.size() != 0;
   const int width = static_cast<int>(w.extent(1));
   Kokkos::parallel_for(
       "selectiv::short_conv::bwd", Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(exec, 0, n.threads),
       KOKKOS_LAMBDA(std::int64_t k) {
-        const QuadOfThread my(k, n);
-        const int run = my.part % n.runs, b = my.part / n.runs, t0 = run * kRunSteps;
-        const int t1 = t0 + kRunSteps < n.steps ? t0 + kRunSteps : n.steps;
+        const ThreadRun my(k, n, bias);
+        const int b = my.b, t0 = my.t0, t1 = my.t1;
         Windows<kSlots> weights, reversed, xs, dpre, sums;
         load_taps(weights, w, my.c0, my.valid, false);
         load_taps(reversed, w, my.c0, my.valid, true);
-        float b_c[4], bias_sum[4] = {};
-        for (int q = 0; q < 4; ++q) b_c[q] = has_bias && q < my.valid ? bias(my.c0 + q) : 0.0f;
+        float bias_sum[4] = {};
         inputs_before(xs, x, b, t0, my.c0, my.valid, aligned);
         const int t_end = t1 + width - 1;
         for (int ts = t0; ts < t_end; ts += kAhead) {
@@ -180,7 +182,7 @@ void backward_steps(const Exec& exec, View3 partial, View3 dx, CView3 dy, CView3
             for (int q = 0; q < 4; ++q) {
               xs[q].at[kSlots - 1] = in[a].v[q];
               const float g = grad[a].v[q];
-              const float d = apply_silu && t < n.steps ? g * silu_grad(b_c[q] + weights[q].dot(xs[q])) : g;
+              const float d = apply_silu && t < n.steps ? g * silu_grad(my.bias[q] + weights[q].dot(xs[q])) : g;
               dpre[q].push(d);
               if (t < t1) {
                 for (int j = 0; j < kSlots; ++j) sums[q].at[j] += d * xs[q].at[j];
