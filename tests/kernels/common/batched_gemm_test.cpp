@@ -114,6 +114,52 @@ TEST(BatchedGemm, EmptyContractionScalesC) {
   check("N", "N", 4, 5, 0, 1.0f, 0.5f, TileMath::kFp32, 5);
 }
 
+TEST(BatchedGemm, ARepeatedBatchReadsItsOperandsAnew) {
+  // On cuBLAS the pointer arrays of each distinct batch are kept between calls. The same batch run again over new
+  // values of A computes from the new values; a smaller batch over the same operands (counts (kP0, kP1, 1)) writes
+  // only its own matrices.
+  const int m = 8, n = 5, k = 6;
+  Operand a(m, k, 11);
+  const Operand b(k, n, 12), c(m, n, 13);
+  const View1 a_dev = testing::to_device<View1>(a.values, a.size()),
+              b_dev = testing::to_device<View1>(b.values, b.size());
+  const View1 c_dev = testing::to_device<View1>(c.values, c.size());
+  std::vector<double> previous = c.values;
+  const int third_counts[] = {kP2, kP2, 1};
+  for (int round = 0; round < 3; ++round) {
+    if (round == 1) {
+      a.values = float_values(static_cast<std::size_t>(a.size()), 21);
+      Kokkos::deep_copy(a_dev, testing::to_device<View1>(a.values, a.size()));
+    }
+    const int count2 = third_counts[round];
+    kc::gemm_batched(Exec(), "N", "N", m, n, k, 1.0f, a.batch<const float>(a_dev.data()),
+                     b.batch<const float>(b_dev.data()), 0.0f, c.batch<float>(c_dev.data()),
+                     kc::BatchCount{{kP0, kP1, count2}}, TileMath::kFp32);
+    Kokkos::fence();
+    const std::vector<double> out = to_host(c_dev);
+    std::vector<double> expected = previous;
+    for (int p0 = 0; p0 < kP0; ++p0)
+      for (int p1 = 0; p1 < kP1; ++p1)
+        for (int p2 = 0; p2 < count2; ++p2)
+          for (int i = 0; i < m; ++i)
+            for (int j = 0; j < n; ++j) {
+              double sum = 0.0;
+              for (int x = 0; x < k; ++x) sum += a.at(p0, p1, p2, i, x) * b.at(p0, p1, p2, x, j);
+              expected[c.index(p0, p1, p2, i, j)] = sum;
+            }
+    EXPECT_LE(err_ratio(expected, out), 1e-6) << "round " << round;
+    for (int p0 = 0; p0 < kP0; ++p0)  // matrices outside the batch keep the previous round's values exactly
+      for (int p1 = 0; p1 < kP1; ++p1)
+        for (int p2 = count2; p2 < kP2; ++p2)
+          for (int i = 0; i < m; ++i)
+            for (int j = 0; j < n; ++j) {
+              const long at = c.index(p0, p1, p2, i, j);
+              ASSERT_EQ(out[at], previous[at]) << "round " << round;
+            }
+    previous = out;
+  }
+}
+
 TEST(BatchedGemm, RejectsABadTransposeFlag) {
   EXPECT_THROW(kc::gemm_batched(Exec(), "X", "N", 1, 1, 1, 1.0f, kc::ConstMatrixBatch(), kc::ConstMatrixBatch(), 0.0f,
                                 kc::MatrixBatch(), kc::BatchCount(), TileMath::kFp32),
