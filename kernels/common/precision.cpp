@@ -54,7 +54,7 @@ bool matmul_precision_available(MatmulPrecision precision) {
 }
 
 MatmulPrecision default_matmul_precision() {
-  return matmul_precision_available(MatmulPrecision::kTf32) ? MatmulPrecision::kTf32 : MatmulPrecision::kFp32;
+  return matmul_precision_available(MatmulPrecision::kBf16) ? MatmulPrecision::kBf16 : MatmulPrecision::kFp32;
 }
 
 std::optional<MatmulPrecision> resolve_matmul_precision(const std::string& name) {

@@ -19,7 +19,7 @@ enum class MatmulPrecision { kFp32, kTf32, kBf16 };
 std::optional<MatmulPrecision> parse_matmul_precision(const std::string& name);  // "fp32" / "tf32" / "bf16"
 const char* matmul_precision_name(MatmulPrecision precision);
 bool matmul_precision_available(MatmulPrecision precision);
-// The precision a run gets when it does not name one ("auto"): tf32 where it is available (CUDA with cuBLAS), fp32
+// The precision a run gets when it does not name one ("auto"): bf16 where it is available (CUDA with cuBLAS), fp32
 // elsewhere. README.md "Precision" has the training-curve measurement behind this choice.
 MatmulPrecision default_matmul_precision();
 // "auto", "fp32", "tf32" or "bf16" -> the precision to run; std::nullopt for any other name. A precision that is

@@ -106,18 +106,18 @@ TEST(MatmulPrecision, ReducedModesChangeTheGemmByTheirRoundingOrAreRefused) {
 
 namespace selectiv {
 
-TEST(MatmulPrecision, AutoIsTf32WhereAvailableAndUnknownNamesAreRejected) {
-  const bool tf32 = matmul_precision_available(MatmulPrecision::kTf32);
-  EXPECT_EQ(default_matmul_precision(), tf32 ? MatmulPrecision::kTf32 : MatmulPrecision::kFp32);
+TEST(MatmulPrecision, AutoIsBf16WhereAvailableAndUnknownNamesAreRejected) {
+  const bool bf16 = matmul_precision_available(MatmulPrecision::kBf16);
+  EXPECT_EQ(default_matmul_precision(), bf16 ? MatmulPrecision::kBf16 : MatmulPrecision::kFp32);
   EXPECT_EQ(resolve_matmul_precision("auto"), default_matmul_precision());
   EXPECT_EQ(resolve_matmul_precision("fp32"), MatmulPrecision::kFp32);
   EXPECT_FALSE(resolve_matmul_precision("bf17").has_value());
-  if (tf32) {
+  if (matmul_precision_available(MatmulPrecision::kTf32)) {
     EXPECT_EQ(resolve_matmul_precision("tf32"), MatmulPrecision::kTf32);
   } else {
     EXPECT_THROW(resolve_matmul_precision("tf32"), std::invalid_argument);
   }
-  if (matmul_precision_available(MatmulPrecision::kBf16)) {
+  if (bf16) {
     EXPECT_EQ(resolve_matmul_precision("bf16"), MatmulPrecision::kBf16);
   } else {
     EXPECT_THROW(resolve_matmul_precision("bf16"), std::invalid_argument);
