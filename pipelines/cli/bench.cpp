@@ -9,7 +9,9 @@
 #include <Kokkos_Core.hpp>
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <random>
+#include <stdexcept>
 
 #include "kernels/common/compat.hpp"
 #include "kernels/common/kernel_profiler.hpp"
@@ -27,7 +29,7 @@ struct BenchArgs {
   std::string model = "gla";
   int d = 256, T = 400, batch = 64, layers = 8, heads = 0, d_state = 128, V = 41, C = 1601;
   int warmup = 3, steps = 10;
-  std::string precision = "fp32";
+  std::string precision = "auto";
   int profile_steps = 0;
 };
 
@@ -86,9 +88,14 @@ void print_profile(const BenchArgs& a, Step& train_step, int first_step, double 
 
 ExitCode run_bench(const BenchArgs& a) {
   ensure_kokkos();
-  const MatmulPrecision precision = *parse_matmul_precision(a.precision);
-  SELECTIV_REQUIRE(matmul_precision_available(precision), ExitCode::kInvalidInput,
+  std::optional<MatmulPrecision> resolved;
+  try {
+    resolved = resolve_matmul_precision(a.precision);  // auto: the precision a training run gets
+  } catch (const std::invalid_argument&) {
+  }
+  SELECTIV_REQUIRE(resolved.has_value(), ExitCode::kInvalidInput,
                    "--precision {}: needs a CUDA build with Kokkos Kernels' cuBLAS TPL", a.precision);
+  const MatmulPrecision precision = *resolved;
   set_matmul_precision(precision);
   start_memory_tracking();
   models::ModelDims dims;
@@ -155,8 +162,9 @@ ExitCode run_bench(const BenchArgs& a) {
   fmt::print(
       "model {} d {} T {} batch {} layers {} heads {} params {} precision {}: step {:.2f} ms, forward {:.2f} "
       "ms, {:.0f} tokens/s, peak {:.2f} GiB, {:.0f} allocations/step (median of {}, {} warm-up)\n",
-      a.model, a.d, a.T, a.batch, a.layers, dims.n_heads, net.params().trainable_count(), a.precision, step, fwd,
-      rows / (step / 1e3), peak_gib, allocations_per_step, a.steps, a.warmup);
+      a.model, a.d, a.T, a.batch, a.layers, dims.n_heads, net.params().trainable_count(),
+      matmul_precision_name(precision), step, fwd, rows / (step / 1e3), peak_gib, allocations_per_step, a.steps,
+      a.warmup);
   if (a.profile_steps > 0) print_profile(a, train_step, a.warmup + a.steps, step);
   return ExitCode::kOk;
 }
@@ -180,8 +188,11 @@ void add_bench_command(CLI::App& app, Registry& registry) {
   cmd->add_option("--profile", a->profile_steps,
                   "Then run this many steps with every kernel fenced and print the time per kernel and region")
       ->check(CLI::Range(0, 1000));
-  cmd->add_option("--precision", a->precision, "Matmul precision: fp32, or tf32 / bf16 (CUDA with cuBLAS only)")
-      ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
+  cmd->add_option(
+         "--precision", a->precision,
+         "Matmul precision: auto (what a training run gets: bf16 on CUDA, fp32 elsewhere), fp32, or tf32 / bf16 "
+         "(CUDA with cuBLAS only)")
+      ->check(CLI::IsMember({"auto", "fp32", "tf32", "bf16"}));
   cmd->callback([&registry, a]() {
     registry.action = [a]() {
       if (!models::is_mixer(a->model)) {

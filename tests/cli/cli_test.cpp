@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string>
 
+#include "kernels/common/precision.hpp"
 #include "support/testing.hpp"
 
 namespace {
@@ -68,6 +69,10 @@ TEST(Cli, BenchReportsTheStepAndWithProfileEveryKernel) {
                           "--profile 1");
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("model gla d 16 T 20 batch 2 layers 1"), std::string::npos) << r.out;
+  // without --precision: the precision a training run gets (auto)
+  const std::string precision =
+      std::string("precision ") + selectiv::matmul_precision_name(selectiv::default_matmul_precision()) + ":";
+  EXPECT_NE(r.out.find(precision), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("allocations/step"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("profile (1 fenced steps)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("selectiv::gla::chunked_bwd::dqk_inter"), std::string::npos) << r.out;
