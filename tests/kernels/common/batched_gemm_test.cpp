@@ -51,6 +51,17 @@ struct Operand {
   }
 };
 
+// (op(A_p) op(B_p))_ij of matrix p = (p0, p1, p2), in fp64.
+double product(const Operand& a, const Operand& b, bool transpose_a, bool transpose_b, int k, int p0, int p1, int p2,
+               int i, int j) {
+  double sum = 0.0;
+  for (int x = 0; x < k; ++x) {
+    sum += (transpose_a ? a.at(p0, p1, p2, x, i) : a.at(p0, p1, p2, i, x)) *
+           (transpose_b ? b.at(p0, p1, p2, j, x) : b.at(p0, p1, p2, x, j));
+  }
+  return sum;
+}
+
 void check(const char* ta, const char* tb, int m, int n, int k, float alpha, float beta, TileMath math, unsigned seed) {
   const bool transpose_a = ta[0] == 'T', transpose_b = tb[0] == 'T';
   const Operand a(transpose_a ? k : m, transpose_a ? m : k, seed),
@@ -71,11 +82,7 @@ void check(const char* ta, const char* tb, int m, int n, int k, float alpha, flo
       for (int p2 = 0; p2 < kP2; ++p2)
         for (int i = 0; i < m; ++i)
           for (int j = 0; j < n; ++j) {
-            double sum = 0.0;
-            for (int x = 0; x < k; ++x) {
-              sum += (transpose_a ? a.at(p0, p1, p2, x, i) : a.at(p0, p1, p2, i, x)) *
-                     (transpose_b ? b.at(p0, p1, p2, j, x) : b.at(p0, p1, p2, x, j));
-            }
+            const double sum = product(a, b, transpose_a, transpose_b, k, p0, p1, p2, i, j);
             const long at = c.index(p0, p1, p2, i, j);
             expected[at] = alpha * sum + (beta == 0.0f ? 0.0 : beta * c.values[at]);
           }
@@ -143,9 +150,7 @@ TEST(BatchedGemm, ARepeatedBatchReadsItsOperandsAnew) {
         for (int p2 = 0; p2 < count2; ++p2)
           for (int i = 0; i < m; ++i)
             for (int j = 0; j < n; ++j) {
-              double sum = 0.0;
-              for (int x = 0; x < k; ++x) sum += a.at(p0, p1, p2, i, x) * b.at(p0, p1, p2, x, j);
-              expected[c.index(p0, p1, p2, i, j)] = sum;
+              expected[c.index(p0, p1, p2, i, j)] = product(a, b, false, false, k, p0, p1, p2, i, j);
             }
     EXPECT_LE(err_ratio(expected, out), 1e-6) << "round " << round;
     for (int p0 = 0; p0 < kP0; ++p0)  // matrices outside the batch keep the previous round's values exactly
