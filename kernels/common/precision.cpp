@@ -102,7 +102,8 @@ const __nv_bfloat16* packed_bf16(const Exec& exec, const char* label, const CVie
   auto* out = static_cast<__nv_bfloat16*>(workspace_bytes(label, static_cast<std::size_t>(count) * 2));
   if (static_cast<std::int64_t>(x.stride_0()) == cols || x.extent(0) <= 1) {
     const float* in = x.data();
-    const bool aligned = kc::quads_aligned(in, 0) && reinterpret_cast<std::uintptr_t>(out) % 8 == 0;
+    const bool aligned =
+        reinterpret_cast<std::uintptr_t>(in) % 16 == 0 && reinterpret_cast<std::uintptr_t>(out) % 8 == 0;
     Kokkos::parallel_for(
         label, Kokkos::RangePolicy<Exec, Kokkos::IndexType<std::int64_t>>(exec, 0, (count + 3) / 4),
         KOKKOS_LAMBDA(const std::int64_t u) {

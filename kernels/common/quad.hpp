@@ -6,6 +6,7 @@
 
 #include <Kokkos_Core.hpp>
 #include <cstdint>
+#include <initializer_list>
 
 #include "kernels/common/views.hpp"
 
@@ -22,14 +23,25 @@ KOKKOS_INLINE_FUNCTION float dot(const Quad& a, const Quad& b) {
   return a.v[0] * b.v[0] + a.v[1] * b.v[1] + a.v[2] * b.v[2] + a.v[3] * b.v[3];
 }
 
-// True when every quad of rows of `row_stride` floats starting at `data` (and at multiples of 4 columns) is 16-byte
-// aligned; a null pointer (an absent optional operand) counts as aligned.
-inline bool quads_aligned(const float* data, std::int64_t row_stride) {
-  return reinterpret_cast<std::uintptr_t>(data) % 16 == 0 && row_stride % 4 == 0;
+// The rows of one operand of a row kernel: where they start and how many floats apart they lie (0: rows `width`
+// floats apart, as in a contiguous tensor, or a single row).
+struct QuadRows {
+  const float* data;
+  std::int64_t stride;
+  QuadRows(const float* data_, std::int64_t stride_ = 0) : data(data_), stride(stride_) {}  // NOLINT: implicit
+};
+
+// True when rows of `width` floats move in whole 16-byte quads: `width` a multiple of 4, and every operand's data at a
+// 16-byte boundary with a row stride of a multiple of 4 floats. An absent operand (null data) counts as aligned.
+inline bool quads_aligned(std::int64_t width, std::initializer_list<QuadRows> operands) {
+  if (width % 4 != 0) return false;
+  for (const QuadRows& rows : operands)
+    if (reinterpret_cast<std::uintptr_t>(rows.data) % 16 != 0 || rows.stride % 4 != 0) return false;
+  return true;
 }
 
 // p[0 .. valid-1] (valid may exceed 4: the first four), 0 past `valid`. One 16-byte load on a GPU when `aligned`
-// (p at a multiple of 4 floats of a quads_aligned row) and all four are valid.
+// (p at a multiple of 4 floats of quads_aligned rows) and all four are valid.
 KOKKOS_INLINE_FUNCTION Quad load_quad(const float* p, int valid, bool aligned) {
   Quad q;
 #if defined(__CUDA_ARCH__) || defined(__HIP_DEVICE_COMPILE__)

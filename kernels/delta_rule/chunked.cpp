@@ -485,13 +485,6 @@ kc::MatrixBatchOf<typename ViewType::value_type> head_states(const ViewType& x, 
   return kc::head_blocks(x, K, slot);
 }
 
-// True when every matrix of the batch starts at a multiple of 4 floats (16-byte aligned) and so does every row.
-template <class T>
-bool quads_aligned(const kc::MatrixBatchOf<T>& m) {
-  return m.data == nullptr ||
-         (kc::quads_aligned(m.data, m.ld) && m.stride[0] % 4 == 0 && m.stride[1] % 4 == 0 && m.stride[2] % 4 == 0);
-}
-
 // dst = e^{b_last} src for the K x V state of every (b, h), b_last = log_decay(b, last_row, h) (factor 1 when
 // last_row < 0); dst = 0 when src is empty. The states are contiguous (rows V floats apart): one team per block of
 // kCopyBlock elements of one (b, h) (a team per whole (b, h) left too few loads in flight), a quad per thread.
@@ -499,7 +492,7 @@ void decayed_state_copy(const Exec& exec, const char* label, const kc::MatrixBat
                         const kc::ConstMatrixBatch& src, const LogDecayView& log_decay, int last_row, const Sizes& s) {
   constexpr int kCopyBlock = 1024;
   const int H = s.H, size = s.K * s.V, blocks = (size + kCopyBlock - 1) / kCopyBlock;
-  const bool aligned = size % 4 == 0 && quads_aligned(dst) && quads_aligned(src);
+  const bool aligned = kc::quads_aligned(size, {dst.data, src.data});  // blocks of `size` floats, contiguous
   Kokkos::parallel_for(
       label, TeamPolicy(exec, s.B * H * blocks, Kokkos::AUTO), KOKKOS_LAMBDA(const Member& team) {
         const int bh = team.league_rank() / blocks, p0 = (team.league_rank() % blocks) * kCopyBlock;
@@ -524,7 +517,7 @@ template <class Factor>
 void scaled_head_rows(const Exec& exec, const char* label, const View4& out, const CView4& in, const Factor& factor) {
   const int rows = static_cast<int>(out.extent(1)), H = static_cast<int>(out.extent(2));
   const int K = static_cast<int>(out.extent(3)), items = static_cast<int>(out.extent(0)) * rows * H;
-  const bool aligned = K % 4 == 0 && kc::quads_aligned(out.data(), K) && kc::quads_aligned(in.data(), K);
+  const bool aligned = kc::quads_aligned(K, {out.data(), in.data()});
   Kokkos::parallel_for(
       label, kc::quads_per_item(exec, items, kc::quad_count(K)), KOKKOS_LAMBDA(const Member& team) {
         const int item = nn::detail::vector_item(team);
@@ -721,8 +714,7 @@ void output_gradients(const Exec& exec, const Sizes& s, const OutputGradients& o
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::score_grad_mask",
                        chunk_policy(exec, s.B * s.H * s.NR, ScoreGradMask::scratch_bytes(), s.level, "score_grad_mask"),
                        ScoreGradMask{out.G, out.g_diag, out.carried, states, dstates, log_decay, s,
-                                     (s.K * s.V) % 4 == 0 && kc::quads_aligned(states.data(), 0) &&
-                                         kc::quads_aligned(dstates.data(), 0)});
+                                     kc::quads_aligned(s.K * s.V, {states.data(), dstates.data()})});
   for_chunk_groups(s, [&](int first, int chunks, int r0, int L, int t0, int tokens, int token_step) {
     const kc::BatchCount batch{{s.B, s.H, chunks}};
     const auto G = chunk_matrices(out.G, s, first);
@@ -731,9 +723,8 @@ void output_gradients(const Exec& exec, const Sizes& s, const OutputGradients& o
     kc::gemm_batched(exec, "T", "N", L, s.K, tokens, 1.0f, G, head_rows(q, t0, token_step), 0.0f, head_rows(out.Y, r0),
                      batch, s.math);
   });
-  const bool aligned = s.K % 4 == 0 && kc::quads_aligned(q.data(), s.K) && kc::quads_aligned(k.data(), s.K) &&
-                       kc::quads_aligned(out.X.data(), s.K) && kc::quads_aligned(out.Y.data(), s.K) &&
-                       kc::quads_aligned(out.dq.data(), s.K) && kc::quads_aligned(out.dk.data(), s.K);
+  const bool aligned =
+      kc::quads_aligned(s.K, {q.data(), k.data(), out.X.data(), out.Y.data(), out.dq.data(), out.dk.data()});
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::output_token_grads",
                        kc::quads_per_item(exec, s.B * s.T * s.H, kc::quad_count(s.K)),
                        OutputTokenGrads{out.dq, out.db_rows, q, k, out.X, out.g_diag, log_decay, scale, s, aligned});
@@ -767,10 +758,8 @@ void ut_gradients(const Exec& exec, const Sizes& s, const UtGradients& out, cons
     kc::gemm_batched(exec, "N", "T", L, L, s.V, 1.0f, head_rows(out.dY_u, r0), head_rows(U, r0), 1.0f, dm, batch,
                      s.math);
   });
-  const bool aligned = s.K % 4 == 0 && s.V % 4 == 0 && kc::quads_aligned(out.dk.data(), 0) &&
-                       kc::quads_aligned(out.dv.data(), 0) && kc::quads_aligned(k.data(), 0) &&
-                       kc::quads_aligned(v.data(), 0) && kc::quads_aligned(out.dY_w.data(), 0) &&
-                       kc::quads_aligned(out.dY_u.data(), 0);
+  const bool aligned = kc::quads_aligned(s.K, {out.dk.data(), k.data(), out.dY_w.data()}) &&
+                       kc::quads_aligned(s.V, {out.dv.data(), v.data(), out.dY_u.data()});
   Kokkos::parallel_for("selectiv::delta_rule::chunked_bwd::ut_row_grads",
                        kc::quads_per_item(exec, s.B * s.R * s.H, kc::quad_count(s.K > s.V ? s.K : s.V)),
                        UtRowGrads{out.dk, out.dv, out.dbeta, out.db_rows, out.dm, ut.kkg, k, v, out.dY_w, out.dY_u,

@@ -87,13 +87,6 @@ KOKKOS_INLINE_FUNCTION ChunkQuad chunk_quad_of(int i, const Sizes& s) {
   return c;
 }
 int chunk_quads(const Sizes& s) { return s.B * s.NT * s.H * kc::quad_count(s.K); }
-// Key rows at multiples of 4 floats: the per-quad steps may use 16-byte accesses.
-bool key_rows_aligned(const Sizes& s, std::initializer_list<const float*> data) {
-  if (s.K % 4 != 0) return false;
-  for (const float* p : data)
-    if (!kc::quads_aligned(p, 0)) return false;
-  return true;
-}
 
 KOKKOS_INLINE_FUNCTION float exp_of(double x) { return kc::exp(static_cast<float>(x)); }
 
@@ -505,7 +498,7 @@ void run_gate_cumsum(const Exec& exec, const char* label, const GateView& gate_c
   Kokkos::parallel_for(
       label, Kokkos::RangePolicy<Exec>(exec, 0, chunk_quads(s)),
       GateCumsum{gate_cumsum, q_decayed, k_decayed, q, k, g, s,
-                 key_rows_aligned(s, {q_decayed.data(), k_decayed.data(), q.data(), k.data(), g.data()})});
+                 kc::quads_aligned(s.K, {q_decayed.data(), k_decayed.data(), q.data(), k.data(), g.data()})});
 }
 
 // Launches a chunk-team functor with the level-0 scratch it declares.

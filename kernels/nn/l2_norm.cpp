@@ -34,7 +34,7 @@ void l2_norm_fwd(const Exec& exec, View2 y, View2 rstd, CView2 x, int group_size
   const int group = group_size, quads = (group + 3) / 4;
   const std::int64_t x_stride = static_cast<std::int64_t>(x.stride(0)),
                      y_stride = static_cast<std::int64_t>(y.stride(0));
-  const bool aligned = group % 4 == 0 && kc::quads_aligned(x.data(), x_stride) && kc::quads_aligned(y.data(), y_stride);
+  const bool aligned = kc::quads_aligned(group, {{x.data(), x_stride}, {y.data(), y_stride}});
   const float* x_data = x.data();
   float* y_data = y.data();
   Kokkos::parallel_for(
@@ -69,8 +69,7 @@ void l2_norm_bwd(const Exec& exec, View2 dx, CView2 rstd, CView2 dy, CView2 x, i
   const std::int64_t x_stride = static_cast<std::int64_t>(x.stride(0)),
                      dy_stride = static_cast<std::int64_t>(dy.stride(0)),
                      dx_stride = static_cast<std::int64_t>(dx.stride(0));
-  const bool aligned = group % 4 == 0 && kc::quads_aligned(x.data(), x_stride) &&
-                       kc::quads_aligned(dy.data(), dy_stride) && kc::quads_aligned(dx.data(), dx_stride);
+  const bool aligned = kc::quads_aligned(group, {{x.data(), x_stride}, {dy.data(), dy_stride}, {dx.data(), dx_stride}});
   const float *x_data = x.data(), *dy_data = dy.data();
   float* dx_data = dx.data();
   // y = x r, dr/dx_i = -r^3 x_i  =>  dx_i = r dy_i - r^3 x_i sum_j dy_j x_j

@@ -30,8 +30,7 @@ void layer_norm_fwd(const Exec& exec, View2 y, View1 mean, View1 rstd, CView2 x,
   const int quads = kc::quad_count(dim);
   const std::int64_t x_stride = static_cast<std::int64_t>(x.stride_0()),
                      y_stride = static_cast<std::int64_t>(y.stride_0());
-  const bool aligned = dim % 4 == 0 && kc::quads_aligned(x.data(), x_stride) && kc::quads_aligned(y.data(), y_stride) &&
-                       kc::quads_aligned(w.data(), 0) && kc::quads_aligned(b.data(), 0);
+  const bool aligned = kc::quads_aligned(dim, {{x.data(), x_stride}, {y.data(), y_stride}, w.data(), b.data()});
   const float *x_data = x.data(), *w_data = w.data(), *b_data = b.data();
   float* y_data = y.data();
   Kokkos::parallel_for(
@@ -87,9 +86,8 @@ void layer_norm_bwd(const Exec& exec, View2 dx, View1 dw, View1 db, CView1 mean,
   const std::int64_t x_stride = static_cast<std::int64_t>(x.stride_0()),
                      dy_stride = static_cast<std::int64_t>(dy.stride_0()),
                      dx_stride = static_cast<std::int64_t>(dx.stride_0());
-  const bool aligned = dim % 4 == 0 && kc::quads_aligned(x.data(), x_stride) &&
-                       kc::quads_aligned(dy.data(), dy_stride) && kc::quads_aligned(dx.data(), dx_stride) &&
-                       kc::quads_aligned(w.data(), 0);
+  const bool aligned =
+      kc::quads_aligned(dim, {{x.data(), x_stride}, {dy.data(), dy_stride}, {dx.data(), dx_stride}, w.data()});
   const float *x_data = x.data(), *dy_data = dy.data(), *w_data = w.data();
   float* dx_data = dx.data();
   Kokkos::parallel_for(

@@ -24,7 +24,7 @@ void linear_fwd(const Exec& exec, View2 y, CView2 x, CView2 w, CView1 b) {
   if (has_bias) {  // y rows = b, a quad of columns per thread (16-byte accesses where the rows allow it)
     const int cols = static_cast<int>(out), quads = kc::quad_count(cols);
     const std::int64_t stride = static_cast<std::int64_t>(y.stride_0());
-    const bool aligned = cols % 4 == 0 && kc::quads_aligned(y.data(), stride) && kc::quads_aligned(b.data(), 0);
+    const bool aligned = kc::quads_aligned(cols, {{y.data(), stride}, b.data()});
     float* y_data = y.data();
     const float* b_data = b.data();
     Kokkos::parallel_for(

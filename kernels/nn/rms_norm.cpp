@@ -53,8 +53,8 @@ Rows<typename ViewType::value_type> rows_of(const ViewType& x) {
   return {x.data(), x.data() != nullptr ? static_cast<std::int64_t>(x.stride(0)) : 0};
 }
 template <class T>
-bool aligned(const Rows<T>& x) {
-  return kc::quads_aligned(x.data, x.stride);
+kc::QuadRows quad_rows(const Rows<T>& x) {
+  return {x.data, x.stride};
 }
 
 void forward(const Exec& exec, View2 y, View2 rstd, CView2 x, CView2 gate, CView1 w, const RmsNormSpec& spec,
@@ -66,7 +66,7 @@ void forward(const Exec& exec, View2 y, View2 rstd, CView2 x, CView2 gate, CView
   const Rows<const float> xr = rows_of(x), gr = rows_of(gate);
   const Rows<float> yr = rows_of(y);
   const float* w_data = w.data();
-  const bool quad_ok = group % 4 == 0 && aligned(xr) && aligned(gr) && aligned(yr) && kc::quads_aligned(w_data, 0);
+  const bool quad_ok = kc::quads_aligned(group, {quad_rows(xr), quad_rows(gr), quad_rows(yr), w_data});
   Kokkos::parallel_for(
       "selectiv::rms_norm::fwd", quads_per_item(exec, rows * groups, quads), KOKKOS_LAMBDA(const Member& team) {
         const int item = vector_item(team);
@@ -118,8 +118,8 @@ void backward(const Exec& exec, View2 dx, View2 dgate, View1 dw, CView2 rstd, CV
   const Rows<const float> xr = rows_of(x), gr = rows_of(gate), dyr = rows_of(dy);
   const Rows<float> dxr = rows_of(dx), dgr = rows_of(dgate);
   const float* w_data = w.data();
-  const bool quad_ok = group % 4 == 0 && aligned(xr) && aligned(gr) && aligned(dyr) && aligned(dxr) && aligned(dgr) &&
-                       kc::quads_aligned(w_data, 0);
+  const bool quad_ok =
+      kc::quads_aligned(group, {quad_rows(xr), quad_rows(gr), quad_rows(dyr), quad_rows(dxr), quad_rows(dgr), w_data});
   // Per group, with v the normalised vector, r its factor and n_j = dy_j * w_j * (silu(g_j) after the norm, else 1):
   //   dv_i = r n_i - c v_i,  c = r^3 S / G (eps inside), r^2 S / (G s) (eps outside; s = sqrt(mean v^2)),
   //   S = sum_j n_j v_j.  Then dx, dgate follow from v = x or v = x * silu(g).

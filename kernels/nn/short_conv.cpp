@@ -204,21 +204,13 @@ void backward_steps(const Exec& exec, View3 partial, View3 dx, CView3 dy, CView3
       });
 }
 
-// 16-byte accesses need every (b, t) row of every operand to start at a multiple of 4 floats.
-bool rows_aligned(int channels, std::initializer_list<const float*> data) {
-  if (channels % 4 != 0) return false;
-  for (const float* p : data)
-    if (!kc::quads_aligned(p, channels)) return false;
-  return true;
-}
-
 }  // namespace
 
 void short_conv_fwd(const Exec& exec, View3 y, CView3 x, CView2 w, CView1 bias, bool apply_silu) {
   check_shapes("short_conv_fwd", x, w, bias);
   same_shape("short_conv_fwd", "y", y, x);
   const Runs n(static_cast<int>(x.extent(0)), static_cast<int>(x.extent(1)), static_cast<int>(x.extent(2)));
-  const bool aligned = rows_aligned(n.channels, {x.data(), y.data()});
+  const bool aligned = kc::quads_aligned(n.channels, {x.data(), y.data()});
   if (w.extent(1) <= 4) {
     forward<4>(exec, y, x, w, bias, apply_silu, n, aligned);
   } else {
@@ -241,7 +233,7 @@ void short_conv_bwd(const Exec& exec, View3 dx, View2 dw, View1 dbias, CView3 dy
   const int parts = batch * n.runs;
   const View3 partial =
       workspace<View3>("selectiv::short_conv::bwd_partial", parts, kMaxWidth + 1, x.extent(2));  // (part, slot, c)
-  const bool aligned = rows_aligned(n.channels, {x.data(), dy.data(), dx.data(), partial.data()});
+  const bool aligned = kc::quads_aligned(n.channels, {x.data(), dy.data(), dx.data(), partial.data()});
   if (width <= 4) {
     backward_steps<4>(exec, partial, dx, dy, x, w, bias, apply_silu, n, aligned);
   } else {

@@ -62,11 +62,13 @@ TEST(Quad, LoadZeroFillsPastTheValidFloats) {
 }
 
 TEST(Quad, AlignmentAndCounts) {
-  alignas(16) float row[8] = {};
-  EXPECT_TRUE(kc::quads_aligned(row, 4));
-  EXPECT_TRUE(kc::quads_aligned(nullptr, 0));
-  EXPECT_FALSE(kc::quads_aligned(row + 1, 4));
-  EXPECT_FALSE(kc::quads_aligned(row, 6));  // a row stride that is not a multiple of 4 floats
+  alignas(16) float rows[16] = {};
+  EXPECT_TRUE(kc::quads_aligned(4, {rows, rows + 8}));
+  EXPECT_TRUE(kc::quads_aligned(8, {{rows, 12}, nullptr}));   // a strided operand and an absent one
+  EXPECT_FALSE(kc::quads_aligned(6, {rows}));                 // a width that is not a multiple of 4 floats
+  EXPECT_FALSE(kc::quads_aligned(4, {rows, rows + 1}));       // one operand off the 16-byte boundary
+  EXPECT_FALSE(kc::quads_aligned(4, {rows, {rows + 4, 6}}));  // a row stride that is not a multiple of 4 floats
+  EXPECT_TRUE(kc::quads_aligned(4, {}));
   EXPECT_EQ(kc::quad_count(0), 0);
   EXPECT_EQ(kc::quad_count(1), 1);
   EXPECT_EQ(kc::quad_count(8), 2);
