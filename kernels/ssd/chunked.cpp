@@ -351,96 +351,90 @@ void output_input_dots(const Exec& exec, View4 dyx, CView4 dy, CView3 xbc, const
   });
 }
 
-// Steps 4 and 6: per token s of the chunk, with du_s = e^{b_L - b_s} (dS' B_s) + sum_{r>=s} scores_rs e^{b_r - b_s}
-// dy_r:  dx_s = delta_s du_s + D dy_s,  ddelta_s (direct) = x_s . du_s,  beta_s = delta_s e^{b_L - b_s} x_s . (dS'
-// B_s), alpha_s = e^{b_s} dy_s . (S_[n] C_s),  and dy_s . x_s (the diagonal of dyx, for dD). The products with the
-// states, dS' B_s and S_[n] C_s, are batched GEMMs over (b, h, chunk) first (into state_b and state_c); then one
-// team per (b, h, chunk) with a (Q, P) accumulator in scratch: du from state_b, then token tiles (decayed scores, dy).
+// Steps 4 and 6: per token s of the chunk, with du_s = e^{b_L - b_s} (dS' B_s) + sum_{r>=s} M_rs dy_r and the masked
+// decayed scores M_rs = scores_rs e^{b_r - b_s} (r >= s, else 0):  dx_s = delta_s du_s + D dy_s,  ddelta_s (direct) =
+// x_s . du_s,  beta_s = delta_s e^{b_L - b_s} x_s . (dS' B_s) = x_tail_s . (dS' B_s),  alpha_s = e^{b_s} dy_s .
+// (S_[n] C_s),  and dy_s . x_s (the diagonal of dyx, for dD). Every product is a batched GEMM over (b, h, chunk):
+// dS' B_s into du and S_[n] C_s into state_c; then per token and head (state_terms) beta, alpha, dD's diagonal and
+// du <- e^{b_L - b_s} du; per chunk (decayed_scores) M; du += M^T dy; per token and head (input_terms) dx, ddelta.
 void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3 ddelta, View3 dD_part, CView3 delta,
-                    CumView cum, CView4 states, CView4 dstates, CView3 scores, CView4 dyx, CView4 dy, CView3 xbc,
-                    CView1 D, const Sizes s) {
-  const View4 state_b = workspace<View4>("selectiv::ssd::dstate_times_b", s.B, s.T, s.H, s.P);
+                    CumView cum, CView4 states, CView4 dstates, CView3 scores, CView4 dyx, CView4 dy, CView4 x_tail,
+                    CView3 xbc, CView1 D, const Sizes s) {
+  const View4 du = workspace<View4>("selectiv::ssd::du", s.B, s.T, s.H, s.P);
   const View4 state_c = workspace<View4>("selectiv::ssd::state_times_c", s.B, s.T, s.H, s.P);
+  const View4 M = workspace<View4>("selectiv::ssd::decayed_scores", s.B, s.T, s.H, kChunk);
   const std::int64_t width = xbc.extent(2), HP = static_cast<std::int64_t>(s.H) * s.P;
   for_chunk_runs(s, [&](int n0, int chunks, int len) {
     const kc::BatchCount batch{{s.B, s.H, chunks}};
     kc::gemm_batched(exec, "N", "T", len, s.P, s.N, 1.0f, token_rows(xbc.data(), width, s.bcol(0), 0, n0, s),
-                     chunk_states(dstates, n0, s), 0.0f, token_rows(state_b.data(), HP, 0, s.P, n0, s), batch, s.math);
+                     chunk_states(dstates, n0, s), 0.0f, token_rows(du.data(), HP, 0, s.P, n0, s), batch, s.math);
     kc::gemm_batched(exec, "N", "T", len, s.P, s.N, 1.0f, token_rows(xbc.data(), width, s.ccol(0), 0, n0, s),
                      chunk_states(states, n0, s), 0.0f, token_rows(state_c.data(), HP, 0, s.P, n0, s), batch, s.math);
   });
-  const Plan plan = make_plan("ssd_chunked_bwd", [&](int kt) {
-    return chunk_vectors_bytes() + ScratchVector::shmem_size(kChunk) + tile_bytes(kChunk, s.P) +
-           tile_bytes(kt, kChunk) + tile_bytes(kt, s.P);
-  });
-  const int level = plan.level, kt = plan.kt;
+  const int items = s.B * s.T * s.H;
   Kokkos::parallel_for(
-      "selectiv::ssd::chunked_bwd::dx_token_terms", team_policy(exec, s.B * s.H * s.NT, plan),
+      "selectiv::ssd::chunked_bwd::state_terms", nn::detail::vector_per_item(exec, items),
+      KOKKOS_LAMBDA(const Member& team) {
+        const int item = nn::detail::vector_item(team);
+        if (item >= items) return;
+        const int h = item % s.H, t = (item / s.H) % s.T, b = item / (s.H * s.T);
+        const int t0 = t / kChunk * kChunk, last = s.chunk_end(t / kChunk) - 1;
+        const double b_t = cum(b, t, h);
+        const float tail = exp_of(cum(b, last, h) - b_t);
+        float beta_dot = 0.0f, alpha_dot = 0.0f;
+        Kokkos::parallel_reduce(
+            Kokkos::ThreadVectorRange(team, s.P),
+            [&](int p, float& acc) { acc += x_tail(b, t, h, p) * du(b, t, h, p); }, beta_dot);
+        Kokkos::parallel_reduce(
+            Kokkos::ThreadVectorRange(team, s.P),
+            [&](int p, float& acc) { acc += dy(b, t, h, p) * state_c(b, t, h, p); }, alpha_dot);
+        Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, s.P), [&](int p) { du(b, t, h, p) *= tail; });
+        Kokkos::single(Kokkos::PerThread(team), [&]() {
+          beta(b, t, h) = beta_dot;
+          alpha(b, t, h) = exp_of(b_t) * alpha_dot;
+          dD_part(b, t, h) = dyx(b, t, h, t - t0);
+        });
+      });
+  const std::size_t bytes = ScratchDoubles::shmem_size(kChunk);
+  const int level = bytes <= static_cast<std::size_t>(TeamPolicy::scratch_size_max(0)) ? 0 : 1;
+  Kokkos::parallel_for(
+      "selectiv::ssd::chunked_bwd::decayed_scores",
+      TeamPolicy(exec, s.B * s.H * s.NT, Kokkos::AUTO).set_scratch_size(level, Kokkos::PerTeam(bytes)),
       KOKKOS_LAMBDA(const Member& team) {
         const int i = team.league_rank();
         const int n = i % s.NT, h = (i / s.NT) % s.H, b = i / (s.NT * s.H);
         const int t0 = n * kChunk, len = s.chunk_end(n) - t0;
-        const ChunkVectors v = load_chunk_vectors(team, level, cum, delta, b, h, t0, len);
-        ScratchVector tail(team.team_scratch(level), kChunk);            // e^{b_L - b_s}
-        ScratchMatrix acc(team.team_scratch(level), kChunk, s.P + 1);    // (s, p)
-        ScratchMatrix a_tile(team.team_scratch(level), kt, kChunk + 1);  // (k or r, s)
-        ScratchMatrix p_tile(team.team_scratch(level), kt, s.P + 1);     // (k or r, p)
+        ScratchDoubles b_of(team.team_scratch(level), kChunk);
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len), [&](const int r) { b_of(r) = cum(b, t0 + r, h); });
         team.team_barrier();
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len),
-                             [&](const int u) { tail(u) = exp_of(v.cum(len - 1) - v.cum(u)); });
-        // dS' B_s, scaled by e^{b_L - b_s}
-        team.team_barrier();
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * s.P), [&](const int e) {
-          const int u = e / s.P, p = e % s.P;
-          acc(u, p) = tail(u) * state_b(b, t0 + u, h, p);
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * len), [&](const int e) {
+          const int r = e / len, u = e % len;
+          M(b, t0 + r, h, u) = r >= u ? scores(b, t0 + r, u) * exp_of(b_of(r) - b_of(u)) : 0.0f;
         });
-        team.team_barrier();
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len), [&](const int u) {
-          float dot = 0.0f;
-          for (int p = 0; p < s.P; ++p) dot += xbc(b, t0 + u, s.xcol(h, p)) * acc(u, p);
-          beta(b, t0 + u, h) = v.delta(u) * dot;
-          dD_part(b, t0 + u, h) = dyx(b, t0 + u, h, u);
-        });
-        team.team_barrier();
-        // + sum_{r>=s} scores_rs e^{b_r - b_s} dy_r
-        for (int r0 = 0; r0 < len; r0 += kt) {
-          const int kx = kc::min(kt, len - r0);
-          stage(team, a_tile, kx, len, false, [&](int x, int u) {
-            const int r = r0 + x;
-            return r >= u ? scores(b, t0 + r, u) * exp_of(v.cum(r) - v.cum(u)) : 0.0f;
-          });
-          stage(team, p_tile, kx, s.P, false, [&](int x, int p) { return dy(b, t0 + r0 + x, h, p); });
-          team.team_barrier();
-          team_product(
-              team, s.math, len, s.P, kx, [&](int u, int x) { return a_tile(x, u); },
-              [&](int p, int x) { return p_tile(x, p); }, [&](int u, int p, float dot) { acc(u, p) += dot; });
-          team.team_barrier();
-        }
-        const float D_h = D(h);
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * s.P), [&](const int e) {
-          const int u = e / s.P, p = e % s.P;
-          const float du = acc(u, p), x = xbc(b, t0 + u, s.xcol(h, p));
-          dxbc(b, t0 + u, s.xcol(h, p)) = v.delta(u) * du + D_h * dy(b, t0 + u, h, p);
-          acc(u, p) = x * du;
-        });
-        team.team_barrier();
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len), [&](const int u) {
-          float dot = 0.0f;
-          for (int p = 0; p < s.P; ++p) dot += acc(u, p);
-          ddelta(b, t0 + u, h) = dot;
-        });
-        team.team_barrier();
-        // S_[n] C_s, then alpha
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * s.P), [&](const int e) {
-          const int u = e / s.P, p = e % s.P;
-          acc(u, p) = state_c(b, t0 + u, h, p) * dy(b, t0 + u, h, p);
-        });
-        team.team_barrier();
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len), [&](const int u) {
-          float dot = 0.0f;
-          for (int p = 0; p < s.P; ++p) dot += acc(u, p);
-          alpha(b, t0 + u, h) = v.decay(u) * dot;
-        });
+      });
+  for_chunk_runs(s, [&](int n0, int chunks, int len) {
+    kc::gemm_batched(exec, "T", "N", len, s.P, len, 1.0f,
+                     token_rows(M.data(), static_cast<std::int64_t>(s.H) * kChunk, 0, kChunk, n0, s),
+                     token_rows(dy.data(), HP, 0, s.P, n0, s), 1.0f, token_rows(du.data(), HP, 0, s.P, n0, s),
+                     kc::BatchCount{{s.B, s.H, chunks}}, s.math);
+  });
+  Kokkos::parallel_for(
+      "selectiv::ssd::chunked_bwd::input_terms", nn::detail::vector_per_item(exec, items),
+      KOKKOS_LAMBDA(const Member& team) {
+        const int item = nn::detail::vector_item(team);
+        if (item >= items) return;
+        const int h = item % s.H, t = (item / s.H) % s.T, b = item / (s.H * s.T);
+        const float delta_t = delta(b, t, h), D_h = D(h);
+        float dot = 0.0f;
+        Kokkos::parallel_reduce(
+            Kokkos::ThreadVectorRange(team, s.P),
+            [&](int p, float& acc) {
+              const float du_p = du(b, t, h, p);
+              dxbc(b, t, s.xcol(h, p)) = delta_t * du_p + D_h * dy(b, t, h, p);
+              acc += xbc(b, t, s.xcol(h, p)) * du_p;
+            },
+            dot);
+        Kokkos::single(Kokkos::PerThread(team), [&]() { ddelta(b, t, h) = dot; });
       });
 }
 
@@ -704,7 +698,8 @@ void ssd_chunked_bwd(const Exec& exec, View3 dxbc, View3 ddt, View1 d_dt_bias, V
   chunk_local_states(exec, dstates, dy_decayed, xbc, s.ccol(0), s);  // step 1: W_n
   dstate_passing(exec, dstates, cum, s);
   output_input_dots(exec, dyx, dy, xbc, s);
-  dx_token_terms(exec, dxbc, alpha, beta, ddelta, dD_part, delta, cum, states, dstates, scores, dyx, dy, xbc, D, s);
+  dx_token_terms(exec, dxbc, alpha, beta, ddelta, dD_part, delta, cum, states, dstates, scores, dyx, dy, x_tail, xbc, D,
+                 s);
   dbc_step(exec, dxbc, delta, cum, states, dstates, dyx, dy_decayed, x_tail, xbc, s);
   chunk_gamma(exec, gamma, cum, states, dstates, s);
   decay_grads(exec, ddt, dA_part, alpha, beta, ddelta, gamma, delta, cum, scores, dyx, dt, dt_bias, A_log, s);
