@@ -135,10 +135,21 @@ kc::MatrixBatchOf<T> token_rows(T* data, std::int64_t width, std::int64_t col, s
                               kChunk * width);
 }
 
-// The P x N state of each (b, h, chunk) of a (B, H, NT * P, N) tensor, from chunk n0.
+// The P x N state of each (b, h, chunk) of a (B, NT, H * P, N) tensor, from chunk n0.
 template <class ViewType>
 kc::MatrixBatchOf<typename ViewType::value_type> chunk_states(const ViewType& x, int n0, const Sizes& s) {
-  return kc::head_blocks(x, s.P, n0);
+  const std::int64_t per_chunk = static_cast<std::int64_t>(x.stride_1());  // H * P * N
+  return kc::MatrixBatchOf<typename ViewType::value_type>(x.data() + n0 * per_chunk, s.N,
+                                                          static_cast<std::int64_t>(x.stride_0()),
+                                                          static_cast<std::int64_t>(s.P) * s.N, per_chunk);
+}
+
+// The states of all heads of each (b, chunk), stacked into one (H * P) x N matrix: batch indices (b, 1, chunk).
+template <class ViewType>
+kc::MatrixBatchOf<typename ViewType::value_type> stacked_chunk_states(const ViewType& x, int n0) {
+  const std::int64_t per_chunk = static_cast<std::int64_t>(x.stride_1());
+  return kc::MatrixBatchOf<typename ViewType::value_type>(x.data() + n0 * per_chunk, static_cast<std::int64_t>(x.extent(3)),
+                                                          static_cast<std::int64_t>(x.stride_0()), 0, per_chunk);
 }
 
 // x_tail = e^{b_L - b_s} delta_s x_s and (when dy is given) dy_decayed = e^{b_r} dy_r, per (b, t, h): one warp per
@@ -207,13 +218,13 @@ void state_passing(const Exec& exec, View4 states, CumView cum, const Sizes s) {
           float U[kPassGroup], decay[kPassGroup];
           for (int j = 0; j < kPassGroup; ++j) {
             if (j < count) {
-              U[j] = states(b, h, (n0 + j) * s.P + p, k);
+              U[j] = states(b, n0 + j, h * s.P + p, k);
               decay[j] = exp_of(cum(b, s.chunk_end(n0 + j) - 1, h));
             }
           }
           for (int j = 0; j < kPassGroup; ++j) {
             if (j < count) {
-              states(b, h, (n0 + j) * s.P + p, k) = S;
+              states(b, n0 + j, h * s.P + p, k) = S;
               S = decay[j] * S + U[j];
             }
           }
@@ -325,13 +336,13 @@ void dstate_passing(const Exec& exec, View4 dstates, CumView cum, const Sizes s)
           float W[kPassGroup], decay[kPassGroup];
           for (int j = 0; j < kPassGroup; ++j) {
             if (j < count) {
-              W[j] = dstates(b, h, (n1 - j) * s.P + p, k);
+              W[j] = dstates(b, n1 - j, h * s.P + p, k);
               decay[j] = exp_of(cum(b, s.chunk_end(n1 - j) - 1, h));
             }
           }
           for (int j = 0; j < kPassGroup; ++j) {
             if (j < count) {
-              dstates(b, h, (n1 - j) * s.P + p, k) = dS;
+              dstates(b, n1 - j, h * s.P + p, k) = dS;
               dS = decay[j] * dS + W[j];
             }
           }
@@ -443,7 +454,8 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
 //   dC_r = sum_s G_rs B_s + sum_{h,p} (e^{b_r} dy_r[h, p]) S_[n][h][p, :]
 //   dB_s = sum_r G_rs C_r + sum_{h,p} (e^{b_L - b_s} delta_s x_s[h, p]) dS'[h][p, :]
 // G per (b, chunk) and the decayed dy and x per token (head_summed_dots), then batched GEMMs over (b, chunk): G B and
-// G^T C, plus one accumulating GEMM per head for the state terms.
+// G^T C, plus one accumulating GEMM each for the state terms, contracting over (h, p) (the states of a chunk are laid
+// out head after head, so all heads' states form one (H P) x N matrix).
 
 // G (B * NT, Q, Q) of every (b, chunk): one team per chunk, the chunk's log-decays and deltas of every head in scratch.
 void head_summed_dots(const Exec& exec, View3 G, CView3 delta, CumView cum, CView4 dyx, const Sizes s) {
@@ -491,18 +503,11 @@ void dbc_step(const Exec& exec, View3 dxbc, CView3 delta, CumView cum, CView4 st
                      dC, batch, s.math);
     kc::gemm_batched(exec, "T", "N", len, s.N, len, 1.0f, g, token_rows(xbc.data(), width, s.ccol(0), 0, n0, s), 0.0f,
                      dB, batch, s.math);
-    // the states of head h: the (b, head, chunk) batch with the head index fixed at h
-    auto head_states = [&](const CView4& x, int h) {
-      kc::ConstMatrixBatch m = chunk_states(x, n0, s);
-      m.data += h * m.stride[1];
-      return m;
-    };
-    for (int h = 0; h < s.H; ++h) {
-      kc::gemm_batched(exec, "N", "N", len, s.N, s.P, 1.0f, token_rows(dy_decayed.data(), HP, h * s.P, 0, n0, s),
-                       head_states(states, h), 1.0f, dC, batch, s.math);
-      kc::gemm_batched(exec, "N", "N", len, s.N, s.P, 1.0f, token_rows(x_tail.data(), HP, h * s.P, 0, n0, s),
-                       head_states(dstates, h), 1.0f, dB, batch, s.math);
-    }
+    // the state terms, summed over the heads: one contraction over (h, p), the chunk's states of all heads stacked
+    kc::gemm_batched(exec, "N", "N", len, s.N, HP, 1.0f, token_rows(dy_decayed.data(), HP, 0, 0, n0, s),
+                     stacked_chunk_states(states, n0), 1.0f, dC, batch, s.math);
+    kc::gemm_batched(exec, "N", "N", len, s.N, HP, 1.0f, token_rows(x_tail.data(), HP, 0, 0, n0, s),
+                     stacked_chunk_states(dstates, n0), 1.0f, dB, batch, s.math);
   });
 }
 
@@ -518,7 +523,7 @@ void chunk_gamma(const Exec& exec, View3 gamma, CumView cum, CView4 states, CVie
             Kokkos::TeamThreadRange(team, s.P * s.N),
             [&](const int e, float& part) {
               const int p = e / s.N, k = e % s.N;
-              part += dstates(b, h, n * s.P + p, k) * states(b, h, n * s.P + p, k);
+              part += dstates(b, n, h * s.P + p, k) * states(b, n, h * s.P + p, k);
             },
             acc);
         Kokkos::single(Kokkos::PerTeam(team), [&]() { gamma(b, h, n) = exp_of(cum(b, s.chunk_end(n) - 1, h)) * acc; });
@@ -624,8 +629,8 @@ Sizes sizes_of(const char* who, const CView3& xbc, int H, int P, const CView3& d
 void check_saved(const char* who, const Sizes& s, const CView4& states, const CView3& scores) {
   const bool states_ok =
       (states.data() == nullptr && std::string(who) == "ssd_chunked_bwd") ||
-      (static_cast<int>(states.extent(0)) == s.B && static_cast<int>(states.extent(1)) == s.H &&
-       static_cast<int>(states.extent(2)) == s.NT * s.P && static_cast<int>(states.extent(3)) == s.N);
+      (static_cast<int>(states.extent(0)) == s.B && static_cast<int>(states.extent(1)) == s.NT &&
+       static_cast<int>(states.extent(2)) == s.H * s.P && static_cast<int>(states.extent(3)) == s.N);
   if (!states_ok || static_cast<int>(scores.extent(0)) != s.B || static_cast<int>(scores.extent(1)) != s.T ||
       static_cast<int>(scores.extent(2)) != kChunk)
     throw std::invalid_argument(std::string(who) + ": states / scores do not match (B, T, H, P, N)");
@@ -636,13 +641,13 @@ void check_saved(const char* who, const Sizes& s, const CView4& states, const CV
 int ssd_num_chunks(int T) { return (T + kChunk - 1) / kChunk; }
 
 View4 ssd_allocate_states(int B, int T, int H, int P, int N) {
-  return View4("selectiv::ssd::states", B, H, static_cast<std::size_t>(ssd_num_chunks(T)) * P, N);
+  return View4("selectiv::ssd::states", B, ssd_num_chunks(T), static_cast<std::size_t>(H) * P, N);
 }
 
 View3 ssd_allocate_scores(int B, int T) { return View3("selectiv::ssd::scores", B, T, kChunk); }
 
 View4 ssd_workspace_states(int B, int T, int H, int P, int N) {
-  return workspace<View4>("selectiv::ssd::states", B, H, static_cast<std::size_t>(ssd_num_chunks(T)) * P, N);
+  return workspace<View4>("selectiv::ssd::states", B, ssd_num_chunks(T), static_cast<std::size_t>(H) * P, N);
 }
 
 void ssd_chunked_fwd(const Exec& exec, View4 y, View4 states, View3 scores, CView3 xbc, CView3 dt, CView1 dt_bias,
@@ -676,7 +681,7 @@ void ssd_chunked_bwd(const Exec& exec, View3 dxbc, View3 ddt, View1 d_dt_bias, V
     throw std::invalid_argument("ssd_chunked_bwd: gradient shapes do not match their inputs");
   View3 delta = workspace<View3>("selectiv::ssd::delta", s.B, s.T, s.H);
   CumView cum = workspace<CumView>("selectiv::ssd::cum", s.B, s.T, s.H);
-  View4 dstates = workspace<View4>("selectiv::ssd::dstates", s.B, s.H, s.NT * s.P, s.N);
+  View4 dstates = workspace<View4>("selectiv::ssd::dstates", s.B, s.NT, s.H * s.P, s.N);
   View4 dyx = workspace<View4>("selectiv::ssd::dyx", s.B, s.T, s.H, kChunk);
   View3 alpha = workspace<View3>("selectiv::ssd::alpha", s.B, s.T, s.H);
   View3 beta = workspace<View3>("selectiv::ssd::beta", s.B, s.T, s.H);

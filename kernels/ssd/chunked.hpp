@@ -13,7 +13,8 @@ constexpr int kChunk = 64;
 int ssd_num_chunks(int T);
 
 // The two tensors the forward saves for the backward (README.md §4), allocated for one (B, T, H, P, N):
-//   states (B, H, NT * P, N): states(b, h, n * P + p, k) = S_[n][p, k], the state of head h before chunk n (S_[0] = 0).
+//   states (B, NT, H * P, N): states(b, n, h * P + p, k) = S_[n][h][p, k], the state of head h before chunk n
+//                             (S_[0] = 0).
 //   scores (B, T, Q):         scores(b, t, s) = C_t . B_{t0 + s}, t in the chunk starting at t0, for s <= t - t0
 //                             (0 above the diagonal); shared by all heads.
 View4 ssd_allocate_states(int B, int T, int H, int P, int N);
@@ -28,7 +29,7 @@ View4 ssd_workspace_states(int B, int T, int H, int P, int N);
 // the saved tensors. Runs asynchronously on exec; fence before reading results on the host.
 void ssd_chunked_fwd(const Exec& exec,
                      View4 y,         // (B, T, H, P)
-                     View4 states,    // (B, H, NT * P, N) saved for the backward
+                     View4 states,    // (B, NT, H * P, N) saved for the backward
                      View3 scores,    // (B, T, Q) saved for the backward
                      CView3 xbc,      // (B, T, H*P + 2N)
                      CView3 dt,       // (B, T, H) raw, before bias and softplus
@@ -45,7 +46,7 @@ void ssd_chunked_bwd(const Exec& exec,
                      View1 d_dt_bias,  // (H)
                      View1 dA_log,     // (H)
                      View1 dD,         // (H)
-                     CView4 states,    // (B, H, NT * P, N) from ssd_chunked_fwd, or empty
+                     CView4 states,    // (B, NT, H * P, N) from ssd_chunked_fwd, or empty
                      CView3 scores,    // (B, T, Q) from ssd_chunked_fwd
                      CView4 dy,        // (B, T, H, P)
                      CView3 xbc,       // (B, T, H*P + 2N)

@@ -39,7 +39,7 @@ class Mamba2Mixer : public Mixer {
   View3 m_y;          // (B, T, d_in) SSD output, heads flattened
   View3 m_scores;     // (B, T, 64) C.B scores saved by the scan
   // Shared workspaces (acquire_recomputed_buffers): xBC after conv + SiLU (B, T, d_in + 2N) = [x | B | C], the
-  // scan's chunk states (B, 2H, NT * P, N), the gated-norm output on (B, T, d_in) and its factors (B * T, 1).
+  // scan's chunk states (B, NT, 2H * P, N), the gated-norm output on (B, T, d_in) and its factors (B * T, 1).
   View3 m_xbc, m_on;
   View4 m_states;
   View2 m_norm_rstd;
