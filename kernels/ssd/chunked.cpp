@@ -30,9 +30,6 @@ using ScratchDoubles = Kokkos::View<double*, Kokkos::LayoutRight, Exec::scratch_
 
 // Level-0 team scratch a GPU team may use (shared memory; more lowers occupancy or fails to launch).
 constexpr std::size_t kScratchBudget = 48 * 1024;
-// Width of the P-column slab of y one chunk_output team computes (wider heads are split over several teams, so that
-// the accumulator leaves room for the tiles).
-constexpr int kHeadSlab = 64;
 // Chunks whose state loads the passing steps issue together.
 constexpr int kPassGroup = 8;
 
@@ -265,10 +262,46 @@ void chunk_scores(const Exec& exec, View3 scores, CView3 xbc, const Sizes s) {
       });
 }
 
+// The masked decayed scores of every (b, h, chunk), M(b, t0 + r, h, s) = scores_rs e^{b_r - b_s} w_s for s <= r, 0
+// above the diagonal (a (B, T, H, Q) tensor, read as the (Q x Q) matrix of each chunk), with w = delta when given,
+// else 1; the forward's extras when given: D(h) added on the diagonal, and the rows of y_state (B, T, H, P) scaled by
+// e^{b_r}. One team per (b, h, chunk), the chunk's log-decays in scratch.
+void decayed_scores(const Exec& exec, const char* label, View4 M, CView3 scores, CumView cum, CView3 delta, CView1 D,
+                    View4 y_state, const Sizes s) {
+  const std::size_t bytes = ScratchDoubles::shmem_size(kChunk);
+  const int level = bytes <= static_cast<std::size_t>(TeamPolicy::scratch_size_max(0)) ? 0 : 1;
+  const bool with_delta = delta.data() != nullptr, with_D = D.data() != nullptr, with_y = y_state.data() != nullptr;
+  Kokkos::parallel_for(
+      label, TeamPolicy(exec, s.B * s.H * s.NT, Kokkos::AUTO).set_scratch_size(level, Kokkos::PerTeam(bytes)),
+      KOKKOS_LAMBDA(const Member& team) {
+        const int i = team.league_rank();
+        const int n = i % s.NT, h = (i / s.NT) % s.H, b = i / (s.NT * s.H);
+        const int t0 = n * kChunk, len = s.chunk_end(n) - t0;
+        ScratchDoubles b_of(team.team_scratch(level), kChunk);
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len), [&](const int r) { b_of(r) = cum(b, t0 + r, h); });
+        team.team_barrier();
+        const float D_h = with_D ? D(h) : 0.0f;
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * len), [&](const int e) {
+          const int r = e / len, u = e % len;
+          float m = 0.0f;
+          if (u <= r) {
+            m = scores(b, t0 + r, u) * exp_of(b_of(r) - b_of(u));
+            if (with_delta) m *= delta(b, t0 + u, h);
+            if (u == r) m += D_h;
+          }
+          M(b, t0 + r, h, u) = m;
+        });
+        if (!with_y) return;
+        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * s.P), [&](const int e) {
+          const int r = e / s.P, p = e % s.P;
+          y_state(b, t0 + r, h, p) *= exp_of(b_of(r));
+        });
+      });
+}
+
 // Step 5: y_r[p] = sum_k (e^{b_r} C_r[k]) S_[n][p, k] + sum_{s<=r} (scores_rs e^{b_r - b_s} delta_s) x_s[p]
-// + D x_r[p]. The state part C S^T first, a batched GEMM over (b, h, chunk) into y; then one team per (b, h, chunk,
-// slab of at most kHeadSlab head columns p): a (Q, slab) accumulator in scratch, e^{b_r} times that part plus token
-// tiles (decayed scores, x).
+// + D x_r[p], as batched GEMMs over (b, h, chunk): the state part C S^T into y; then (decayed_scores) its rows scaled
+// by e^{b_r} and M_rs = scores_rs e^{b_r - b_s} delta_s (+ D on the diagonal); then y += M x.
 void chunk_output(const Exec& exec, View4 y, CView3 xbc, CView3 delta, CumView cum, CView4 states, CView3 scores,
                   CView1 D, const Sizes s) {
   const std::int64_t width = xbc.extent(2), HP = static_cast<std::int64_t>(s.H) * s.P;
@@ -277,49 +310,14 @@ void chunk_output(const Exec& exec, View4 y, CView3 xbc, CView3 delta, CumView c
                      chunk_states(states, n0, s), 0.0f, token_rows(y.data(), HP, 0, s.P, n0, s),
                      kc::BatchCount{{s.B, s.H, chunks}}, s.math);
   });
-  const int slab = s.P < kHeadSlab ? s.P : kHeadSlab;
-  const int slabs = (s.P + slab - 1) / slab;
-  const Plan plan = make_plan("ssd_chunked_fwd", [&](int kt) {
-    return chunk_vectors_bytes() + tile_bytes(kChunk, slab) + tile_bytes(kt, kChunk) + tile_bytes(kt, slab);
+  const View4 M = workspace<View4>("selectiv::ssd::decayed_scores", s.B, s.T, s.H, kChunk);
+  decayed_scores(exec, "selectiv::ssd::chunked_fwd::decayed_scores", M, scores, cum, delta, D, y, s);
+  for_chunk_runs(s, [&](int n0, int chunks, int len) {
+    kc::gemm_batched(exec, "N", "N", len, s.P, len, 1.0f,
+                     token_rows(M.data(), static_cast<std::int64_t>(s.H) * kChunk, 0, kChunk, n0, s),
+                     token_rows(xbc.data(), width, s.xcol(0, 0), s.P, n0, s), 1.0f,
+                     token_rows(y.data(), HP, 0, s.P, n0, s), kc::BatchCount{{s.B, s.H, chunks}}, s.math);
   });
-  const int level = plan.level, kt = plan.kt;
-  Kokkos::parallel_for(
-      "selectiv::ssd::chunked_fwd::chunk_output", team_policy(exec, s.B * s.H * s.NT * slabs, plan),
-      KOKKOS_LAMBDA(const Member& team) {
-        const int i = team.league_rank();
-        const int slab_index = i % slabs, n = (i / slabs) % s.NT, h = (i / (slabs * s.NT)) % s.H;
-        const int b = i / (slabs * s.NT * s.H);
-        const int t0 = n * kChunk, len = s.chunk_end(n) - t0;
-        const int p0 = slab_index * slab, pw = kc::min(slab, s.P - p0);
-        const ChunkVectors v = load_chunk_vectors(team, level, cum, delta, b, h, t0, len);
-        ScratchMatrix acc(team.team_scratch(level), kChunk, slab + 1);   // (r, p - p0)
-        ScratchMatrix a_tile(team.team_scratch(level), kt, kChunk + 1);  // (k or s, r)
-        ScratchMatrix x_tile(team.team_scratch(level), kt, slab + 1);    // (k or s, p - p0)
-        team.team_barrier();
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * pw), [&](const int e) {
-          const int r = e / pw, p = e % pw;
-          acc(r, p) = v.decay(r) * y(b, t0 + r, h, p0 + p);
-        });
-        team.team_barrier();
-        for (int s0 = 0; s0 < len; s0 += kt) {
-          const int kx = kc::min(kt, len - s0);
-          stage(team, a_tile, kx, len, true, [&](int x, int r) {
-            const int u = s0 + x;
-            return u <= r ? scores(b, t0 + r, u) * exp_of(v.cum(r) - v.cum(u)) * v.delta(u) : 0.0f;
-          });
-          stage(team, x_tile, kx, pw, false, [&](int x, int p) { return xbc(b, t0 + s0 + x, s.xcol(h, p0 + p)); });
-          team.team_barrier();
-          team_product(
-              team, s.math, len, pw, kx, [&](int r, int x) { return a_tile(x, r); },
-              [&](int p, int x) { return x_tile(x, p); }, [&](int r, int p, float dot) { acc(r, p) += dot; });
-          team.team_barrier();
-        }
-        const float D_h = D(h);
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * pw), [&](const int e) {
-          const int r = e / pw, p = e % pw;
-          y(b, t0 + r, h, p0 + p) = acc(r, p) + D_h * xbc(b, t0 + r, s.xcol(h, p0 + p));
-        });
-      });
 }
 
 // ---- backward --------------------------------------------------------------------------------------------------
@@ -406,23 +404,7 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
           dD_part(b, t, h) = dyx(b, t, h, t - t0);
         });
       });
-  const std::size_t bytes = ScratchDoubles::shmem_size(kChunk);
-  const int level = bytes <= static_cast<std::size_t>(TeamPolicy::scratch_size_max(0)) ? 0 : 1;
-  Kokkos::parallel_for(
-      "selectiv::ssd::chunked_bwd::decayed_scores",
-      TeamPolicy(exec, s.B * s.H * s.NT, Kokkos::AUTO).set_scratch_size(level, Kokkos::PerTeam(bytes)),
-      KOKKOS_LAMBDA(const Member& team) {
-        const int i = team.league_rank();
-        const int n = i % s.NT, h = (i / s.NT) % s.H, b = i / (s.NT * s.H);
-        const int t0 = n * kChunk, len = s.chunk_end(n) - t0;
-        ScratchDoubles b_of(team.team_scratch(level), kChunk);
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len), [&](const int r) { b_of(r) = cum(b, t0 + r, h); });
-        team.team_barrier();
-        Kokkos::parallel_for(Kokkos::TeamThreadRange(team, len * len), [&](const int e) {
-          const int r = e / len, u = e % len;
-          M(b, t0 + r, h, u) = r >= u ? scores(b, t0 + r, u) * exp_of(b_of(r) - b_of(u)) : 0.0f;
-        });
-      });
+  decayed_scores(exec, "selectiv::ssd::chunked_bwd::decayed_scores", M, scores, cum, CView3(), CView1(), View4(), s);
   for_chunk_runs(s, [&](int n0, int chunks, int len) {
     kc::gemm_batched(exec, "T", "N", len, s.P, len, 1.0f,
                      token_rows(M.data(), static_cast<std::int64_t>(s.H) * kChunk, 0, kChunk, n0, s),

@@ -147,7 +147,7 @@ TEST(SsdChunked, MatchesReferenceWhenTheTilesSplitEveryContraction) {
   // Mamba2 d = 128 head and state sizes (P = 64, N = 128): the team-scratch budget forces token, state and head-dim
   // tiles narrower than their contraction, so every product runs over several staged tiles, and dB / dC run over
   // four state slabs. The second shape has a partial last state slab (N = 72) and an odd head dimension; the third
-  // a head wider than one output slab of chunk_output (P = 96: slabs of 64 and 32 columns).
+  // a head dimension above the chunk length (P = 96).
   expect_close(testing::make_inputs(SsdSizes{1, 130, 2, 64, 128}, DecayRegime::kLayer, 11), DecayRegime::kLayer);
   expect_close(testing::make_inputs(SsdSizes{2, 100, 3, 41, 72}, DecayRegime::kStrong, 12), DecayRegime::kStrong);
   expect_close(testing::make_inputs(SsdSizes{1, 70, 2, 96, 24}, DecayRegime::kLayer, 13), DecayRegime::kLayer);
