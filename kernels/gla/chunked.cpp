@@ -212,7 +212,21 @@ struct StateScan {
 
 // Forward step 4: the gated C x C scores of a chunk, A_rs = alpha * sum_k q_rk k_sk e^{b_rk - b_sk} for s <= r, 0
 // above the diagonal (element-wise fp32 exp). One team per chunk; the key channels are staged kStep at a time (q, k
-// and their fp64 gates), the C x C sums accumulate in scratch.
+// and their fp64 gates). Each index of the team range is a 4 x 4 block on or below the diagonal (kScoreBlocks of
+// them), summed in registers over the staged channels, so every loaded q, k and gate feeds 4 multiply-adds; the C x C
+// sums accumulate in scratch from one slice of channels to the next. (Splitting the decay factor at the block's edge,
+// as DQKIntra does, measured slower here: 6.50 -> 8.20 ms per step at d = 256, T = 1300.)
+constexpr int kScoreBlock = 4;
+constexpr int kScoreBlockRows = kChunk / kScoreBlock;
+constexpr int kScoreBlocks = kScoreBlockRows * (kScoreBlockRows + 1) / 2;
+
+// Block e of the lower triangle, row-major: (block row i, block column j <= i).
+KOKKOS_INLINE_FUNCTION void lower_block(int e, int& i, int& j) {
+  i = 0;
+  while ((i + 1) * (i + 2) / 2 <= e) ++i;
+  j = e - i * (i + 1) / 2;
+}
+
 struct ChunkScores {
   View4 out;              // (B, T, H, C)
   CGateView gate_cumsum;  // (B, T, H, K)
@@ -238,16 +252,34 @@ struct ChunkScores {
       stage(team, b_tile, kChunk, kStep, c.len, s.K - d0,
             [&](int r, int j) { return gate_cumsum(c.b, c.t0 + r, c.h, d0 + j); });
       team.team_barrier();
-      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * kChunk), [&](int e) {
-        const int r = e / kChunk, col = e % kChunk;
-        if (col > r) return;
-        float sum = 0.0f;
-        for (int j = 0; j < kStep; ++j) sum += q_tile(r, j) * k_tile(col, j) * exp_of(b_tile(r, j) - b_tile(col, j));
-        acc(r, col) = (d0 == 0 ? 0.0f : acc(r, col)) + sum;
+      Kokkos::parallel_for(Kokkos::TeamThreadRange(team, kScoreBlocks), [&](int e) {
+        int bi, bj;
+        lower_block(e, bi, bj);
+        const int r0 = bi * kScoreBlock, s0 = bj * kScoreBlock;
+        float sum[kScoreBlock][kScoreBlock] = {};
+        for (int j = 0; j < kStep; ++j) {
+          float q_r[kScoreBlock], k_s[kScoreBlock];
+          double b_r[kScoreBlock], b_s[kScoreBlock];
+          for (int u = 0; u < kScoreBlock; ++u) {
+            q_r[u] = q_tile(r0 + u, j);
+            b_r[u] = b_tile(r0 + u, j);
+            k_s[u] = k_tile(s0 + u, j);
+            b_s[u] = b_tile(s0 + u, j);
+          }
+          // the exponent is <= 0 on and below the diagonal; above it (diagonal blocks only) it is clamped to 0 so
+          // the entries that the mask drops stay finite
+          for (int u = 0; u < kScoreBlock; ++u)
+            for (int w = 0; w < kScoreBlock; ++w)
+              sum[u][w] += q_r[u] * k_s[w] * exp_of(kc::min(b_r[u] - b_s[w], 0.0));
+        }
+        for (int u = 0; u < kScoreBlock; ++u)
+          for (int w = 0; w < kScoreBlock; ++w)
+            acc(r0 + u, s0 + w) = (d0 == 0 ? 0.0f : acc(r0 + u, s0 + w)) + sum[u][w];
       });
     }
-    // Each entry of acc was last written by the thread that reads it here (same range, same mapping); K == 0 leaves
+    // The blocks were summed by other threads than the ones that write the rows out: synchronise first. K == 0 leaves
     // acc unwritten, so it is not read then.
+    team.team_barrier();
     Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * kChunk), [&](int e) {
       const int r = e / kChunk, col = e % kChunk;
       out(c.b, c.t0 + r, c.h, col) = (col <= r && s.K > 0) ? alpha * acc(r, col) : 0.0f;
@@ -308,6 +340,8 @@ struct StateRowDots {
 // dk_s += scale sum_{r>s} dA_rs q_r e^{b_r - b_s}, the diagonal scale dA_rr (k_r, q_r), and w += q dq_strict -
 // k dk_strict (the diagonal terms cancel exactly in w, so they are left out of it). One team per (chunk, kStep key
 // channels): dA (C x C) and the channels' q, k and fp64 gates are staged; the sums are element-wise in the channel.
+constexpr int kIntraBlock = 4;  // positions per thread in DQKIntra
+
 struct DQKIntra {
   View4 dq, dk, dg;       // (B, T, H, K)
   CView4 dscores;         // (B, T, H, C)
@@ -336,22 +370,40 @@ struct DQKIntra {
     stage(team, b_tile, kChunk, kStep, c.len, s.K - k0,
           [&](int r, int j) { return gate_cumsum(c.b, c.t0 + r, c.h, k0 + j); });
     team.team_barrier();
-    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, c.len * kStep), [&](int e) {
-      const int p = e / kStep, j = e % kStep, kk = k0 + j;
+    // Each index: kIntraBlock consecutive positions p0 + u of one key channel. Outside the block the decay factors
+    // split at its edges, e^{b_p - b_col} = e^{b_p - b_p0} e^{b_p0 - b_col} (col < p0) and e^{b_r - b_p} = e^{b_r -
+    // b_last} e^{b_last - b_p} (r > last = p0 + 3), every factor <= 1: one exponential per col or r serves the whole
+    // block. Inside it, the few terms use the direct exponential.
+    const int blocks = (c.len + kIntraBlock - 1) / kIntraBlock;
+    Kokkos::parallel_for(Kokkos::TeamThreadRange(team, blocks * kStep), [&](int e) {
+      const int p0 = (e / kStep) * kIntraBlock, j = e % kStep, kk = k0 + j;
       if (kk >= s.K) return;
-      const double b_p = b_tile(p, j);
-      float dq_strict = 0.0f;  // position p as the query
-      for (int col = 0; col < p; ++col) dq_strict += da_tile(p, col) * k_tile(col, j) * exp_of(b_p - b_tile(col, j));
-      float dk_strict = 0.0f;  // position p as the key
-      for (int r = p + 1; r < c.len; ++r) dk_strict += da_tile(r, p) * q_tile(r, j) * exp_of(b_tile(r, j) - b_p);
-      dq_strict *= scale;
-      dk_strict *= scale;
-      const float diagonal = scale * da_tile(p, p);
-      const float q_pk = q_tile(p, j), k_pk = k_tile(p, j);
-      const int t = c.t0 + p;
-      dq(c.b, t, c.h, kk) += dq_strict + diagonal * k_pk;
-      dk(c.b, t, c.h, kk) += dk_strict + diagonal * q_pk;
-      dg(c.b, t, c.h, kk) += q_pk * dq_strict - k_pk * dk_strict;
+      const int count = c.len - p0 < kIntraBlock ? c.len - p0 : kIntraBlock, last = p0 + count - 1;
+      const double b_first = b_tile(p0, j), b_last = b_tile(last, j);
+      float dq_strict[kIntraBlock] = {}, dk_strict[kIntraBlock] = {};
+      for (int col = 0; col < p0; ++col) {  // position p as the query, keys before the block
+        const float key = k_tile(col, j) * exp_of(b_first - b_tile(col, j));
+        for (int u = 0; u < kIntraBlock; ++u) dq_strict[u] += da_tile(p0 + u, col) * key;
+      }
+      for (int r = last + 1; r < c.len; ++r) {  // position p as the key, queries after the block
+        const float query = q_tile(r, j) * exp_of(b_tile(r, j) - b_last);
+        for (int u = 0; u < kIntraBlock; ++u) dk_strict[u] += da_tile(r, p0 + u) * query;
+      }
+      for (int u = 0; u < count; ++u) {
+        const int p = p0 + u;
+        const double b_p = b_tile(p, j);
+        float dq_value = dq_strict[u] * exp_of(b_p - b_first), dk_value = dk_strict[u] * exp_of(b_last - b_p);
+        for (int col = p0; col < p; ++col) dq_value += da_tile(p, col) * k_tile(col, j) * exp_of(b_p - b_tile(col, j));
+        for (int r = p + 1; r <= last; ++r) dk_value += da_tile(r, p) * q_tile(r, j) * exp_of(b_tile(r, j) - b_p);
+        dq_value *= scale;
+        dk_value *= scale;
+        const float diagonal = scale * da_tile(p, p);
+        const float q_pk = q_tile(p, j), k_pk = k_tile(p, j);
+        const int t = c.t0 + p;
+        dq(c.b, t, c.h, kk) += dq_value + diagonal * k_pk;
+        dk(c.b, t, c.h, kk) += dk_value + diagonal * q_pk;
+        dg(c.b, t, c.h, kk) += q_pk * dq_value - k_pk * dk_value;
+      }
     });
   }
 };
