@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
 // Chunkwise-parallel Mamba2 SSD forward and backward: one function per numbered step of README.md §2-§3, then the
-// two orchestrators. The products with a chunk's state and the head-summed dB / dC products run as batched GEMMs over
-// (b, h, chunk) (kernels/common/batched_gemm.hpp); the other chunk-level steps run one team per chunk (of one (b, h), or
-// of one b for the head-shared ones), which stages tiles of its chunk in team scratch with coalesced loads and
-// multiplies them there (README.md §6).
+// two orchestrators. Every product of a chunk's tokens with a state, with the masked decayed scores, and the
+// head-summed dB / dC products run as batched GEMMs over (b, h, chunk) (kernels/common/batched_gemm.hpp); between them
+// row kernels (one vector of lanes per token and head) and team kernels per chunk (the scores, the masks, the decay
+// gradients), which stage their tiles in team scratch with coalesced loads (README.md §6).
 #include "kernels/ssd/chunked.hpp"
 
 #include <stdexcept>
@@ -145,21 +145,29 @@ kc::MatrixBatchOf<typename ViewType::value_type> chunk_states(const ViewType& x,
 template <class ViewType>
 kc::MatrixBatchOf<typename ViewType::value_type> stacked_chunk_states(const ViewType& x, int n0) {
   const std::int64_t per_chunk = static_cast<std::int64_t>(x.stride_1());
-  return kc::MatrixBatchOf<typename ViewType::value_type>(x.data() + n0 * per_chunk, static_cast<std::int64_t>(x.extent(3)),
+  const std::int64_t ld = static_cast<std::int64_t>(x.extent(3));
+  return kc::MatrixBatchOf<typename ViewType::value_type>(x.data() + n0 * per_chunk, ld,
                                                           static_cast<std::int64_t>(x.stride_0()), 0, per_chunk);
 }
 
-// x_tail = e^{b_L - b_s} delta_s x_s and (when dy is given) dy_decayed = e^{b_r} dy_r, per (b, t, h): one warp per
-// token and head, lanes across the head dim.
-void decayed_tokens(const Exec& exec, View4 x_tail, View4 dy_decayed, CView3 delta, CumView cum, CView3 xbc, CView4 dy,
-                    const Sizes s, const char* label) {
-  const int items = s.B * s.T * s.H;
-  const bool with_dy = dy.data() != nullptr;
+// f(team, b, t, h) for every token t and head h: one vector of lanes per (b, t, h) (a warp on a GPU, one lane on a
+// CPU; f spreads the head dim over them with ThreadVectorRange).
+template <class F>
+void for_each_token_head(const Exec& exec, const char* label, const Sizes& s, const F& f) {
+  const int items = s.B * s.T * s.H, H = s.H, T = s.T;
   Kokkos::parallel_for(
       label, nn::detail::vector_per_item(exec, items), KOKKOS_LAMBDA(const Member& team) {
         const int item = nn::detail::vector_item(team);
-        if (item >= items) return;
-        const int h = item % s.H, t = (item / s.H) % s.T, b = item / (s.H * s.T);
+        if (item < items) f(team, item / (H * T), (item / H) % T, item % H);
+      });
+}
+
+// x_tail = e^{b_L - b_s} delta_s x_s and (when dy is given) dy_decayed = e^{b_r} dy_r, per (b, t, h).
+void decayed_tokens(const Exec& exec, View4 x_tail, View4 dy_decayed, CView3 delta, CumView cum, CView3 xbc, CView4 dy,
+                    const Sizes s, const char* label) {
+  const bool with_dy = dy.data() != nullptr;
+  for_each_token_head(
+      exec, label, s, KOKKOS_LAMBDA(const Member& team, int b, int t, int h) {
         const int last = s.chunk_end(t / kChunk) - 1;
         const double b_t = cum(b, t, h);
         const float head = exp_of(b_t), tail = exp_of(cum(b, last, h) - b_t) * delta(b, t, h);
@@ -380,13 +388,8 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
     kc::gemm_batched(exec, "N", "T", len, s.P, s.N, 1.0f, token_rows(xbc.data(), width, s.ccol(0), 0, n0, s),
                      chunk_states(states, n0, s), 0.0f, token_rows(state_c.data(), HP, 0, s.P, n0, s), batch, s.math);
   });
-  const int items = s.B * s.T * s.H;
-  Kokkos::parallel_for(
-      "selectiv::ssd::chunked_bwd::state_terms", nn::detail::vector_per_item(exec, items),
-      KOKKOS_LAMBDA(const Member& team) {
-        const int item = nn::detail::vector_item(team);
-        if (item >= items) return;
-        const int h = item % s.H, t = (item / s.H) % s.T, b = item / (s.H * s.T);
+  for_each_token_head(
+      exec, "selectiv::ssd::chunked_bwd::state_terms", s, KOKKOS_LAMBDA(const Member& team, int b, int t, int h) {
         const int t0 = t / kChunk * kChunk, last = s.chunk_end(t / kChunk) - 1;
         const double b_t = cum(b, t, h);
         const float tail = exp_of(cum(b, last, h) - b_t);
@@ -411,12 +414,8 @@ void dx_token_terms(const Exec& exec, View3 dxbc, View3 alpha, View3 beta, View3
                      token_rows(dy.data(), HP, 0, s.P, n0, s), 1.0f, token_rows(du.data(), HP, 0, s.P, n0, s),
                      kc::BatchCount{{s.B, s.H, chunks}}, s.math);
   });
-  Kokkos::parallel_for(
-      "selectiv::ssd::chunked_bwd::input_terms", nn::detail::vector_per_item(exec, items),
-      KOKKOS_LAMBDA(const Member& team) {
-        const int item = nn::detail::vector_item(team);
-        if (item >= items) return;
-        const int h = item % s.H, t = (item / s.H) % s.T, b = item / (s.H * s.T);
+  for_each_token_head(
+      exec, "selectiv::ssd::chunked_bwd::input_terms", s, KOKKOS_LAMBDA(const Member& team, int b, int t, int h) {
         const float delta_t = delta(b, t, h), D_h = D(h);
         float dot = 0.0f;
         Kokkos::parallel_reduce(
