@@ -408,6 +408,9 @@ struct DQKIntra {
   }
 };
 
+// Rows of its sequential walk whose loads DGate issues before using any of them.
+constexpr int kWalkAhead = 4;
+
 // Step 7: dg_r = sum_{u>=r} w_u + sum_{s<r} z_s, per (b, chunk, h, k) (the end term c is already in w at the last
 // position, step 5). Consecutive threads take consecutive key channels, so every load and store is coalesced.
 struct DGate {
@@ -420,16 +423,38 @@ struct DGate {
   KOKKOS_INLINE_FUNCTION void operator()(int i) const {
     const int kk = i % s.K, rest = i / s.K, h = rest % s.H, n = rest / s.H % s.NT, b = rest / s.H / s.NT;
     const int t0 = chunk_start(n), t1 = t0 + chunk_length(n, s.T);
+    // kWalkAhead rows' loads are issued before any of them is used, so each thread keeps several loads in flight
+    // along its sequential walk (4.54 -> 2.89 ms per step at d = 256, T = 1300, fp32 on the H200; the same in
+    // GateCumsum, a quad of channels per thread, measured slower: 2.27 -> 2.95)
     float prefix = 0.0f;
-    for (int t = t0; t < t1; ++t) {
-      const float z_t = z(b, t, h, kk);
-      z(b, t, h, kk) = prefix;
-      prefix += z_t;
+    for (int t = t0; t < t1; t += kWalkAhead) {
+      const int rows = t1 - t < kWalkAhead ? t1 - t : kWalkAhead;
+      float z_t[kWalkAhead];
+      for (int a = 0; a < kWalkAhead; ++a)
+        if (a < rows) z_t[a] = z(b, t + a, h, kk);
+      for (int a = 0; a < kWalkAhead; ++a) {
+        if (a < rows) {
+          z(b, t + a, h, kk) = prefix;
+          prefix += z_t[a];
+        }
+      }
     }
     float suffix = 0.0f;
-    for (int t = t1 - 1; t >= t0; --t) {
-      suffix += dg(b, t, h, kk);
-      dg(b, t, h, kk) = suffix + z(b, t, h, kk);
+    for (int t = t1 - 1; t >= t0; t -= kWalkAhead) {
+      const int rows = t - t0 + 1 < kWalkAhead ? t - t0 + 1 : kWalkAhead;  // rows t, t - 1, ..
+      float w[kWalkAhead], z_t[kWalkAhead];
+      for (int a = 0; a < kWalkAhead; ++a) {
+        if (a < rows) {
+          w[a] = dg(b, t - a, h, kk);
+          z_t[a] = z(b, t - a, h, kk);
+        }
+      }
+      for (int a = 0; a < kWalkAhead; ++a) {
+        if (a < rows) {
+          suffix += w[a];
+          dg(b, t - a, h, kk) = suffix + z_t[a];
+        }
+      }
     }
   }
 };
