@@ -7,7 +7,6 @@
 #include "kernels/gla/chunked.hpp"
 
 #include <cstddef>
-#include <initializer_list>
 #include <stdexcept>
 #include <string>
 

@@ -7,7 +7,6 @@
 #include "kernels/nn/short_conv.hpp"
 
 #include <cstdint>
-#include <initializer_list>
 #include <stdexcept>
 #include <string>
 

@@ -141,13 +141,13 @@ kc::MatrixBatchOf<typename ViewType::value_type> chunk_states(const ViewType& x,
                                                           static_cast<std::int64_t>(s.P) * s.N, per_chunk);
 }
 
-// The states of all heads of each (b, chunk), stacked into one (H * P) x N matrix: batch indices (b, 1, chunk).
+// The states of all heads of each (b, chunk), stacked into one (H * P) x N matrix: chunk_states with the head index
+// unused (batch indices (b, 1, chunk)).
 template <class ViewType>
-kc::MatrixBatchOf<typename ViewType::value_type> stacked_chunk_states(const ViewType& x, int n0) {
-  const std::int64_t per_chunk = static_cast<std::int64_t>(x.stride_1());
-  const std::int64_t ld = static_cast<std::int64_t>(x.extent(3));
-  return kc::MatrixBatchOf<typename ViewType::value_type>(x.data() + n0 * per_chunk, ld,
-                                                          static_cast<std::int64_t>(x.stride_0()), 0, per_chunk);
+kc::MatrixBatchOf<typename ViewType::value_type> stacked_chunk_states(const ViewType& x, int n0, const Sizes& s) {
+  auto m = chunk_states(x, n0, s);
+  m.stride[1] = 0;
+  return m;
 }
 
 // f(team, b, t, h) for every token t and head h: one vector of lanes per (b, t, h) (a warp on a GPU, one lane on a
@@ -486,9 +486,9 @@ void dbc_step(const Exec& exec, View3 dxbc, CView3 delta, CumView cum, CView4 st
                      dB, batch, s.math);
     // the state terms, summed over the heads: one contraction over (h, p), the chunk's states of all heads stacked
     kc::gemm_batched(exec, "N", "N", len, s.N, HP, 1.0f, token_rows(dy_decayed.data(), HP, 0, 0, n0, s),
-                     stacked_chunk_states(states, n0), 1.0f, dC, batch, s.math);
+                     stacked_chunk_states(states, n0, s), 1.0f, dC, batch, s.math);
     kc::gemm_batched(exec, "N", "N", len, s.N, HP, 1.0f, token_rows(x_tail.data(), HP, 0, 0, n0, s),
-                     stacked_chunk_states(dstates, n0), 1.0f, dB, batch, s.math);
+                     stacked_chunk_states(dstates, n0, s), 1.0f, dB, batch, s.math);
   });
 }
 
